@@ -1,0 +1,98 @@
+/**
+ * The Backend contract: the only thing the store knows about storage.
+ * Every backend (memory, file system, S3, ...) implements it and passes
+ * the one contract suite in `test/backends/contract.ts`.
+ *
+ * Keys are `/`-separated strings such as
+ * `operatorai-model-store/refunds/versions/<id>.json`. Backends know nothing
+ * of models; they store bytes under keys.
+ */
+
+/** Options every call accepts. */
+export interface BaseOptions {
+  /** Aborts the call; checked between parts and entries. */
+  signal?: AbortSignal;
+}
+
+/** What a backend knows about one stored object. */
+export interface ObjectInfo {
+  /** The full key. */
+  key: string;
+  /** Size in bytes. */
+  size: number;
+  /**
+   * An opaque version tag that changes whenever the object's bytes change;
+   * pass it back as `ifMatch` for compare-and-swap. Compare only for equality.
+   */
+  etag: string;
+  /** Last modification time as an ISO-8601 string, when the backend knows it. */
+  lastModified?: string;
+}
+
+/** Options for {@link Backend.get}. */
+export interface GetOptions extends BaseOptions {
+  /**
+   * Read only `length` bytes from `offset` (the rest of the object when `length`
+   * is omitted). A range past the end yields the bytes that exist, possibly none.
+   */
+  range?: { offset: number; length?: number };
+}
+
+/** Options for {@link Backend.put}. */
+export interface PutOptions extends BaseOptions {
+  /** The body's size in bytes when known; lets network backends pick a single PUT. */
+  size?: number;
+  /** MIME type. @default "application/octet-stream" */
+  contentType?: string;
+  /**
+   * `"*"`: create-only. The put fails with `AlreadyExistsError` if the key exists.
+   * Only honoured when {@link BackendCapabilities.conditionalWrites} is true.
+   */
+  ifNoneMatch?: "*";
+  /**
+   * Compare-and-swap: the put fails with `ConflictError` unless the object's
+   * current etag equals this (and fails the same way if the object is missing).
+   * Only honoured when {@link BackendCapabilities.conditionalWrites} is true.
+   */
+  ifMatch?: string;
+}
+
+/** Options for {@link Backend.list}. */
+export interface ListOptions extends BaseOptions {
+  /** Stop after this many keys. @default unlimited */
+  limit?: number;
+}
+
+/** What a backend can guarantee; the store adapts to it. */
+export interface BackendCapabilities {
+  /**
+   * True when `ifNoneMatch: "*"` and `ifMatch` are enforced atomically by the
+   * backend. When false the store checks first and then writes, which leaves a
+   * small race window (documented in the README).
+   */
+  conditionalWrites: boolean;
+}
+
+/** A storage backend: bytes under keys, on Web standard types. */
+export interface Backend {
+  /** Short name used in errors and metadata: `"memory"`, `"fs"`, `"s3"`. */
+  readonly name: string;
+  /** What this backend guarantees. May change after the first request (e.g. S3 servers that answer 501). */
+  readonly capabilities: BackendCapabilities;
+  /** Streams an object, or resolves `null` when the key does not exist. */
+  get(key: string, options?: GetOptions): Promise<ReadableStream<Uint8Array> | null>;
+  /** Stores an object atomically: readers see the old object or the whole new one, never a part. */
+  put(key: string, body: Uint8Array | ReadableStream<Uint8Array>, options?: PutOptions): Promise<ObjectInfo>;
+  /** Describes an object, or resolves `null` when the key does not exist. */
+  head(key: string, options?: BaseOptions): Promise<ObjectInfo | null>;
+  /** Removes an object. Removing a missing key is not an error. */
+  delete(key: string, options?: BaseOptions): Promise<void>;
+  /** Every object whose key starts with `prefix`, in lexicographic key order; pagination is hidden. */
+  list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo>;
+  /**
+   * One level below `prefix` (which should end in `/`): the distinct next path
+   * segments, each returned as `prefix + segment + "/"` for "folders" (common prefixes).
+   * Used to list domains.
+   */
+  listPrefixes(prefix: string, options?: BaseOptions): AsyncIterable<string>;
+}

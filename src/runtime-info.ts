@@ -1,0 +1,79 @@
+/**
+ * Which runtime produced a model. The only file in the core allowed to sniff
+ * the runtime (`Deno`, `Bun`, `process`, `navigator`), and it only reports.
+ * The TypeScript counterpart of the Python modelstore's `python-info.json`.
+ */
+import { DEPENDENCY_VERSIONS, LIBRARY_VERSION } from "./version.js";
+
+/** The runtime that is executing this code. */
+export interface RuntimeInfo {
+  /** `"node"`, `"deno"`, `"bun"`, `"workerd"` or `"unknown"`. */
+  name: string;
+  /** The runtime's own version, e.g. `"20.20.2"`. */
+  version: string;
+  /** `<os>-<arch>` where the runtime tells, e.g. `"linux-x64"`. */
+  platform: string;
+  /** The runtime label used in metadata, e.g. `"node:20.20.2"`. */
+  label: string;
+  /** The OS user, when the runtime exposes it without extra permissions. */
+  user?: string;
+}
+
+/** The document stored as `runtime-info.json` in every archive. */
+export interface RuntimeInfoDocument {
+  runtime: { name: string; version: string; platform: string };
+  modelstore: string;
+  dependencies: Record<string, string>;
+}
+
+// Runtime globals are read through an untyped view of globalThis so the core
+// compiles without Node, Deno or Bun type definitions.
+type Loose = Record<string, any>;
+const global = globalThis as unknown as Loose;
+
+function safe<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined; // permission prompts (Deno) or sandboxed envs: report less, never fail
+  }
+}
+
+/** Detects the current runtime. */
+export function detectRuntime(): RuntimeInfo {
+  let name = "unknown";
+  let version = "";
+  let platform = "";
+  let user: string | undefined;
+  if (global.Deno?.version?.deno) {
+    name = "deno";
+    version = global.Deno.version.deno;
+    platform = `${global.Deno.build?.os ?? ""}-${global.Deno.build?.arch ?? ""}`;
+    user = safe(() => global.Deno.env.get("USER") ?? global.Deno.env.get("USERNAME"));
+  } else if (global.Bun?.version) {
+    name = "bun";
+    version = global.Bun.version;
+    platform = `${global.process?.platform ?? ""}-${global.process?.arch ?? ""}`;
+    user = global.process?.env?.USER ?? global.process?.env?.USERNAME;
+  } else if (global.navigator?.userAgent === "Cloudflare-Workers") {
+    name = "workerd";
+    version = safe(() => global.process?.versions?.workerd) ?? "";
+    platform = "workerd";
+  } else if (global.process?.versions?.node) {
+    name = "node";
+    version = global.process.versions.node;
+    platform = `${global.process.platform}-${global.process.arch}`;
+    user = global.process.env?.USER ?? global.process.env?.USERNAME;
+  }
+  return { name, version, platform, label: version ? `${name}:${version}` : name, user };
+}
+
+/** Builds the `runtime-info.json` document, adding the caller's dependency versions. */
+export function runtimeInfoDocument(extraDependencies: Record<string, string> = {}): RuntimeInfoDocument {
+  const runtime = detectRuntime();
+  return {
+    runtime: { name: runtime.name, version: runtime.version, platform: runtime.platform },
+    modelstore: LIBRARY_VERSION,
+    dependencies: { ...DEPENDENCY_VERSIONS, ...extraDependencies },
+  };
+}

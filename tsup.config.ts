@@ -1,0 +1,16 @@
+import { defineConfig } from "tsup";
+
+export default defineConfig({
+  entry: {
+    index: "src/index.ts",
+    fs: "src/fs.ts",
+    "cli/main": "src/cli/main.ts",
+  },
+  format: ["esm"],
+  target: "es2022",
+  dts: { entry: { index: "src/index.ts", fs: "src/fs.ts" } },
+  clean: true,
+  splitting: true,
+  sourcemap: true,
+  treeshake: true,
+});
