@@ -73,6 +73,19 @@ export interface BackendCapabilities {
   conditionalWrites: boolean;
 }
 
+/**
+ * Where an object lives, as recorded in model metadata's `storage` field, in the
+ * Python modelstore's terms: `{ type: "aws:s3", bucket, prefix }` for buckets,
+ * `{ type: "file_system", root, path }` for local files.
+ */
+export interface StorageLocation {
+  type: string;
+  bucket?: string;
+  prefix?: string;
+  root?: string;
+  path?: string;
+}
+
 /** A storage backend: bytes under keys, on Web standard types. */
 export interface Backend {
   /** Short name used in errors and metadata: `"memory"`, `"fs"`, `"s3"`. */
@@ -95,4 +108,15 @@ export interface Backend {
    * Used to list domains.
    */
   listPrefixes(prefix: string, options?: BaseOptions): AsyncIterable<string>;
+  /**
+   * Describes where `key` lives, for model metadata.
+   * @default `{ type: name, prefix: key }`
+   */
+  locate?(key: string): StorageLocation;
+  /**
+   * The key a recorded location points at. Throws `InvalidArgumentError` when the
+   * location belongs to another store (another bucket, another backend type).
+   * @default `location.prefix`
+   */
+  keyOf?(location: StorageLocation): string;
 }

@@ -1,0 +1,83 @@
+/**
+ * Where things live in a bucket. Compatible with operatorai's Python
+ * modelstore so both can share one bucket:
+ *
+ * ```
+ * <root>/<domain>/<%Y/%m/%d/%H:%M:%S>/artifacts.tar.gz   the archive
+ * <root>/<domain>/versions/<model-id>.json               one document per model
+ * <root>/<domain>/latest.json                            a copy of the newest model's document
+ * ```
+ * Times are UTC. Names are validated before they become keys.
+ */
+import { validateDomain, validateModelId, validateRootPrefix } from "./names.js";
+
+/** The root prefix the Python modelstore hard-codes. */
+export const DEFAULT_ROOT_PREFIX = "operatorai-model-store";
+/** File name of every model archive. */
+export const ARCHIVE_FILE_NAME = "artifacts.tar.gz";
+
+const pad = (n: number, width = 2) => String(n).padStart(width, "0");
+
+/** Formats a time as the layout's `%Y/%m/%d/%H:%M:%S` in UTC, e.g. `2020/08/30/23:29:28`. */
+export function formatLayoutTime(date: Date): string {
+  return (
+    `${pad(date.getUTCFullYear(), 4)}/${pad(date.getUTCMonth() + 1)}/${pad(date.getUTCDate())}/` +
+    `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())}`
+  );
+}
+
+/** Builds every key the store reads or writes, from a validated root prefix. */
+export class BucketLayout {
+  /** The root prefix without leading or trailing `/`. */
+  readonly root: string;
+
+  constructor(rootPrefix: string = DEFAULT_ROOT_PREFIX) {
+    this.root = validateRootPrefix(rootPrefix);
+  }
+
+  /** `<root>/` — the prefix under which domains are listed. */
+  domainsPrefix(): string {
+    return `${this.root}/`;
+  }
+
+  /** `<root>/<domain>/` */
+  domainPrefix(domain: string): string {
+    return `${this.root}/${validateDomain(domain)}/`;
+  }
+
+  /** `<root>/<domain>/<%Y/%m/%d/%H:%M:%S>/artifacts.tar.gz` */
+  archiveKey(domain: string, time: Date): string {
+    return `${this.domainPrefix(domain)}${formatLayoutTime(time)}/${ARCHIVE_FILE_NAME}`;
+  }
+
+  /** `<root>/<domain>/versions/` */
+  versionsPrefix(domain: string): string {
+    return `${this.domainPrefix(domain)}versions/`;
+  }
+
+  /** `<root>/<domain>/versions/<model-id>.json` */
+  versionKey(domain: string, modelId: string): string {
+    return `${this.versionsPrefix(domain)}${validateModelId(modelId)}.json`;
+  }
+
+  /** `<root>/<domain>/latest.json` */
+  latestKey(domain: string): string {
+    return `${this.domainPrefix(domain)}latest.json`;
+  }
+
+  /** The model id of a `versions/<id>.json` key, or `undefined` for any other key. */
+  modelIdOfVersionKey(domain: string, key: string): string | undefined {
+    const prefix = this.versionsPrefix(domain);
+    if (!key.startsWith(prefix) || !key.endsWith(".json")) return undefined;
+    const id = key.slice(prefix.length, -".json".length);
+    return id.length > 0 && !id.includes("/") ? id : undefined;
+  }
+
+  /** The domain name of a `<root>/<domain>/` common prefix, or `undefined`. */
+  domainOfPrefix(prefix: string): string | undefined {
+    const start = this.domainsPrefix();
+    if (!prefix.startsWith(start)) return undefined;
+    const name = prefix.slice(start.length).replace(/\/$/, "");
+    return name.length > 0 && !name.includes("/") ? name : undefined;
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Reading and writing the store's JSON documents (`versions/<id>.json`,
+ * `latest.json`) over a Backend, including the compare-and-swap loop that
+ * moves `latest.json` only forward.
+ */
+import type { Backend } from "./backends/backend.js";
+import { ModelStoreError, throwIfAborted } from "./errors.js";
+import { compareNewestFirst, encodeMetadata, parseMetadata, type ModelMetadata } from "./meta.js";
+import { readSmallText } from "./streams.js";
+
+/** A document together with the etag it was read at (for compare-and-swap). */
+export interface TaggedMetadata {
+  metadata: ModelMetadata | undefined; // undefined: the object exists but is corrupt
+  etag: string;
+}
+
+// Enough for many racing writers; each round trip either wins or sees a newer document.
+const MAX_SWAP_ATTEMPTS = 50;
+
+const isCode = (error: unknown, ...codes: string[]) => error instanceof ModelStoreError && codes.includes(error.code);
+
+/** Reads and validates one metadata document; `null` when it does not exist. */
+export async function readMetadata(backend: Backend, key: string, signal?: AbortSignal): Promise<ModelMetadata | null> {
+  const body = await backend.get(key, { signal });
+  if (!body) return null;
+  return parseMetadata(await readSmallText(body, `The document at "${key}"`), key);
+}
+
+/** Reads a document and the etag to compare against; a corrupt document is reported as `metadata: undefined`. */
+export async function readTagged(backend: Backend, key: string, signal?: AbortSignal): Promise<TaggedMetadata | null> {
+  // head before get: if the object changes in between, the etag is the older one and the
+  // compare-and-swap that follows fails and retries, which is safe.
+  const info = await backend.head(key, { signal });
+  if (!info) return null;
+  const body = await backend.get(key, { signal });
+  if (!body) return null;
+  const text = await readSmallText(body, `The document at "${key}"`);
+  try {
+    return { metadata: parseMetadata(text, key), etag: info.etag };
+  } catch {
+    return { metadata: undefined, etag: info.etag };
+  }
+}
+
+/** Writes `document` to `key` only if `key` still holds what `current` describes. */
+async function swap(backend: Backend, key: string, current: TaggedMetadata | null, document: Uint8Array, signal?: AbortSignal): Promise<boolean> {
+  try {
+    await backend.put(key, document, {
+      signal,
+      contentType: "application/json",
+      ...(current ? { ifMatch: current.etag } : { ifNoneMatch: "*" as const }),
+    });
+    return true;
+  } catch (error) {
+    if (isCode(error, "CONFLICT", "ALREADY_EXISTS")) return false; // someone else moved it: look again
+    throw error;
+  }
+}
+
+/**
+ * Makes `latest.json` describe `candidate` unless it already describes a model
+ * at least as new. Racing uploads therefore converge on the newest model by
+ * creation time, not on whichever wrote last.
+ */
+export async function advanceLatest(backend: Backend, key: string, candidate: ModelMetadata, signal?: AbortSignal): Promise<void> {
+  const document = encodeMetadata(candidate);
+  for (let attempt = 0; attempt < MAX_SWAP_ATTEMPTS; attempt++) {
+    throwIfAborted(signal);
+    const current = await readTagged(backend, key, signal);
+    if (current?.metadata && compareNewestFirst(current.metadata, candidate) <= 0) return; // already as new or newer
+    if (await swap(backend, key, current, document, signal)) return;
+  }
+  throw new ModelStoreError("CONFLICT", `Could not update "${key}": it kept changing under ${MAX_SWAP_ATTEMPTS} concurrent writers. Retry the upload.`);
+}
+
+/**
+ * After `removedId` was deleted: if `latest.json` named it, point it at
+ * `newest()` (the newest remaining model) or remove it when none remains.
+ */
+export async function repairLatest(
+  backend: Backend,
+  key: string,
+  removedId: string,
+  newest: () => Promise<ModelMetadata | undefined>,
+  signal?: AbortSignal,
+): Promise<void> {
+  for (let attempt = 0; attempt < MAX_SWAP_ATTEMPTS; attempt++) {
+    throwIfAborted(signal);
+    const current = await readTagged(backend, key, signal);
+    if (!current) return;
+    if (current.metadata && current.metadata.model.model_id !== removedId) return;
+    const replacement = await newest();
+    if (!replacement) {
+      // The interface has no conditional delete; a model uploaded in this instant re-creates latest.json itself.
+      await backend.delete(key, { signal });
+      return;
+    }
+    if (await swap(backend, key, current, encodeMetadata(replacement), signal)) return;
+  }
+  throw new ModelStoreError("CONFLICT", `Could not repair "${key}": it kept changing. Run the delete again.`);
+}

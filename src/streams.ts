@@ -1,0 +1,86 @@
+/** Small stream helpers shared by the store. Web standard streams only. */
+import { IntegrityError } from "./errors.js";
+import { Sha256 } from "./archive/sha256.js";
+
+/** Reads a small stream (a metadata document) whole, refusing more than `limit` bytes. */
+export async function readSmallText(stream: ReadableStream<Uint8Array>, what: string, limit = 16 * 1024 * 1024): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > limit) {
+        throw new IntegrityError(`${what} is larger than ${limit} bytes; it is not a metadata document. Check what wrote it.`);
+      }
+      chunks.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
+}
+
+/** Passes bytes through while counting them and hashing them with SHA-256; `result()` is valid after the stream ends. */
+export class MeasuringStream extends TransformStream<Uint8Array, Uint8Array> {
+  #hash = new Sha256();
+  #size = 0;
+  #done = false;
+
+  constructor(onBytes?: (total: number) => void) {
+    super({
+      transform: (chunk, controller) => {
+        this.#hash.update(chunk);
+        this.#size += chunk.byteLength;
+        onBytes?.(this.#size);
+        controller.enqueue(chunk);
+      },
+      flush: () => {
+        this.#done = true;
+      },
+    });
+  }
+
+  /** Size and lowercase hex sha256 of everything that passed through. */
+  result(): { size: number; sha256: string } {
+    if (!this.#done) throw new Error("MeasuringStream.result() called before the stream ended");
+    return { size: this.#size, sha256: this.#hash.hexDigest() };
+  }
+}
+
+/**
+ * Passes bytes through and fails the stream with {@link IntegrityError} if the
+ * total size or sha256 differ from what was recorded: a corrupted archive is
+ * never delivered as a good one.
+ */
+export function verifyingStream(expected: { size: number; sha256: string }, what: string): TransformStream<Uint8Array, Uint8Array> {
+  const hash = new Sha256();
+  let size = 0;
+  return new TransformStream({
+    transform(chunk, controller) {
+      size += chunk.byteLength;
+      if (size > expected.size) {
+        throw new IntegrityError(`${what} is longer than the ${expected.size} bytes recorded in its metadata; it was modified or corrupted. Upload the model again.`);
+      }
+      hash.update(chunk);
+      controller.enqueue(chunk);
+    },
+    flush() {
+      if (size !== expected.size) {
+        throw new IntegrityError(`${what} has ${size} bytes but its metadata records ${expected.size}; it is truncated or corrupted. Upload the model again.`);
+      }
+      const actual = hash.hexDigest();
+      if (actual !== expected.sha256) {
+        throw new IntegrityError(`${what} has sha256 ${actual} but its metadata records ${expected.sha256}; it is corrupted. Upload the model again.`);
+      }
+    },
+  });
+}

@@ -1,0 +1,85 @@
+/** The `modelstore` command end to end: the built binary in a temp dir, as a user runs it. */
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile, mkdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const repo = resolve(import.meta.dirname, "../..");
+const bin = join(repo, "dist/cli/main.js");
+let work: string;
+
+function cli(args: string[], env: Record<string, string> = {}) {
+  const result = spawnSync(process.execPath, [bin, ...args], {
+    cwd: work,
+    env: { ...process.env, MODEL_STORE_ROOT: join(work, "store"), ...env },
+    encoding: "utf8",
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+beforeAll(async () => {
+  if (!existsSync(bin)) execFileSync("npm", ["run", "build", "--silent"], { cwd: repo, stdio: "inherit" });
+  work = await mkdtemp(join(tmpdir(), "modelstore-cli-"));
+  await mkdir(join(work, "model/sub"), { recursive: true });
+  await writeFile(join(work, "model/config.json"), '{"a": 1}');
+  await writeFile(join(work, "model/sub/weights.bin"), new Uint8Array(70_000).map((_, i) => i % 251));
+  await writeFile(join(work, "notes.txt"), "extra notes");
+});
+afterAll(() => rm(work, { recursive: true, force: true }));
+
+describe("modelstore CLI", () => {
+  it("uploads, lists, shows, cats, downloads and deletes a model", async () => {
+    const up = cli(["upload", "refunds", "model", "--extra", "notes.txt", "--meta", '{"accuracy": 0.9}', "--json"]);
+    expect(up.stderr).toBe("");
+    expect(up.code).toBe(0);
+    const meta = JSON.parse(up.stdout);
+    expect(meta.extra).toEqual({ accuracy: 0.9 });
+    const id: string = meta.model.model_id;
+
+    expect(JSON.parse(cli(["domains", "--json"]).stdout)).toEqual(["refunds"]);
+    const models = JSON.parse(cli(["models", "refunds", "--json"]).stdout);
+    expect(models.map((m: { model: { model_id: string } }) => m.model.model_id)).toEqual([id]);
+    expect(JSON.parse(cli(["info", "refunds", "--json"]).stdout).model.model_id).toBe(id);
+    expect(cli(["info", "refunds", id]).stdout).toContain(id);
+
+    expect(cli(["cat", "refunds", "latest", "config.json"]).stdout).toBe('{"a": 1}');
+    expect(cli(["cat", "refunds", id, "extras/notes.txt"]).stdout).toBe("extra notes");
+
+    const down = cli(["download", "refunds", id, "--to", "out", "--json"]);
+    expect(down.code).toBe(0);
+    expect(await readFile(join(work, "out/sub/weights.bin"))).toEqual(await readFile(join(work, "model/sub/weights.bin")));
+    expect(await readFile(join(work, "out/config.json"), "utf8")).toBe('{"a": 1}');
+
+    expect(cli(["delete", "refunds", id]).code).toBe(0);
+    expect(JSON.parse(cli(["models", "refunds", "--json"]).stdout)).toEqual([]);
+  });
+
+  it("writes an archive GNU tar can list", async () => {
+    const result = cli(["archive", "model", "-o", "a.tar.gz"]);
+    expect(result.code).toBe(0);
+    const listing = execFileSync("tar", ["-tzf", join(work, "a.tar.gz")], { encoding: "utf8" }).split("\n");
+    expect(listing).toEqual(expect.arrayContaining(["runtime-info.json", "config.json", "sub/weights.bin"]));
+  });
+
+  it("exits with clear codes and messages on bad input", () => {
+    const missing = cli(["info", "nowhere"]);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toMatch(/Domain "nowhere" has no models/);
+    const bad = cli(["upload", "a/b", "model"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/Invalid domain/);
+    expect(cli(["frobnicate"]).code).toBe(2);
+    expect(cli(["upload", "refunds", "no-such-path"]).code).toBe(2);
+    const storage = cli(["domains"], { MODEL_STORE_STORAGE: "floppy" });
+    expect(storage.code).toBe(2);
+    expect(storage.stderr).toMatch(/Unknown storage "floppy"/);
+  });
+
+  it("reads its root from --root over MODEL_STORE_ROOT", () => {
+    expect(cli(["upload", "flagged", "model", "--root", "other-store"]).code).toBe(0);
+    expect(JSON.parse(cli(["domains", "--json", "--root", "other-store"]).stdout)).toEqual(["flagged"]);
+    expect(existsSync(join(work, "other-store/operatorai-model-store/flagged/latest.json"))).toBe(true);
+  });
+});

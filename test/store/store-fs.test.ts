@@ -1,0 +1,10 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileSystemBackend } from "../../src/fs.js";
+import { runStoreSuite } from "./store-suite.js";
+
+runStoreSuite("file system", async () => {
+  const root = await mkdtemp(join(tmpdir(), "modelstore-store-"));
+  return { backend: fileSystemBackend({ root }), cleanup: () => rm(root, { recursive: true, force: true }) };
+});

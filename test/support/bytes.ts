@@ -1,0 +1,45 @@
+/** Test helpers for bytes and streams. */
+import { createHash, randomBytes } from "node:crypto";
+
+export const text = (s: string) => new TextEncoder().encode(s);
+
+export async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) chunks.push(chunk);
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.byteLength;
+  }
+  return out;
+}
+
+export const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+
+export const noise = (size: number) => new Uint8Array(randomBytes(size));
+
+/** A stream that yields `before` bytes and then fails, like a disk read error halfway through a file. */
+export function failingStream(before: Uint8Array, message = "disk read failed halfway"): ReadableStream<Uint8Array> {
+  let sent = false;
+  return new ReadableStream({
+    pull(controller) {
+      if (!sent) {
+        sent = true;
+        controller.enqueue(before);
+      } else controller.error(new Error(message));
+    },
+  });
+}
+
+/** A stream over `bytes` in chunks of `chunkSize`. */
+export function streamOf(bytes: Uint8Array, chunkSize = 64 * 1024): ReadableStream<Uint8Array> {
+  let offset = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (offset >= bytes.byteLength) return controller.close();
+      controller.enqueue(bytes.slice(offset, offset + chunkSize));
+      offset += chunkSize;
+    },
+  });
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs the real servers the tests run against, from Debian, when missing.
+# OpenStack Swift with its S3 API: a real S3 server that checks SigV4 signatures.
+set -euo pipefail
+packages=()
+command -v swift-proxy-server >/dev/null || packages+=(swift-proxy swift-object swift-container swift-account)
+command -v memcached >/dev/null || packages+=(memcached)
+[ ${#packages[@]} -eq 0 ] && exit 0
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null 2>&1 || {
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+}
