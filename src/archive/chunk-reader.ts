@@ -14,6 +14,7 @@ export class ChunkReader {
   readonly #onAbort = (): void => void this.#reader.cancel(this.#signal?.reason).catch(() => {});
   #chunk: Uint8Array = EMPTY; // the unread rest of the last chunk
   #position = 0;
+  #released = false;
 
   /** Locks `stream`; an abort of `signal` cancels it and makes pending reads throw `AbortedError`. */
   constructor(stream: ReadableStream<Uint8Array>, signal?: AbortSignal) {
@@ -30,6 +31,7 @@ export class ChunkReader {
   /** Up to `max` bytes (a view, not a copy), or `null` at the end of the stream. */
   async read(max: number): Promise<Uint8Array | null> {
     while (this.#chunk.length === 0) {
+      if (this.#released) return null;
       const { done, value } = await this.#reader.read();
       throwIfAborted(this.#signal); // a cancelled source reads as done: report the abort instead
       if (done) return null;
@@ -78,6 +80,9 @@ export class ChunkReader {
 
   /** Releases the source stream's lock and the abort listener. */
   release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#chunk = EMPTY;
     this.#signal?.removeEventListener("abort", this.#onAbort);
     this.#reader.releaseLock();
   }

@@ -1,15 +1,15 @@
 /**
- * The 512-byte tar header: POSIX ustar encoding and decoding, plus the PAX
- * extended-header records that carry what ustar cannot (long or non-ASCII
- * paths, sizes of 8 GiB and more, out-of-range times).
+ * The 512-byte tar header: POSIX ustar encoding and decoding (octal fields,
+ * name/prefix split, checksum), and the header blocks of one entry, with a
+ * PAX `x` header in front when ustar cannot hold a path, size or time.
  *
- * Specs: POSIX.1-2017 `pax`, sections "ustar Interchange Format" and
- * "pax Extended Header"
- * (https://pubs.opengroup.org/onlinepubs/9699919799/utilities/pax.html),
- * and the GNU tar header layout for the `ustar  ` variant
+ * Specs: POSIX.1-2017 `pax`, "ustar Interchange Format"
+ * (https://pubs.opengroup.org/onlinepubs/9699919799/utilities/pax.html#tag_20_92_13_06),
+ * and GNU tar's header layout for the `ustar  ` variant and base-256 numbers
  * (https://www.gnu.org/software/tar/manual/html_node/Standard.html).
  */
 import { InvalidArchiveError, InvalidArgumentError } from "../errors.js";
+import { encodePaxRecords } from "./pax.js";
 
 /** Size of a tar block; headers and padded bodies are whole blocks. */
 export const BLOCK_SIZE = 512;
@@ -230,47 +230,6 @@ export function decodeTarHeader(block: Uint8Array, at = 0): DecodedTarHeader | n
     gname: format === "v7" ? "" : readString(block, GNAME),
     format,
   };
-}
-
-/**
- * Encodes PAX extended-header records, `"<len> <key>=<value>\n"` each, where
- * `<len>` counts the whole record in bytes including its own digits.
- */
-export function encodePaxRecords(records: Record<string, string>): Uint8Array {
-  let text = "";
-  for (const [key, value] of Object.entries(records)) {
-    const body = encoder.encode(` ${key}=${value}\n`).length;
-    const digits = String(body).length;
-    let length = body + digits;
-    // Adding the length's own digits can carry it into one more digit (body 98 -> "101 ...").
-    if (String(length).length > digits) length = body + String(length).length;
-    text += `${length} ${key}=${value}\n`;
-  }
-  return encoder.encode(text);
-}
-
-/** Parses PAX extended-header data into key/value pairs (later keys win, as POSIX says). */
-export function parsePaxRecords(data: Uint8Array, at = 0): Record<string, string> {
-  const records: Record<string, string> = {};
-  let pos = 0;
-  while (pos < data.length) {
-    if (data[pos] === 0) break; // some writers pad the data with NULs
-    let space = pos;
-    while (space < data.length && data[space] !== 0x20) space++;
-    const length = Number(decoder.decode(data.subarray(pos, space)));
-    const end = pos + length;
-    if (!Number.isSafeInteger(length) || length <= space - pos || end > data.length || data[end - 1] !== 0x0a) {
-      throw new InvalidArchiveError(`PAX extended header at byte ${at} has a malformed record at offset ${pos}; the archive is corrupt.`);
-    }
-    const record = decoder.decode(data.subarray(space + 1, end - 1));
-    const equals = record.indexOf("=");
-    if (equals <= 0) {
-      throw new InvalidArchiveError(`PAX extended header at byte ${at} has a record without "key=": the archive is corrupt.`);
-    }
-    records[record.slice(0, equals)] = record.slice(equals + 1);
-    pos = end;
-  }
-  return records;
 }
 
 /** What {@link encodeEntryHeader} needs to describe one entry. */

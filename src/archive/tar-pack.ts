@@ -98,7 +98,7 @@ async function* tarChunks(
         const parent = path.slice(0, slash);
         if (directories.has(parent)) continue;
         directories.add(parent);
-        yield encodeEntryHeader({ path: parent, type: "directory", size: 0, mode: 0o755, mtime });
+        yield encodeEntryHeader({ path: parent, type: "directory", size: 0, mode: 0o755, mtime: defaultMtime });
       }
     }
     if (type === "directory") {

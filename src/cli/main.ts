@@ -169,7 +169,7 @@ async function main(argv: string[]): Promise<number> {
     const message = error instanceof Error ? error.message : String(error);
     process.stderr.write(`modelstore: ${message}\n`);
     if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" || code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") return 2;
-    return (code && EXIT_CODES[code]) ?? 1;
+    return (code ? EXIT_CODES[code] : undefined) ?? 1;
   }
 }
 

@@ -1,0 +1,98 @@
+/**
+ * The first half of every file-system put: the body is streamed into a
+ * hidden temp file beside its final path, so committing it is one rename (or
+ * link) and readers never see half an object. On any failure the temp file is
+ * removed.
+ */
+import { mkdir, open, unlink } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
+import { join } from "node:path";
+import { IntegrityError, throwIfAborted } from "../errors.js";
+import { isErrno } from "./fs-errors.js";
+import { tempName } from "./fs-keys.js";
+
+/** Options for {@link writeTempFile}. */
+export interface WriteTempOptions {
+  /** Checked between chunks; an abort removes the temp file. */
+  signal?: AbortSignal;
+  /** The declared body size; a body of another length fails with `IntegrityError`. */
+  size?: number;
+  /** The key, for messages. */
+  key: string;
+}
+
+/**
+ * Writes `body` to a new temp file in `dir` (created if missing) and returns its path.
+ * The body's own errors and `AbortedError` are rethrown unchanged, errno failures raw:
+ * the caller maps them.
+ */
+export async function writeTempFile(dir: string, base: string, body: Uint8Array | ReadableStream<Uint8Array>, options: WriteTempOptions): Promise<string> {
+  throwIfAborted(options.signal);
+  const { path, handle } = await createTemp(dir, base);
+  try {
+    try {
+      const written = body instanceof Uint8Array ? await writeAll(handle, body) : await pump(handle, body, options.signal);
+      if (options.size !== undefined && options.size !== written) {
+        throw new IntegrityError(
+          `Cannot put "${options.key}": the body has ${written} bytes but size says ${options.size}. Pass the body's real size or omit size.`,
+        );
+      }
+    } finally {
+      await handle.close();
+    }
+    throwIfAborted(options.signal);
+    return path;
+  } catch (error) {
+    await unlink(path).catch(() => {});
+    throw error;
+  }
+}
+
+async function createTemp(dir: string, base: string): Promise<{ path: string; handle: FileHandle }> {
+  // A concurrent delete() prunes empty directories, and may remove `dir`
+  // between our mkdir and open; a few retries close that window.
+  for (let attempt = 0; ; attempt++) {
+    await mkdir(dir, { recursive: true });
+    const path = join(dir, tempName(base));
+    try {
+      return { path, handle: await open(path, "wx", 0o644) };
+    } catch (error) {
+      if (!isErrno(error, "ENOENT") || attempt >= 5) throw error;
+    }
+  }
+}
+
+async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<number> {
+  let offset = 0;
+  // FileHandle.write may write less than asked; loop until the chunk is out.
+  while (offset < bytes.byteLength) {
+    const { bytesWritten } = await handle.write(bytes, offset, bytes.byteLength - offset);
+    offset += bytesWritten;
+  }
+  return bytes.byteLength;
+}
+
+async function pump(handle: FileHandle, body: ReadableStream<Uint8Array>, signal: AbortSignal | undefined): Promise<number> {
+  const reader = body.getReader();
+  // Cancelling the reader settles a pending read(), so an abort is noticed even while the source stalls.
+  const onAbort = () => void reader.cancel(signal?.reason).catch(() => {});
+  signal?.addEventListener("abort", onAbort, { once: true });
+  let total = 0;
+  try {
+    for (;;) {
+      throwIfAborted(signal);
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += await writeAll(handle, value);
+    }
+    throwIfAborted(signal);
+    return total;
+  } catch (error) {
+    // Tell the producer we stopped (a disk error, an abort); harmless if it already failed.
+    await reader.cancel(error).catch(() => {});
+    throw error;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    reader.releaseLock();
+  }
+}

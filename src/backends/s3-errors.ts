@@ -1,0 +1,160 @@
+/**
+ * Turns S3 failures into {@link BackendError}s whose messages say what failed
+ * and what to do. Messages carry the operation, bucket, key, status and the
+ * server's code and message, never credentials, signatures or URLs with queries.
+ * @see https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
+ */
+import { BackendError } from "../errors.js";
+import { xmlText } from "./s3-xml.js";
+
+/** The S3 API action names the backend performs; used as `BackendError.operation`. */
+export type S3Operation =
+  | "GetObject"
+  | "HeadObject"
+  | "PutObject"
+  | "DeleteObject"
+  | "DeleteObjects"
+  | "ListObjectsV2"
+  | "CreateMultipartUpload"
+  | "UploadPart"
+  | "CompleteMultipartUpload"
+  | "AbortMultipartUpload"
+  | "ListMultipartUploads";
+
+/** Where a failure happened, for the message and the error details. */
+export interface S3ErrorContext {
+  operation: S3Operation;
+  bucket: string;
+  key?: string;
+  /** How many times the request was sent, when it was retried. */
+  attempts?: number;
+}
+
+/** The IAM permission each operation needs, for AccessDenied advice. */
+const PERMISSION: Record<S3Operation, string> = {
+  GetObject: "s3:GetObject",
+  HeadObject: "s3:GetObject",
+  PutObject: "s3:PutObject",
+  DeleteObject: "s3:DeleteObject",
+  DeleteObjects: "s3:DeleteObject",
+  ListObjectsV2: "s3:ListBucket",
+  CreateMultipartUpload: "s3:PutObject",
+  UploadPart: "s3:PutObject",
+  CompleteMultipartUpload: "s3:PutObject",
+  AbortMultipartUpload: "s3:AbortMultipartUpload",
+  ListMultipartUploads: "s3:ListBucketMultipartUploads",
+};
+
+/** Body-less answers (HEAD, some proxies) still deserve a code. */
+const STATUS_CODES: Record<number, string> = {
+  400: "BadRequest",
+  403: "Forbidden",
+  404: "NotFound",
+  409: "Conflict",
+  412: "PreconditionFailed",
+  416: "InvalidRange",
+  429: "TooManyRequests",
+  500: "InternalError",
+  501: "NotImplemented",
+  503: "ServiceUnavailable",
+};
+
+/** What the caller should do about a server error code. */
+function advice(code: string, status: number, ctx: S3ErrorContext): string {
+  switch (code) {
+    case "SignatureDoesNotMatch":
+    case "AuthorizationHeaderMalformed":
+      return "Check the secret access key (AWS_SECRET_ACCESS_KEY), the region, and the machine's clock.";
+    case "InvalidAccessKeyId":
+      return "Check the access key id (AWS_ACCESS_KEY_ID), the secret access key, and the machine's clock.";
+    case "RequestTimeTooSkewed":
+      return "The machine's clock is off by more than 15 minutes; synchronise it (NTP).";
+    case "ExpiredToken":
+    case "InvalidToken":
+    case "TokenRefreshRequired":
+      return "The session token (AWS_SESSION_TOKEN) expired or is invalid; refresh the credentials.";
+    case "NoSuchBucket":
+      return `Create the bucket "${ctx.bucket}" or fix MODEL_STORE_AWS_BUCKET.`;
+    case "AccessDenied":
+    case "Forbidden":
+      return `The credentials need ${PERMISSION[ctx.operation]} on bucket "${ctx.bucket}"${status === 403 && code === "Forbidden" ? " (or the key or clock is wrong: HEAD answers carry no detail)" : ""}.`;
+    case "NoSuchUpload":
+      return "The multipart upload was aborted or expired; upload the object again.";
+    case "EntityTooSmall":
+      return "A multipart part was under the server's minimum size; raise partSize (at least 5 MiB).";
+    case "SlowDown":
+    case "TooManyRequests":
+    case "ServiceUnavailable":
+      return "The server is throttling requests; lower `concurrency` or retry later.";
+    case "NotImplemented":
+      return "This S3-compatible server does not implement the request.";
+  }
+  if (status >= 500) return "The server failed; retry later, and check the server's health if it persists.";
+  return "See the server's message above.";
+}
+
+/** Reads at most `limit` characters of an error body; a failing read yields "". */
+async function readErrorBody(response: Response, limit = 64 * 1024): Promise<string> {
+  try {
+    const text = await response.text();
+    return text.slice(0, limit);
+  } catch {
+    return "";
+  }
+}
+
+/** Parses an S3 `<Error>` document (already read) into code, message and request id. */
+export function parseErrorXml(xml: string): { code?: string; message?: string; requestId?: string } {
+  return { code: xmlText(xml, "Code"), message: xmlText(xml, "Message"), requestId: xmlText(xml, "RequestId") };
+}
+
+/** Builds a {@link BackendError} from a parsed error (status, code, message, request id). */
+export function s3Error(
+  ctx: S3ErrorContext,
+  status: number,
+  parsed: { code?: string; message?: string; requestId?: string },
+  cause?: unknown,
+): BackendError {
+  const code = parsed.code || STATUS_CODES[status] || `HTTP${status}`;
+  const what = `S3 ${ctx.operation}${ctx.key !== undefined ? ` of "${ctx.key}"` : ""} in bucket "${ctx.bucket}"`;
+  const serverMessage = parsed.message ? `: ${parsed.message.replace(/\s+$/, "")}` : "";
+  const tries = ctx.attempts && ctx.attempts > 1 ? ` after ${ctx.attempts} attempts` : "";
+  const message = `${what} failed with ${status} ${code}${serverMessage}${tries}. ${advice(code, status, ctx)}`;
+  return new BackendError(
+    message,
+    { backend: "s3", operation: ctx.operation, key: ctx.key, status, serverCode: code, requestId: parsed.requestId },
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+/** Reads a failed response's XML body into a {@link BackendError}. */
+export async function errorFromResponse(response: Response, ctx: S3ErrorContext): Promise<BackendError> {
+  const body = response.bodyUsed ? "" : await readErrorBody(response);
+  const parsed = parseErrorXml(body);
+  parsed.requestId ??= response.headers.get("x-amz-request-id") ?? response.headers.get("x-openstack-request-id") ?? undefined;
+  return s3Error(ctx, response.status, parsed);
+}
+
+/** A request that never got an HTTP answer (connection refused or reset, DNS, timeout). */
+export function networkError(ctx: S3ErrorContext, endpointHost: string, cause: unknown): BackendError {
+  const detail = describeNetworkCause(cause);
+  const tries = ctx.attempts && ctx.attempts > 1 ? ` after ${ctx.attempts} attempts` : "";
+  const what = `S3 ${ctx.operation}${ctx.key !== undefined ? ` of "${ctx.key}"` : ""} in bucket "${ctx.bucket}"`;
+  return new BackendError(
+    `${what} failed: no answer from ${endpointHost} (${detail})${tries}. Check the endpoint and the network.`,
+    { backend: "s3", operation: ctx.operation, key: ctx.key },
+    { cause },
+  );
+}
+
+/** A short reason from fetch's error chain (`ECONNRESET`, `timed out after 30000 ms`...). */
+function describeNetworkCause(cause: unknown): string {
+  let e: unknown = cause;
+  for (let depth = 0; depth < 4 && e; depth++) {
+    const err = e as { code?: unknown; message?: unknown; cause?: unknown };
+    if (typeof err.code === "string" && /^E[A-Z_]+$/.test(err.code)) return err.code;
+    if (!err.cause) return typeof err.message === "string" ? err.message : String(e);
+    e = err.cause;
+  }
+  return "network error";
+}

@@ -1,0 +1,211 @@
+/**
+ * Multipart upload: CreateMultipartUpload, fixed-size parts with up to
+ * `concurrency` in flight, CompleteMultipartUpload; on any failure or abort,
+ * AbortMultipartUpload so no unfinished upload keeps billing storage.
+ * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html
+ */
+import { AbortedError, BackendError, InvalidArgumentError } from "../errors.js";
+import { parseErrorXml, s3Error } from "./s3-errors.js";
+import type { S3Transport } from "./s3-transport.js";
+import { escapeXmlText, xmlText } from "./s3-xml.js";
+
+/** S3 numbers parts 1 to 10,000. @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html */
+export const MAX_PARTS = 10_000;
+
+/** Yields the next part's bytes, or `null` at the end. */
+export type PartSource = () => Promise<Uint8Array | null>;
+
+/** Reads a stream into parts of exactly `partSize` bytes (the last may be shorter). */
+export class PartReader {
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #pending: Uint8Array | null = null;
+  #done = false;
+
+  constructor(
+    stream: ReadableStream<Uint8Array>,
+    readonly partSize: number,
+    readonly signal?: AbortSignal,
+  ) {
+    this.#reader = stream.getReader();
+  }
+
+  /** One read that gives up when the signal fires: a stalled source must not hang an aborted put. */
+  #read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    const { signal } = this;
+    if (!signal) return this.#reader.read();
+    if (signal.aborted) return Promise.reject(abortedUpload(signal));
+    return new Promise((resolve, reject) => {
+      const onAbort = () => reject(abortedUpload(signal));
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#reader.read().then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+    });
+  }
+
+  /** The next part, or `null` once the stream is exhausted. */
+  async next(): Promise<Uint8Array | null> {
+    const part = new Uint8Array(this.partSize);
+    let filled = 0;
+    while (filled < this.partSize) {
+      let chunk = this.#pending;
+      this.#pending = null;
+      if (!chunk) {
+        if (this.#done) break;
+        const { done, value } = await this.#read();
+        if (done) {
+          this.#done = true;
+          break;
+        }
+        chunk = value;
+      }
+      const take = Math.min(chunk.byteLength, this.partSize - filled);
+      part.set(take === chunk.byteLength ? chunk : chunk.subarray(0, take), filled);
+      filled += take;
+      if (take < chunk.byteLength) this.#pending = chunk.subarray(take);
+    }
+    if (filled === 0) return null;
+    return filled === this.partSize ? part : part.subarray(0, filled);
+  }
+
+  /** Stops reading and tells the producer why (an upload failed or was aborted). */
+  async cancel(reason?: unknown): Promise<void> {
+    await this.#reader.cancel(reason).catch(() => {});
+  }
+}
+
+function abortedUpload(signal: AbortSignal): AbortedError {
+  return new AbortedError("The upload was aborted by its AbortSignal; nothing was stored.", { cause: signal.reason });
+}
+
+/** How to finish an upload: lets the caller add conditional headers or check first. */
+export type CompleteStep = (send: (headers: Record<string, string>) => Promise<string>) => Promise<string>;
+
+/** Options of {@link uploadMultipart}. */
+export interface MultipartOptions {
+  contentType: string;
+  concurrency: number;
+  signal?: AbortSignal;
+  /** Called with the total size before completing; throw to abandon the upload. */
+  checkSize?: (size: number) => void;
+  /** Sends CompleteMultipartUpload; defaults to sending it with no extra headers. */
+  complete?: CompleteStep;
+  /** Told when the source is abandoned, to cancel a stream. */
+  onAbandon?: (reason: unknown) => Promise<void>;
+}
+
+/** Uploads parts from `next` under `key`; resolves the object's size and ETag. */
+export async function uploadMultipart(
+  transport: S3Transport,
+  key: string,
+  next: PartSource,
+  options: MultipartOptions,
+): Promise<{ size: number; etag: string }> {
+  const { signal } = options;
+  const created = await transport.send({
+    method: "POST",
+    operation: "CreateMultipartUpload",
+    key,
+    query: { uploads: "" },
+    headers: { "content-type": options.contentType },
+    signal,
+  });
+  const uploadId = xmlText(await created.text(), "UploadId");
+  if (!uploadId) {
+    throw new BackendError(
+      `S3 CreateMultipartUpload of "${key}" in bucket "${transport.options.bucket}" answered without an UploadId; the server is not S3-compatible enough for multipart uploads. Raise partSize so objects go in one PUT.`,
+      { backend: "s3", operation: "CreateMultipartUpload", key, status: created.status },
+    );
+  }
+
+  // Parts share one controller so the first failure stops the others at once.
+  const parts = new AbortController();
+  const onAbort = () => parts.abort(signal?.reason);
+  signal?.addEventListener("abort", onAbort, { once: true });
+  const etags: string[] = [];
+  const inFlight = new Set<Promise<void>>();
+  let failure: unknown;
+  let size = 0;
+  try {
+    for (let partNumber = 1; ; partNumber++) {
+      while (inFlight.size >= options.concurrency) await Promise.race(inFlight);
+      if (failure !== undefined) break;
+      if (signal?.aborted) throw abortedUpload(signal);
+      const data = await next();
+      if (!data) break;
+      if (partNumber > MAX_PARTS) {
+        throw new InvalidArgumentError(`"${key}" needs more than ${MAX_PARTS} parts of ${data.byteLength} bytes; raise partSize or pass the size so it can be chosen.`);
+      }
+      size += data.byteLength;
+      const number = partNumber;
+      const upload = transport
+        .send({
+          method: "PUT",
+          operation: "UploadPart",
+          key,
+          query: { partNumber: String(number), uploadId },
+          body: data,
+          signal: parts.signal,
+        })
+        .then(async (response) => {
+          const etag = response.headers.get("etag");
+          await response.body?.cancel().catch(() => {});
+          if (!etag) throw new BackendError(`S3 UploadPart ${number} of "${key}" answered without an ETag. If this runs in a browser, expose the ETag header in the bucket's CORS rules.`, { backend: "s3", operation: "UploadPart", key, status: response.status });
+          etags[number - 1] = etag;
+        })
+        .catch((error: unknown) => {
+          failure ??= error;
+          parts.abort(error);
+        })
+        .finally(() => inFlight.delete(upload));
+      inFlight.add(upload);
+    }
+    await Promise.all(inFlight);
+    if (failure !== undefined) throw failure;
+    if (signal?.aborted) throw abortedUpload(signal);
+    options.checkSize?.(size);
+    const body = completeDocument(etags);
+    const send = async (headers: Record<string, string>): Promise<string> => {
+      const response = await transport.send({
+        method: "POST",
+        operation: "CompleteMultipartUpload",
+        key,
+        query: { uploadId },
+        headers: { "content-type": "application/xml", ...headers },
+        body,
+        signal,
+      });
+      // S3 may answer 200 and still fail: the error is in the body.
+      // @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html
+      const xml = await response.text();
+      if (/<Error[\s>]/.test(xml) && !/<CompleteMultipartUploadResult[\s>]/.test(xml)) {
+        throw s3Error({ operation: "CompleteMultipartUpload", bucket: transport.options.bucket, key }, response.status, parseErrorXml(xml));
+      }
+      return xmlText(xml, "ETag") ?? response.headers.get("etag") ?? "";
+    };
+    const etag = await (options.complete ? options.complete(send) : send({}));
+    return { size, etag };
+  } catch (error) {
+    parts.abort(error);
+    await Promise.allSettled(inFlight);
+    await options.onAbandon?.(error);
+    // Without the caller's signal: an aborted caller still wants the parts gone.
+    await transport
+      .send({ method: "DELETE", operation: "AbortMultipartUpload", key, query: { uploadId }, accept: [404] })
+      .then((response) => response.body?.cancel())
+      .catch(() => {
+        // The original failure matters more; a bucket lifecycle rule
+        // (AbortIncompleteMultipartUpload) cleans what this could not.
+      });
+    if (signal?.aborted && !(error instanceof AbortedError)) {
+      throw abortedUpload(signal);
+    }
+    throw error;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/** The CompleteMultipartUpload request document. */
+function completeDocument(etags: string[]): Uint8Array {
+  const parts = etags.map((etag, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${escapeXmlText(etag)}</ETag></Part>`).join("");
+  return new TextEncoder().encode(`<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUpload>${parts}</CompleteMultipartUpload>`);
+}

@@ -1,0 +1,337 @@
+/**
+ * The S3 backend: AWS S3 and S3-compatible servers (Swift s3api, MinIO, R2...)
+ * over fetch, signed with SigV4 by aws4fetch. Runtime-neutral: no Node types.
+ * @see https://docs.aws.amazon.com/AmazonS3/latest/API/Welcome.html
+ */
+import { InvalidArgumentError, IntegrityError, throwIfAborted } from "../errors.js";
+import type { Backend, BackendCapabilities, BaseOptions, GetOptions, ListOptions, ObjectInfo, PutOptions, StorageLocation } from "./backend.js";
+import {
+  checkPrecondition,
+  conditionHeaders,
+  isNotImplemented,
+  normalizeEtag,
+  preconditionError,
+  probeConditionalWrites,
+} from "./s3-conditional.js";
+import { s3Error, parseErrorXml } from "./s3-errors.js";
+import { listPages } from "./s3-list.js";
+import { base64, md5 } from "./s3-md5.js";
+import { MAX_PARTS, PartReader, uploadMultipart, type PartSource } from "./s3-multipart.js";
+import { resolveS3Options, type ResolvedS3Options, type S3BackendOptions } from "./s3-options.js";
+import { checkKey, S3Transport } from "./s3-transport.js";
+import { escapeXmlText, xmlElements, xmlText } from "./s3-xml.js";
+
+export type { S3BackendOptions, S3Credentials, S3CredentialsProvider } from "./s3-options.js";
+
+/** The S3 {@link Backend}, plus what only S3 offers. */
+export interface S3Backend extends Backend {
+  readonly name: "s3";
+  /** The bucket; the store records it in model metadata (`storage.bucket`). */
+  readonly bucket: string;
+  /**
+   * Deletes many keys with DeleteObjects, 1,000 per request. Missing keys are not errors.
+   * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html
+   */
+  deleteMany(keys: Iterable<string>, options?: BaseOptions): Promise<void>;
+  locate(key: string): StorageLocation;
+  keyOf(location: StorageLocation): string;
+}
+
+/** DeleteObjects takes at most 1,000 keys. */
+const DELETE_BATCH = 1000;
+/** The metadata `storage.type` of S3 locations, as the Python modelstore writes it. */
+const STORAGE_TYPE = "aws:s3";
+
+/** Creates an {@link S3Backend}; throws {@link InvalidArgumentError} on bad options. */
+export function s3Backend(options: S3BackendOptions): S3Backend {
+  return new S3BackendImpl(resolveS3Options(options));
+}
+
+function infoFromHeaders(key: string, headers: Headers, size: number): ObjectInfo {
+  const modified = headers.get("last-modified");
+  const date = modified ? new Date(modified) : undefined;
+  return {
+    key,
+    size,
+    etag: normalizeEtag(headers.get("etag") ?? ""),
+    ...(date && !Number.isNaN(date.getTime()) ? { lastModified: date.toISOString() } : {}),
+  };
+}
+
+function emptyStream(): ReadableStream<Uint8Array> {
+  return new ReadableStream({ start: (controller) => controller.close() });
+}
+
+class S3BackendImpl implements S3Backend {
+  readonly name = "s3" as const;
+  readonly bucket: string;
+  readonly capabilities: BackendCapabilities;
+  /** Exposed to tests (backoff) and to the bench; not part of the public type. */
+  readonly transport: S3Transport;
+  #conditional: "probe" | "native" | "emulate";
+  #probe?: Promise<"native" | "emulate">;
+
+  constructor(readonly options: ResolvedS3Options) {
+    this.bucket = options.bucket;
+    this.transport = new S3Transport(options);
+    this.#conditional = options.conditionalWrites;
+    // "probe" starts pessimistic: claiming no support only costs a caller an extra
+    // HEAD, while claiming support that is missing would let it skip its own check.
+    this.capabilities = { conditionalWrites: this.#conditional === "native" };
+  }
+
+  async get(key: string, options: GetOptions = {}): Promise<ReadableStream<Uint8Array> | null> {
+    checkKey(key);
+    throwIfAborted(options.signal);
+    const headers: Record<string, string> = {};
+    const { range } = options;
+    if (range) {
+      const { offset, length } = range;
+      if (!Number.isInteger(offset) || offset < 0 || (length !== undefined && (!Number.isInteger(length) || length < 0))) {
+        throw new InvalidArgumentError(`get("${key}"): range needs a non-negative integer offset and length, got ${JSON.stringify(range)}.`);
+      }
+      // A zero-length range cannot be expressed in HTTP; only existence matters.
+      if (length === 0) return (await this.head(key, options)) ? emptyStream() : null;
+      // @see https://www.rfc-editor.org/rfc/rfc9110#name-byte-ranges
+      headers.range = `bytes=${offset}-${length === undefined ? "" : offset + length - 1}`;
+    }
+    const response = await this.transport.send({ method: "GET", operation: "GetObject", key, headers, signal: options.signal, accept: [404, 416] });
+    if (response.status === 404) {
+      await this.#throwIfBucketMissing(response, "GetObject", key);
+      return null;
+    }
+    if (response.status === 416) {
+      // Past the end: the bytes that exist there are none.
+      await response.body?.cancel().catch(() => {});
+      return emptyStream();
+    }
+    return response.body ?? emptyStream();
+  }
+
+  async head(key: string, options: BaseOptions = {}): Promise<ObjectInfo | null> {
+    checkKey(key);
+    throwIfAborted(options.signal);
+    const response = await this.transport.send({ method: "HEAD", operation: "HeadObject", key, signal: options.signal, accept: [404] });
+    if (response.status === 404) return null;
+    return infoFromHeaders(key, response.headers, Number(response.headers.get("content-length") ?? 0));
+  }
+
+  async delete(key: string, options: BaseOptions = {}): Promise<void> {
+    checkKey(key);
+    throwIfAborted(options.signal);
+    const response = await this.transport.send({ method: "DELETE", operation: "DeleteObject", key, signal: options.signal, accept: [404] });
+    if (response.status === 404) return this.#throwIfBucketMissing(response, "DeleteObject", key);
+    await response.body?.cancel().catch(() => {});
+  }
+
+  async deleteMany(keys: Iterable<string>, options: BaseOptions = {}): Promise<void> {
+    let batch: string[] = [];
+    const flush = async () => {
+      if (batch.length > 0) await this.#deleteBatch(batch, options.signal);
+      batch = [];
+    };
+    for (const key of keys) {
+      checkKey(key);
+      batch.push(key);
+      if (batch.length === DELETE_BATCH) await flush();
+    }
+    await flush();
+  }
+
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
+    throwIfAborted(options.signal);
+    for await (const page of listPages(this.transport, prefix, options)) {
+      yield* page.objects;
+    }
+  }
+
+  async *listPrefixes(prefix: string, options: BaseOptions = {}): AsyncIterable<string> {
+    throwIfAborted(options.signal);
+    for await (const page of listPages(this.transport, prefix, { delimiter: "/", signal: options.signal })) {
+      yield* page.prefixes;
+    }
+  }
+
+  locate(key: string): StorageLocation {
+    return { type: STORAGE_TYPE, bucket: this.bucket, prefix: key };
+  }
+
+  keyOf(location: StorageLocation): string {
+    if (location.type !== STORAGE_TYPE || location.bucket !== this.bucket || !location.prefix) {
+      throw new InvalidArgumentError(
+        `This model's archive is stored at ${JSON.stringify(location)}, not in S3 bucket "${this.bucket}". Open a store on that location to read it.`,
+      );
+    }
+    return location.prefix;
+  }
+
+  async put(key: string, body: Uint8Array | ReadableStream<Uint8Array>, options: PutOptions = {}): Promise<ObjectInfo> {
+    checkKey(key);
+    throwIfAborted(options.signal);
+    const { partSize } = this.options;
+    const declared = options.size;
+    if (declared !== undefined && (!Number.isInteger(declared) || declared < 0)) {
+      throw new InvalidArgumentError(`put("${key}"): size must be a non-negative integer, got ${declared}.`);
+    }
+    const checkSize = (actual: number) => {
+      if (declared !== undefined && actual !== declared) {
+        throw new IntegrityError(`put("${key}"): the body has ${actual} bytes but size says ${declared}; nothing was stored. Pass the right size or omit it.`);
+      }
+    };
+    if (body instanceof Uint8Array) {
+      checkSize(body.byteLength);
+      if (body.byteLength <= partSize) return this.#putSingle(key, body, options);
+      // Large arrays need no copy: parts are views into the caller's bytes.
+      const size = Math.max(partSize, Math.ceil(body.byteLength / MAX_PARTS));
+      let offset = 0;
+      const next: PartSource = async () => {
+        if (offset >= body.byteLength) return null;
+        const part = body.subarray(offset, offset + size);
+        offset += part.byteLength;
+        return part;
+      };
+      return this.#putMultipart(key, next, options, checkSize);
+    }
+    // A known size picks a part size that stays within 10,000 parts.
+    const size = declared === undefined ? partSize : Math.max(partSize, Math.ceil(declared / MAX_PARTS));
+    const reader = new PartReader(body, size, options.signal);
+    try {
+      const first = (await reader.next()) ?? new Uint8Array(0);
+      const second = first.byteLength < size ? null : await reader.next();
+      if (!second) {
+        checkSize(first.byteLength);
+        return await this.#putSingle(key, first, options);
+      }
+      let pending: Uint8Array[] = [first, second];
+      const next: PartSource = async () => (pending.length > 0 ? pending.shift()! : reader.next());
+      return await this.#putMultipart(key, next, options, checkSize, (reason) => {
+        pending = [];
+        return reader.cancel(reason);
+      });
+    } catch (error) {
+      await reader.cancel(error);
+      throw error;
+    }
+  }
+
+  async #putSingle(key: string, bytes: Uint8Array, options: PutOptions): Promise<ObjectInfo> {
+    const conditional = await this.#conditionalMode(options);
+    if (conditional === "emulate") checkPrecondition(key, await this.head(key, options), options);
+    const send = async (extra: Record<string, string>) => {
+      const response = await this.transport.send({
+        method: "PUT",
+        operation: "PutObject",
+        key,
+        headers: { "content-type": options.contentType ?? "application/octet-stream", ...extra },
+        body: bytes,
+        signal: options.signal,
+      });
+      await response.body?.cancel().catch(() => {});
+      return { key, size: bytes.byteLength, etag: normalizeEtag(response.headers.get("etag") ?? "") };
+    };
+    if (conditional !== "native") return send({});
+    try {
+      return await send(conditionHeaders(options));
+    } catch (error) {
+      if (!isNotImplemented(error)) throw preconditionError(error, key, options);
+      // The server refuses conditional PUTs (Swift: 501): emulate from now on.
+      this.#markUnsupported();
+      if (this.options.conditionalFallback === "emulate") checkPrecondition(key, await this.head(key, options), options);
+      return send({});
+    }
+  }
+
+  async #putMultipart(
+    key: string,
+    next: PartSource,
+    options: PutOptions,
+    checkSize: (size: number) => void,
+    onAbandon?: (reason: unknown) => Promise<void>,
+  ): Promise<ObjectInfo> {
+    const conditional = await this.#conditionalMode(options);
+    // Fail before uploading gigabytes when the answer is already known.
+    if (conditional === "emulate") checkPrecondition(key, await this.head(key, options), options);
+    const { size, etag } = await uploadMultipart(this.transport, key, next, {
+      contentType: options.contentType ?? "application/octet-stream",
+      concurrency: this.options.concurrency,
+      signal: options.signal,
+      checkSize,
+      onAbandon,
+      complete: async (send) => {
+        if (conditional === "none") return send({});
+        if (conditional === "emulate") {
+          // Checked again right before the object appears, to narrow the race window.
+          checkPrecondition(key, await this.head(key, options), options);
+          return send({});
+        }
+        try {
+          return await send(conditionHeaders(options));
+        } catch (error) {
+          if (!isNotImplemented(error)) throw preconditionError(error, key, options);
+          this.#markUnsupported();
+          if (this.options.conditionalFallback === "emulate") checkPrecondition(key, await this.head(key, options), options);
+          return send({});
+        }
+      },
+    });
+    return { key, size, etag: normalizeEtag(etag) };
+  }
+
+  /** How this put's conditions are enforced: not at all, by the server, or by HEAD first. */
+  async #conditionalMode(options: PutOptions): Promise<"none" | "native" | "emulate"> {
+    if (options.ifNoneMatch === undefined && options.ifMatch === undefined) return "none";
+    const mode = await this.#serverMode(options);
+    return mode === "emulate" && this.options.conditionalFallback === "ignore" ? "none" : mode;
+  }
+
+  /** Whether the server enforces conditions, probing it on first use. */
+  async #serverMode(options: PutOptions): Promise<"native" | "emulate"> {
+    if (this.#conditional !== "probe") return this.#conditional;
+    this.#probe ??= probeConditionalWrites(this.transport, options.signal).then(
+      (enforced) => {
+        if (enforced) this.#conditional = "native";
+        else this.#markUnsupported();
+        return enforced ? ("native" as const) : ("emulate" as const);
+      },
+      (error: unknown) => {
+        this.#probe = undefined; // a network failure proves nothing: probe again next time
+        throw error;
+      },
+    );
+    return this.#probe;
+  }
+
+  #markUnsupported(): void {
+    this.#conditional = "emulate";
+    this.capabilities.conditionalWrites = false;
+  }
+
+  /** A 404 is "no such key" unless the bucket itself is missing: that must not read as absence. */
+  async #throwIfBucketMissing(response: Response, operation: "GetObject" | "DeleteObject", key: string): Promise<void> {
+    const parsed = parseErrorXml(await response.text().catch(() => ""));
+    if (parsed.code === "NoSuchBucket") throw s3Error({ operation, bucket: this.bucket, key }, 404, parsed);
+  }
+
+  async #deleteBatch(keys: string[], signal?: AbortSignal): Promise<void> {
+    // Quiet mode: the answer lists only failures.
+    const objects = keys.map((key) => `<Object><Key>${escapeXmlText(key)}</Key></Object>`).join("");
+    const body = new TextEncoder().encode(`<?xml version="1.0" encoding="UTF-8"?><Delete><Quiet>true</Quiet>${objects}</Delete>`);
+    const response = await this.transport.send({
+      method: "POST",
+      operation: "DeleteObjects",
+      query: { delete: "" },
+      headers: { "content-type": "application/xml", "content-md5": base64(md5(body)) },
+      body,
+      signal,
+    });
+    const failures = xmlElements(await response.text(), "Error")
+      .map((entry) => ({ key: xmlText(entry, "Key"), code: xmlText(entry, "Code"), message: xmlText(entry, "Message") }))
+      .filter((failure) => failure.code !== "NoSuchKey");
+    if (failures.length > 0) {
+      const [first] = failures;
+      const error = s3Error({ operation: "DeleteObjects", bucket: this.bucket, key: first.key }, response.status, { code: first.code, message: first.message });
+      if (failures.length > 1) error.message = `${failures.length} of ${keys.length} keys could not be deleted; the first: ${error.message}`;
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,242 @@
+/**
+ * Extracting a model archive into a directory without ever writing outside
+ * it. Archives come from storage other people can write to, so every entry is
+ * treated as hostile: absolute paths, `..`, backslashes, links pointing out
+ * and writes through links are refused before anything touches the disk.
+ */
+import { chmod, link, lstat, mkdir, realpath, rename, symlink, unlink, utimes } from "node:fs/promises";
+import type { Stats } from "node:fs";
+import { dirname, join, resolve, sep } from "node:path";
+import { readArchive } from "./archive/read-archive.js";
+import type { ArchiveEntry } from "./archive/types.js";
+import { fsCall, isErrno } from "./backends/fs-errors.js";
+import { tempName } from "./backends/fs-keys.js";
+import { writeTempFile } from "./backends/fs-write.js";
+import { InvalidArchiveError, throwIfAborted } from "./errors.js";
+
+/** Options for {@link extractArchive}. */
+export interface ExtractArchiveOptions {
+  /** Stops extraction with `AbortedError`; files already extracted stay. */
+  signal?: AbortSignal;
+}
+
+/** What {@link extractArchive} wrote. */
+export interface ExtractArchiveResult {
+  /** Regular files (and hard links) written. */
+  files: number;
+  /** Bytes of file content written. */
+  bytes: number;
+}
+
+/**
+ * Extracts a `.tar.gz` or `.tar` stream into `dir` (created if missing) and
+ * reports how many files and bytes it wrote.
+ *
+ * Refuses, with `InvalidArchiveError` naming the entry: absolute paths, `..`
+ * segments, backslashes and NULs in paths; symlinks whose target is absolute or
+ * leaves `dir`; hard links to anything but a file extracted before them; and
+ * any entry whose path passes through a symlink. Files are written to a temp
+ * file and renamed into place, so an entry that replaces a symlink replaces the
+ * link itself, never its target. Modes are kept without group/other write or
+ * setuid bits (owner read is always granted); mtimes are restored.
+ *
+ * On failure, files already written inside `dir` stay; nothing is ever written outside it.
+ */
+export async function extractArchive(
+  stream: ReadableStream<Uint8Array>,
+  dir: string,
+  options: ExtractArchiveOptions = {},
+): Promise<ExtractArchiveResult> {
+  const { signal } = options;
+  throwIfAborted(signal);
+  const target = resolve(dir);
+  const context = (operation: string, key?: string) => ({ operation, key, root: target });
+  await fsCall(context("create directory"), () => mkdir(target, { recursive: true }));
+  const root = await fsCall(context("resolve"), () => realpath(target));
+  const directories: { path: string; mtime: Date }[] = [];
+  let files = 0;
+  let bytes = 0;
+
+  for await (const entry of readArchive(stream, { signal })) {
+    throwIfAborted(signal);
+    const segments = entrySegments(entry.path);
+    if (segments.length === 0) {
+      await entry.skip(); // "./", the archive's own root folder
+      continue;
+    }
+    await fsCall(context("extract", entry.path), async () => {
+      const parent = await parentDirectory(root, segments, entry.path, true);
+      const path = join(parent, segments[segments.length - 1]);
+      switch (entry.type) {
+        case "directory":
+          await entry.skip();
+          await makeDirectory(path, entry);
+          directories.push({ path, mtime: entry.mtime });
+          return;
+        case "file":
+          bytes += await writeFile(parent, path, entry, signal);
+          files++;
+          return;
+        case "symlink":
+          await entry.skip();
+          await makeSymlink(root, parent, path, segments, entry);
+          return;
+        case "hardlink":
+          await entry.skip();
+          await makeHardLink(root, parent, path, entry);
+          files++;
+          return;
+      }
+    });
+  }
+  // Last, and deepest first: creating children changes a folder's mtime.
+  for (const { path, mtime } of directories.reverse()) {
+    await fsCall(context("set times", path), () => utimes(path, mtime, mtime));
+  }
+  return { files, bytes };
+}
+
+/** The path's segments, `""` and `"."` dropped; throws for anything that could leave the target. */
+function entrySegments(path: string): string[] {
+  if (path.includes("\0") || path.includes("\\")) {
+    throw hostile(path, "it contains a backslash or NUL, which other systems read as a path separator or terminator");
+  }
+  if (path.startsWith("/") || /^[A-Za-z]:/.test(path)) throw hostile(path, "it is an absolute path");
+  const segments = path.split("/").filter((s) => s !== "" && s !== ".");
+  if (segments.includes("..")) throw hostile(path, 'it contains a ".." segment');
+  return segments;
+}
+
+function hostile(path: string, why: string): InvalidArchiveError {
+  return new InvalidArchiveError(
+    `Refusing to extract ${JSON.stringify(path)}: ${why}, so it could write outside the target directory. The archive is corrupt or hostile; do not use it.`,
+  );
+}
+
+/**
+ * Walks (and with `create`, makes) the folders above an entry, refusing to pass
+ * through a symlink or a file, then confirms by realpath that the parent is inside `root`.
+ */
+async function parentDirectory(root: string, segments: string[], entryPath: string, create: boolean): Promise<string> {
+  let current = root;
+  for (const segment of segments.slice(0, -1)) {
+    current = join(current, segment);
+    let stats = await lstatOrNull(current);
+    if (!stats && create) {
+      await mkdir(current, { mode: 0o755 }).catch((error) => {
+        if (!isErrno(error, "EEXIST")) throw error;
+      });
+      stats = await lstat(current);
+    }
+    const where = current.slice(root.length + 1);
+    if (!stats) throw hostile(entryPath, `it links to an entry under "${where}", which the archive did not create first`);
+    if (stats.isSymbolicLink()) throw hostile(entryPath, `it would be written through the symlink "${where}"`);
+    if (!stats.isDirectory()) throw hostile(entryPath, `"${where}" is a file, not a folder`);
+  }
+  if (!isInside(root, await realpath(current))) throw hostile(entryPath, "its folder resolves outside the target directory");
+  return current;
+}
+
+async function makeDirectory(path: string, entry: ArchiveEntry): Promise<void> {
+  const stats = await lstatOrNull(path);
+  if (stats?.isSymbolicLink()) throw hostile(entry.path, "a symlink of that name was extracted before it");
+  if (stats && !stats.isDirectory()) throw hostile(entry.path, "a file of that name was extracted before it");
+  if (!stats) await mkdir(path);
+  // Owner rwx is kept so the rest of the archive can be written into it.
+  await chmod(path, (entry.mode & 0o755) | 0o700);
+}
+
+async function writeFile(parent: string, path: string, entry: ArchiveEntry, signal: AbortSignal | undefined): Promise<number> {
+  await refuseDirectory(path, entry);
+  const temp = await writeTempFile(parent, entry.path.split("/").pop() || "entry", entry.body, { signal, key: entry.path });
+  try {
+    await chmod(temp, fileMode(entry.mode));
+    await utimes(temp, entry.mtime, entry.mtime);
+    // rename replaces a symlink of that name instead of writing through it.
+    await rename(temp, path);
+  } catch (error) {
+    await unlink(temp).catch(() => {});
+    throw error;
+  }
+  return entry.size;
+}
+
+async function makeSymlink(root: string, parent: string, path: string, segments: string[], entry: ArchiveEntry): Promise<void> {
+  const linkTarget = entry.linkTarget ?? "";
+  if (linkTarget === "" || linkTarget.includes("\0") || linkTarget.includes("\\") || linkTarget.startsWith("/")) {
+    throw hostile(entry.path, `it is a symlink to ${JSON.stringify(linkTarget)}; only relative targets inside the archive are allowed`);
+  }
+  // Only leading ".." are allowed: "x/../y" would climb out of wherever x
+  // really points if x is itself a link, which a textual check cannot see.
+  const parts = linkTarget.split("/").filter((s) => s !== "" && s !== ".");
+  const climbs = parts.findIndex((s) => s !== "..");
+  const ups = climbs === -1 ? parts.length : climbs;
+  if (parts.slice(ups).includes("..") || ups > segments.length - 1) {
+    throw hostile(entry.path, `it is a symlink to ${JSON.stringify(linkTarget)}, which leaves the target directory`);
+  }
+  // Folders that already existed in the target may be symlinks themselves: check where the existing part of the target really is.
+  if (!isInside(root, await realpathOfExisting(resolve(parent, linkTarget)))) {
+    throw hostile(entry.path, `it is a symlink to ${JSON.stringify(linkTarget)}, which resolves outside the target directory`);
+  }
+  await refuseDirectory(path, entry);
+  const temp = join(parent, tempName(segments[segments.length - 1]));
+  await symlink(linkTarget, temp);
+  await rename(temp, path).catch(async (error) => {
+    await unlink(temp).catch(() => {});
+    throw error;
+  });
+}
+
+async function makeHardLink(root: string, parent: string, path: string, entry: ArchiveEntry): Promise<void> {
+  const sourceSegments = entrySegments(entry.linkTarget ?? "");
+  if (sourceSegments.length === 0) throw hostile(entry.path, "it is a hard link with no target");
+  const sourceParent = await parentDirectory(root, sourceSegments, entry.path, false);
+  const source = join(sourceParent, sourceSegments[sourceSegments.length - 1]);
+  const stats = await lstatOrNull(source);
+  if (!stats?.isFile()) {
+    throw hostile(entry.path, `it is a hard link to ${JSON.stringify(entry.linkTarget)}, which is not a file extracted before it`);
+  }
+  await refuseDirectory(path, entry);
+  const temp = join(parent, tempName(path.slice(parent.length + 1)));
+  await link(source, temp);
+  await rename(temp, path).catch(async (error) => {
+    await unlink(temp).catch(() => {});
+    throw error;
+  });
+}
+
+/** A file or link may replace a file or link, never a folder (that would need deleting a tree). */
+async function refuseDirectory(path: string, entry: ArchiveEntry): Promise<void> {
+  if ((await lstatOrNull(path))?.isDirectory()) {
+    throw new InvalidArchiveError(`Cannot extract ${JSON.stringify(entry.path)}: a folder of that name already exists in the target. Extract into an empty directory.`);
+  }
+}
+
+/** File permissions without group/other write or set-id bits, and always readable by the owner. */
+function fileMode(mode: number): number {
+  return (mode & 0o755) | 0o400;
+}
+
+function isInside(root: string, path: string): boolean {
+  return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
+}
+
+/** The realpath of `path`, or of its nearest existing ancestor when it does not exist (yet). */
+async function realpathOfExisting(path: string): Promise<string> {
+  for (let current = path; ; current = dirname(current)) {
+    try {
+      return await realpath(current);
+    } catch (error) {
+      if (!isErrno(error, "ENOENT", "ENOTDIR") || dirname(current) === current) throw error;
+    }
+  }
+}
+
+async function lstatOrNull(path: string): Promise<Stats | null> {
+  try {
+    return await lstat(path);
+  } catch (error) {
+    if (isErrno(error, "ENOENT")) return null;
+    throw error;
+  }
+}

@@ -1,0 +1,351 @@
+/**
+ * The S3 backend against a real S3 server: OpenStack Swift with s3api on
+ * 127.0.0.1 (test/support/swift.sh), started here unless S3_ENDPOINT names one.
+ * Failure tests put a fault-injecting proxy between the backend and Swift.
+ */
+import { createHash } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { s3Backend, type S3Backend, type S3BackendOptions } from "../../src/backends/s3.js";
+import { s3BackendFromEnv } from "../../src/backends/s3-env.js";
+import { decodeXmlText, xmlElements, xmlText } from "../../src/backends/s3-xml.js";
+import { BackendError } from "../../src/errors.js";
+import { startFaultProxy } from "../support/fault-proxy.js";
+import { createBucket, testClient, useS3Server, type S3Server } from "../support/s3-server.js";
+import { bytes, collect, runBackendContract, text } from "./contract.js";
+
+const MiB = 1024 * 1024;
+let server: S3Server;
+let bucket: string;
+
+beforeAll(async () => {
+  server = await useS3Server();
+  bucket = await createBucket(server, "s3test");
+}, 300_000);
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+function backend(extra: Partial<S3BackendOptions> = {}, endpoint = server.endpoint): S3Backend {
+  const b = s3Backend({
+    bucket,
+    endpoint,
+    region: server.region,
+    credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
+    partSize: 5 * MiB,
+    ...extra,
+  });
+  // Keep failure tests fast: retries still back off, just from 5 ms.
+  (b as unknown as { transport: { backoffMs: number } }).transport.backoffMs = 5;
+  return b;
+}
+
+/** Deterministic incompressible bytes, `size` of them, in 1 MiB chunks; `onChunk` sees each. */
+function noise(size: number, options: { onChunk?: (sent: number) => void; delayMs?: number } = {}): ReadableStream<Uint8Array> {
+  let sent = 0;
+  let state = 0x9e3779b9;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (sent >= size) return controller.close();
+      if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
+      const chunk = new Uint8Array(Math.min(MiB, size - sent));
+      const words = new Uint32Array(chunk.buffer, 0, chunk.byteLength >>> 2);
+      for (let i = 0; i < words.length; i++) {
+        state ^= state << 13;
+        state ^= state >>> 17;
+        state ^= state << 5;
+        words[i] = state >>> 0;
+      }
+      sent += chunk.byteLength;
+      controller.enqueue(chunk);
+      options.onChunk?.(sent);
+    },
+  }, { highWaterMark: 0 });
+}
+
+async function sha256Of(stream: ReadableStream<Uint8Array>): Promise<{ sha256: string; size: number }> {
+  const hash = createHash("sha256");
+  let size = 0;
+  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
+    hash.update(chunk);
+    size += chunk.byteLength;
+  }
+  return { sha256: hash.digest("hex"), size };
+}
+
+async function unfinishedUploads(prefix: string): Promise<string[]> {
+  const response = await testClient(server).fetch(`${server.endpoint}/${bucket}?uploads&prefix=${encodeURIComponent(prefix)}`);
+  expect(response.status).toBe(200);
+  return xmlElements(await response.text(), "Upload").map((upload) => xmlText(upload, "Key") ?? "");
+}
+
+let seq = 0;
+const ns = (label: string) => `s3-${label}-${Date.now().toString(36)}-${++seq}/`;
+
+// The contract's "no conditional writes" branch expects conditions to be left to
+// the store, so it runs with the fallback that ignores them; the default
+// (emulation with HEAD) is tested below.
+runBackendContract("s3 (Swift s3api)", async () => ({ backend: backend({ conditionalFallback: "ignore" }) }), { manyKeys: 1005 });
+
+describe("s3Backend on Swift", () => {
+  it("exposes its name and bucket, and records locations as aws:s3", () => {
+    const b = backend();
+    expect(b.name).toBe("s3");
+    expect(b.bucket).toBe(bucket);
+    expect(b.locate("root/x.tar.gz")).toEqual({ type: "aws:s3", bucket, prefix: "root/x.tar.gz" });
+    expect(b.keyOf({ type: "aws:s3", bucket, prefix: "root/x.tar.gz" })).toBe("root/x.tar.gz");
+    expect(() => b.keyOf({ type: "aws:s3", bucket: "other", prefix: "k" })).toThrow(/not in S3 bucket/);
+  });
+
+  it("rejects a partSize under 5 MiB with INVALID_ARGUMENT", () => {
+    expect(() => backend({ partSize: 4 * MiB })).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT", message: expect.stringContaining("5 MiB") }));
+  });
+
+  it("a wrong secret fails with SignatureDoesNotMatch, a clear message and no secret in it", async () => {
+    const secret = "definitely-wrong-secret-4711";
+    const b = backend({ credentials: { accessKeyId: server.accessKeyId, secretAccessKey: secret } });
+    const error = await b.put(`${ns("sig")}x`, bytes("x")).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BackendError);
+    expect(error).toMatchObject({ code: "BACKEND", backend: "s3", operation: "PutObject", status: 403, serverCode: "SignatureDoesNotMatch" });
+    const message = (error as Error).message;
+    expect(message).toMatch(/secret access key/);
+    expect(message).toMatch(/clock/);
+    const everything = JSON.stringify({ ...(error as object), message, stack: (error as Error).stack });
+    expect(everything).not.toContain(secret);
+    expect(everything).not.toMatch(/Signature=|AWS4-HMAC-SHA256 Credential/);
+  });
+
+  it("a missing bucket fails with NoSuchBucket and says to create it or fix MODEL_STORE_AWS_BUCKET", async () => {
+    const b = s3Backend({
+      bucket: "no-such-bucket-here",
+      endpoint: server.endpoint,
+      credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
+    });
+    await expect(b.get("k")).rejects.toMatchObject({ serverCode: "NoSuchBucket", message: expect.stringContaining("MODEL_STORE_AWS_BUCKET") });
+    await expect(collect(b.list(""))).rejects.toMatchObject({ serverCode: "NoSuchBucket", status: 404 });
+  });
+
+  it("signs with rotating credentials from an async provider, once per request", async () => {
+    let calls = 0;
+    const b = backend({
+      credentials: async () => {
+        calls++;
+        return { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey };
+      },
+    });
+    const key = `${ns("rot")}k`;
+    await b.put(key, bytes("v"));
+    expect(await text(await b.get(key))).toBe("v");
+    expect(calls).toBe(2);
+  });
+
+  it("lists past 1000 keys, in order, and deleteMany() removes them all", async () => {
+    const prefix = ns("many");
+    const keys = Array.from({ length: 1100 }, (_, i) => `${prefix}k${String(i).padStart(5, "0")}`);
+    const b = backend();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < keys.length) await b.put(keys[next++], bytes("x"));
+      }),
+    );
+    const listed = (await collect(b.list(prefix))).map((info) => info.key);
+    expect(listed).toEqual(keys);
+    expect((await collect(b.list(prefix, { limit: 1050 }))).length).toBe(1050);
+    await b.deleteMany([...keys, `${prefix}never-existed`]);
+    expect(await collect(b.list(prefix))).toEqual([]);
+  }, 180_000);
+
+  it("listPrefixes() returns each next-level folder, decoded", async () => {
+    const prefix = ns("dirs");
+    const b = backend();
+    for (const key of ["a b/1", "a b/2", "c+d/1", "ü:x/1", "top"]) await b.put(prefix + key, bytes("."));
+    expect(await collect(b.listPrefixes(prefix))).toEqual([`${prefix}a b/`, `${prefix}c+d/`, `${prefix}ü:x/`]);
+  });
+
+  it("a 64 MiB stream of unknown length goes up in 5 MiB parts and round-trips byte-identical", async () => {
+    const key = `${ns("big")}model.bin`;
+    const b = backend({ partSize: 5 * MiB, concurrency: 4 });
+    const expected = await sha256Of(noise(64 * MiB));
+    const info = await b.put(key, noise(64 * MiB));
+    expect(info.size).toBe(64 * MiB);
+    expect((await b.head(key))?.size).toBe(64 * MiB);
+    const actual = await sha256Of((await b.get(key))!);
+    expect(actual).toEqual(expected);
+    // A range that straddles a part boundary.
+    const range = new Uint8Array(await new Response(await b.get(key, { range: { offset: 5 * MiB - 3, length: 6 } })).arrayBuffer());
+    expect(range.byteLength).toBe(6);
+    expect(await unfinishedUploads(key)).toEqual([]);
+  }, 180_000);
+
+  it("a Uint8Array larger than partSize goes multipart and round-trips", async () => {
+    const key = `${ns("arr")}a.bin`;
+    const data = new Uint8Array(11 * MiB).map((_, i) => (i * 7) & 255);
+    const info = await backend().put(key, data);
+    expect(info.size).toBe(data.byteLength);
+    const back = new Uint8Array(await new Response(await backend().get(key)).arrayBuffer());
+    expect(createHash("sha256").update(back).digest("hex")).toBe(createHash("sha256").update(data).digest("hex"));
+  }, 60_000);
+
+  it("aborting a multipart put mid-upload leaves no object and no unfinished upload", async () => {
+    const key = `${ns("abort")}model.bin`;
+    const controller = new AbortController();
+    const body = noise(64 * MiB, { onChunk: (sent) => sent >= 17 * MiB && controller.abort(new Error("user cancelled")) });
+    const error = await backend({ partSize: 5 * MiB }).put(key, body, { signal: controller.signal }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "ABORTED" });
+    expect(await backend().head(key)).toBeNull();
+    expect(await unfinishedUploads(key)).toEqual([]);
+  }, 60_000);
+
+  it("a source stream that fails after two parts aborts the multipart upload", async () => {
+    const key = `${ns("srcfail")}model.bin`;
+    const inner = noise(64 * MiB);
+    const reader = inner.getReader();
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (sent >= 12 * MiB) return controller.error(new Error("disk read failed"));
+        const { value } = await reader.read();
+        sent += value!.byteLength;
+        controller.enqueue(value!);
+      },
+    });
+    await expect(backend().put(key, body)).rejects.toThrow("disk read failed");
+    expect(await backend().head(key)).toBeNull();
+    expect(await unfinishedUploads(key)).toEqual([]);
+  }, 60_000);
+
+  it("get() with a range past the end yields an empty stream (416), of a missing key null", async () => {
+    const key = `${ns("range")}r`;
+    const b = backend();
+    await b.put(key, bytes("0123456789"));
+    expect(await text(await b.get(key, { range: { offset: 3, length: 4 } }))).toBe("3456");
+    expect(await text(await b.get(key, { range: { offset: 7 } }))).toBe("789");
+    expect(await text(await b.get(key, { range: { offset: 100, length: 5 } }))).toBe("");
+    expect(await b.get(`${key}-missing`, { range: { offset: 0, length: 1 } })).toBeNull();
+  });
+
+  it("keys with spaces, +, unicode, :, // and reserved characters round-trip", async () => {
+    const prefix = ns("keys");
+    const b = backend();
+    const keys = ["a b+c", "ü/日本/😀", "x:y", "double//slash", "q?&=#%25", "paren(1)!*'~", "trailing "].map((k) => prefix + k);
+    for (const key of keys) await b.put(key, bytes(key));
+    for (const key of keys) expect(await text(await b.get(key))).toBe(key);
+    expect((await collect(b.list(prefix))).map((i) => i.key).sort()).toEqual([...keys].sort());
+    expect(() => b.head(`${prefix}../escape`)).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+  });
+
+  it("conditional puts on Swift: the probe finds no support, capabilities flip, and HEAD emulation refuses existing keys", async () => {
+    const prefix = ns("cond");
+    const b = backend();
+    expect(b.capabilities.conditionalWrites).toBe(true);
+    const first = await b.put(`${prefix}once`, bytes("first"), { ifNoneMatch: "*" });
+    expect(b.capabilities.conditionalWrites).toBe(false);
+    await expect(b.put(`${prefix}once`, bytes("second"), { ifNoneMatch: "*" })).rejects.toMatchObject({ code: "ALREADY_EXISTS" });
+    expect(await text(await b.get(`${prefix}once`))).toBe("first");
+    await expect(b.put(`${prefix}once`, bytes("x"), { ifMatch: '"0123"' })).rejects.toMatchObject({ code: "CONFLICT" });
+    const swapped = await b.put(`${prefix}once`, bytes("third"), { ifMatch: first.etag });
+    expect(swapped.etag).not.toBe(first.etag);
+    await expect(b.put(`${prefix}missing`, bytes("x"), { ifMatch: first.etag })).rejects.toMatchObject({ code: "CONFLICT" });
+    // The probe cleaned up after itself.
+    expect(await collect(b.list(".modelstore-probe/"))).toEqual([]);
+  });
+
+  it("conditional puts forced native: Swift's 501 flips capabilities and the put falls back to the HEAD check", async () => {
+    const key = `${ns("native")}k`;
+    const b = backend({ conditionalWrites: "native" });
+    await b.put(key, bytes("first"));
+    expect(b.capabilities.conditionalWrites).toBe(true);
+    await expect(b.put(key, bytes("second"), { ifNoneMatch: "*" })).rejects.toMatchObject({ code: "ALREADY_EXISTS" });
+    expect(b.capabilities.conditionalWrites).toBe(false);
+    expect(await text(await b.get(key))).toBe("first");
+    const created = await b.put(`${key}-new`, bytes("n"), { ifNoneMatch: "*" });
+    expect(created.size).toBe(1);
+  });
+
+  it("a create-only multipart put refuses an existing key before uploading", async () => {
+    const key = `${ns("condmp")}big`;
+    const b = backend({ conditionalWrites: "emulate" });
+    await b.put(key, bytes("small"));
+    await expect(b.put(key, noise(12 * MiB), { ifNoneMatch: "*" })).rejects.toMatchObject({ code: "ALREADY_EXISTS" });
+    expect(await text(await b.get(key))).toBe("small");
+    expect(await unfinishedUploads(key)).toEqual([]);
+  });
+
+  it("a 503 to the first part PUT is retried and the upload succeeds", async () => {
+    let failed = false;
+    const proxy = await startFaultProxy(server.endpoint, (req) => {
+      if (!failed && req.method === "PUT" && req.url?.includes("partNumber=")) {
+        failed = true;
+        return "503";
+      }
+      return "forward";
+    });
+    try {
+      const key = `${ns("503")}m.bin`;
+      const data = new Uint8Array(12 * MiB).map((_, i) => i & 255);
+      const info = await backend({}, proxy.endpoint).put(key, data);
+      expect(info.size).toBe(data.byteLength);
+      expect(failed).toBe(true);
+      const partPuts = proxy.seen.filter((line) => line.startsWith("PUT ") && line.includes("partNumber=1&"));
+      expect(partPuts.length).toBe(2);
+      const back = new Uint8Array(await new Response(await backend().get(key)).arrayBuffer());
+      expect(back).toEqual(data);
+    } finally {
+      await proxy.close();
+    }
+  }, 60_000);
+
+  it("a connection reset during a single PUT fails with a network BackendError after retries and leaves nothing", async () => {
+    const proxy = await startFaultProxy(server.endpoint, (req) => (req.method === "PUT" ? "reset" : "forward"));
+    try {
+      const key = `${ns("reset")}x.bin`;
+      const error = await backend({ retries: 2 }, proxy.endpoint)
+        .put(key, noise(2 * MiB), { size: 2 * MiB })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(BackendError);
+      expect(error).toMatchObject({ operation: "PutObject", key });
+      expect((error as Error).message).toMatch(/no answer from 127\.0\.0\.1.*after 3 attempts/);
+      expect(proxy.seen.filter((line) => line.startsWith("PUT ")).length).toBe(3);
+      expect(await backend().head(key)).toBeNull();
+    } finally {
+      await proxy.close();
+    }
+  }, 60_000);
+
+  it("a connection reset once during a single PUT is retried (the body is buffered, so replayable)", async () => {
+    let resets = 0;
+    const proxy = await startFaultProxy(server.endpoint, (req) => (req.method === "PUT" && resets++ === 0 ? "reset" : "forward"));
+    try {
+      const key = `${ns("reset1")}x.bin`;
+      await backend({}, proxy.endpoint).put(key, noise(2 * MiB));
+      expect((await backend().head(key))?.size).toBe(2 * MiB);
+    } finally {
+      await proxy.close();
+    }
+  }, 60_000);
+
+  it("s3BackendFromEnv() reads the AWS variables and names a missing MODEL_STORE_AWS_BUCKET", async () => {
+    const env = {
+      AWS_ACCESS_KEY_ID: server.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
+      AWS_DEFAULT_REGION: server.region,
+      AWS_ENDPOINT_URL: server.endpoint,
+    };
+    expect(() => s3BackendFromEnv(env)).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT", message: expect.stringContaining("MODEL_STORE_AWS_BUCKET") }));
+    const b = s3BackendFromEnv({ ...env, MODEL_STORE_AWS_BUCKET: bucket });
+    expect(b.bucket).toBe(bucket);
+    const key = `${ns("env")}k`;
+    await b.put(key, bytes("from env"));
+    expect(await text(await b.get(key))).toBe("from env");
+  });
+});
+
+describe("S3 XML extraction", () => {
+  it("decodes entities and numeric references, and does not confuse Key with KeyCount", () => {
+    expect(decodeXmlText("a&amp;b&lt;c&gt;&quot;&apos;&#233;&#x1F600;")).toBe("a&b<c>\"'é😀");
+    const xml = "<R><KeyCount>2</KeyCount><Contents><Key>a&amp;b</Key></Contents><Contents><Key/></Contents></R>";
+    expect(xmlElements(xml, "Contents").map((c) => xmlText(c, "Key"))).toEqual(["a&b", ""]);
+    expect(xmlText(xml, "KeyCount")).toBe("2");
+  });
+});

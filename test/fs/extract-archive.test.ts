@@ -1,0 +1,200 @@
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, utimes, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { extractArchive } from "../../src/fs.js";
+import { rawTar, streamOf, type RawEntry } from "./raw-tar.js";
+
+function gnuTar(args: string[], cwd?: string): Buffer {
+  return execFileSync("/usr/bin/tar", args, { cwd, maxBuffer: 256 * 1024 * 1024, env: { ...process.env, LC_ALL: "C.UTF-8" } });
+}
+
+/** Every path below `dir`, relative, sorted. */
+async function tree(dir: string): Promise<string[]> {
+  return (await readdir(dir, { recursive: true })).map(String).sort();
+}
+
+describe("extractArchive", () => {
+  let base: string;
+  let target: string;
+  let sibling: string;
+  let outside: string;
+
+  beforeEach(async () => {
+    base = await mkdtemp(join(tmpdir(), "modelstore-extract-"));
+    target = join(base, "target");
+    sibling = join(base, "sibling");
+    outside = join(base, "outside");
+    await mkdir(sibling);
+    await mkdir(outside);
+    await writeFile(join(outside, "victim"), "untouched");
+  });
+  afterEach(async () => {
+    await rm(base, { recursive: true, force: true });
+  });
+
+  const extract = (bytes: Uint8Array) => extractArchive(streamOf(bytes), target);
+
+  /** Extraction fails with INVALID_ARCHIVE naming `mentions` and giving `reason`, and nothing outside `target` changed. */
+  async function expectRefused(entries: RawEntry[], mentions: string, reason: string): Promise<void> {
+    const error = await extract(rawTar(entries)).catch((e) => e);
+    expect(error).toMatchObject({ code: "INVALID_ARCHIVE" });
+    expect(error.message).toContain(mentions);
+    expect(error.message).toContain(reason);
+    expect(await readdir(sibling)).toEqual([]);
+    expect(await readFile(join(outside, "victim"), "utf8")).toBe("untouched");
+    expect(await tree(outside)).toEqual(["victim"]);
+    expect((await readdir(base)).sort()).toEqual(["outside", "sibling", "target"]);
+  }
+
+  it("refuses a path with .. segments", async () => {
+    await expectRefused([{ name: "../sibling/evil", body: "x" }], "../sibling/evil", '".." segment');
+    await expectRefused([{ name: "a/../../sibling/evil", body: "x" }], "a/../../sibling/evil", '".." segment');
+  });
+
+  it("refuses an absolute path", async () => {
+    await expectRefused([{ name: join(sibling, "evil"), body: "x" }], join(sibling, "evil"), "absolute path");
+  });
+
+  it("refuses backslash paths that mean .. on Windows", async () => {
+    await expectRefused([{ name: "..\\sibling\\evil", body: "x" }], "sibling", "backslash");
+  });
+
+  it("refuses a symlink pointing outside, absolute or relative", async () => {
+    await expectRefused([{ name: "link", type: "2", linkname: "../sibling" }, { name: "link/evil", body: "x" }], "link", "leaves the target");
+    await expectRefused([{ name: "abs", type: "2", linkname: sibling }], sibling, "only relative targets");
+    await expectRefused([{ name: "deep/link", type: "2", linkname: "../../outside/victim" }], "deep/link", "leaves the target");
+  });
+
+  it("refuses a symlink that escapes through another symlink and ..", async () => {
+    // "s" -> "." is harmless; "s/../x" looks inside on paper but s/.. is the target's parent.
+    await expectRefused(
+      [{ name: "s", type: "2", linkname: "." }, { name: "t", type: "2", linkname: "s/../sibling" }, { name: "t/evil", body: "x" }],
+      "s/../sibling",
+      "leaves the target",
+    );
+  });
+
+  it("refuses an entry written through a symlink extracted before it, even one pointing inside", async () => {
+    await expectRefused(
+      [{ name: "sub", type: "5" }, { name: "inner", type: "2", linkname: "sub" }, { name: "inner/x", body: "x" }],
+      "inner/x",
+      'written through the symlink "inner"',
+    );
+  });
+
+  it("refuses an entry written through a symlink already in the target directory", async () => {
+    await mkdir(target);
+    await symlink(sibling, join(target, "pre"));
+    await expectRefused([{ name: "pre/evil", body: "x" }], "pre/evil", 'written through the symlink "pre"');
+  });
+
+  it("refuses a symlink whose target passes through an existing symlink to outside", async () => {
+    await mkdir(target);
+    await symlink(outside, join(target, "pre"));
+    await expectRefused([{ name: "via", type: "2", linkname: "pre/victim" }], "pre/victim", "resolves outside");
+  });
+
+  it("refuses hard links to files outside or to anything but an extracted file", async () => {
+    await expectRefused([{ name: "h", type: "1", linkname: "../outside/victim" }], "h", '".." segment');
+    await expectRefused([{ name: "h", type: "1", linkname: join(outside, "victim") }], "h", "absolute path");
+    await expectRefused(
+      [{ name: "f", body: "x" }, { name: "s", type: "2", linkname: "f" }, { name: "h", type: "1", linkname: "s" }],
+      "s",
+      "not a file",
+    );
+  });
+
+  it("replaces a symlink with a file of the same name instead of writing through it", async () => {
+    await mkdir(target);
+    await symlink(join(outside, "victim"), join(target, "link"));
+    await extract(rawTar([{ name: "link", body: "new content" }]));
+    expect((await lstat(join(target, "link"))).isFile()).toBe(true);
+    expect(await readFile(join(target, "link"), "utf8")).toBe("new content");
+    expect(await readFile(join(outside, "victim"), "utf8")).toBe("untouched");
+  });
+
+  it("rejects a truncated archive with INVALID_ARCHIVE", async () => {
+    const whole = rawTar([{ name: "big.bin", body: randomBytes(5000) }]);
+    await expect(extract(whole.subarray(0, 2000))).rejects.toMatchObject({ code: "INVALID_ARCHIVE" });
+    await expect(extract(whole.subarray(0, 300))).rejects.toMatchObject({ code: "INVALID_ARCHIVE" });
+  });
+
+  it("rejects a truncated gzip archive with INVALID_ARCHIVE", async () => {
+    const src = join(base, "src");
+    await mkdir(src);
+    await writeFile(join(src, "noise.bin"), randomBytes(200_000));
+    const gz = new Uint8Array(gnuTar(["-czf", "-", "-C", src, "."]));
+    await expect(extract(gz.subarray(0, gz.length / 2))).rejects.toMatchObject({ code: "INVALID_ARCHIVE" });
+  });
+
+  it("rejects a header with a corrupted checksum with INVALID_ARCHIVE", async () => {
+    await expect(extract(rawTar([{ name: "ok", body: "fine" }, { name: "bad", body: "x", checksumError: 1 }]))).rejects.toMatchObject({
+      code: "INVALID_ARCHIVE",
+    });
+    await expect(extract(rawTar([{ name: "bad", body: "x", checksumError: 7 }]))).rejects.toMatchObject({ code: "INVALID_ARCHIVE" });
+  });
+
+  it("refuses ../ paths in an archive made by GNU tar --absolute-names and writes nothing outside", async () => {
+    const src = join(base, "src");
+    await mkdir(src);
+    await writeFile(join(src, "payload.txt"), "evil");
+    const tgz = new Uint8Array(gnuTar(["-czf", "-", "-C", src, "--absolute-names", "--transform", "s|^|../sibling/|", "payload.txt"]));
+    const error = await extract(tgz).catch((e) => e);
+    expect(error).toMatchObject({ code: "INVALID_ARCHIVE" });
+    expect(error.message).toContain("../sibling/payload.txt");
+    expect(await readdir(sibling)).toEqual([]);
+  });
+
+  it("aborts with ABORTED when the signal fires", async () => {
+    const controller = new AbortController();
+    controller.abort();
+    await expect(extractArchive(streamOf(rawTar([{ name: "f", body: "x" }])), target, { signal: controller.signal })).rejects.toMatchObject({
+      code: "ABORTED",
+    });
+  });
+
+  it("keeps file permissions sane: no group/other write, no set-id bits", async () => {
+    await extract(rawTar([{ name: "f", body: "x", mode: 0o4777 }, { name: "ro", body: "x", mode: 0o000 }]));
+    expect((await lstat(join(target, "f"))).mode & 0o7777).toBe(0o755);
+    expect((await lstat(join(target, "ro"))).mode & 0o7777).toBe(0o400);
+  });
+
+  for (const format of ["gnu", "pax"]) {
+    it(`extracts a ${format} archive made by GNU tar byte for byte, with modes, mtimes and inner symlinks`, async () => {
+      const src = join(base, "src");
+      const longDir = "a-rather-long-directory-name-to-push-the-path-past-one-hundred-bytes/and-deeper-still";
+      const files: Record<string, Uint8Array> = {
+        "config.json": new TextEncoder().encode('{"layers":2}'),
+        "empty.txt": new Uint8Array(),
+        "weights/layer-1.bin": randomBytes(1024 * 1024 + 17),
+        "weights/ünïcödé 日本.bin": randomBytes(999),
+        [`${longDir}/tokenizer.json`]: randomBytes(3000),
+        "bin/run.sh": new TextEncoder().encode("#!/bin/sh\necho hi\n"),
+      };
+      for (const [path, bytes] of Object.entries(files)) {
+        await mkdir(join(src, path, ".."), { recursive: true });
+        await writeFile(join(src, path), bytes);
+      }
+      await chmod(join(src, "bin/run.sh"), 0o755);
+      await symlink("../weights/layer-1.bin", join(src, "bin/weights-link"));
+      const when = new Date("2024-03-04T05:06:07Z");
+      for (const path of Object.keys(files)) await utimes(join(src, path), when, when);
+      const tgz = new Uint8Array(gnuTar(["-czf", "-", `--format=${format}`, "-C", src, "."]));
+
+      const result = await extract(tgz);
+
+      expect(result).toEqual({ files: 6, bytes: Object.values(files).reduce((n, b) => n + b.length, 0) });
+      for (const [path, bytes] of Object.entries(files)) {
+        expect(Buffer.compare(await readFile(join(target, path)), Buffer.from(bytes)), path).toBe(0);
+        expect((await lstat(join(target, path))).mtime.getTime(), path).toBe(when.getTime());
+      }
+      expect((await lstat(join(target, "bin/run.sh"))).mode & 0o777).toBe(0o755);
+      expect((await lstat(join(target, "config.json"))).mode & 0o777).toBe((await lstat(join(src, "config.json"))).mode & 0o777);
+      expect(await readlink(join(target, "bin/weights-link"))).toBe("../weights/layer-1.bin");
+      expect(await tree(target)).toEqual(await tree(src));
+    });
+  }
+});

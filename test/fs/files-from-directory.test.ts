@@ -1,0 +1,126 @@
+import { randomBytes } from "node:crypto";
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createArchive } from "../../src/archive/create-archive.js";
+import type { ArchiveInputEntry } from "../../src/archive/types.js";
+import { extractArchive, filesFromDirectory } from "../../src/fs.js";
+
+async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of iterable) out.push(item);
+  return out;
+}
+
+async function bodyBytes(entry: ArchiveInputEntry): Promise<Buffer> {
+  return Buffer.from(await new Response(entry.body as ReadableStream<Uint8Array>).arrayBuffer());
+}
+
+const openFiles = async () => (await readdir("/proc/self/fd")).length;
+
+describe("filesFromDirectory", () => {
+  let base: string;
+  let dir: string;
+
+  beforeEach(async () => {
+    base = await mkdtemp(join(tmpdir(), "modelstore-files-"));
+    dir = join(base, "model");
+    await mkdir(dir);
+  });
+  afterEach(async () => {
+    await rm(base, { recursive: true, force: true });
+  });
+
+  async function write(path: string, content: string | Uint8Array): Promise<void> {
+    await mkdir(join(dir, path, ".."), { recursive: true });
+    await writeFile(join(dir, path), content);
+  }
+
+  it("yields every file with its relative path, in code-point order whatever the folder structure", async () => {
+    for (const path of ["b.txt", "a/b", "a-b", "a/a/deep.bin", "A.md", "ab/c", "z\u{1F600}", "z\uFF01"]) await write(path, path);
+    const paths = (await collect(filesFromDirectory(dir))).map((e) => e.path);
+    expect(paths).toEqual(["A.md", "a-b", "a/a/deep.bin", "a/b", "ab/c", "b.txt", "z\uFF01", "z\u{1F600}"]);
+  });
+
+  it("reports size, mode and mtime from stat and streams the file's exact bytes", async () => {
+    const weights = randomBytes(700 * 1024);
+    await write("weights.bin", weights);
+    await write("run.sh", "#!/bin/sh\n");
+    await chmod(join(dir, "run.sh"), 0o750);
+    const when = new Date("2023-01-02T03:04:05Z");
+    await utimes(join(dir, "weights.bin"), when, when);
+    const [run, entry] = await collect(filesFromDirectory(dir));
+    expect(entry).toMatchObject({ path: "weights.bin", size: weights.length, mode: (await stat(join(dir, "weights.bin"))).mode & 0o777 });
+    expect(entry.mtime?.getTime()).toBe(when.getTime());
+    expect(Buffer.compare(await bodyBytes(entry), weights)).toBe(0);
+    expect(run).toMatchObject({ path: "run.sh", size: 10, mode: 0o750 });
+    expect((await bodyBytes(run)).toString()).toBe("#!/bin/sh\n");
+  });
+
+  it("opens a file only when its body is read, so hundreds of entries hold no descriptors", async () => {
+    for (let i = 0; i < 300; i++) await write(`shards/${String(i).padStart(3, "0")}.bin`, `shard ${i}`);
+    const before = await openFiles();
+    const entries = await collect(filesFromDirectory(dir));
+    expect(entries).toHaveLength(300);
+    expect(await openFiles()).toBeLessThanOrEqual(before + 5);
+    for (const [i, entry] of entries.entries()) expect((await bodyBytes(entry)).toString()).toBe(`shard ${i}`);
+    expect(await openFiles()).toBeLessThanOrEqual(before + 5);
+  });
+
+  it("follows a symlink to a file inside, skips one to a folder inside", async () => {
+    await write("real/weights.bin", "weights");
+    await symlink("real/weights.bin", join(dir, "alias.bin"));
+    await symlink("real", join(dir, "alias-dir"));
+    const entries = await collect(filesFromDirectory(dir));
+    expect(entries.map((e) => e.path)).toEqual(["alias.bin", "real/weights.bin"]);
+    expect((await bodyBytes(entries[0])).toString()).toBe("weights");
+    expect(entries[0].size).toBe(7);
+  });
+
+  it("refuses a symlink pointing outside the directory, and a dangling one, with INVALID_ARGUMENT", async () => {
+    await writeFile(join(base, "secret"), "outside");
+    await symlink(join(base, "secret"), join(dir, "escape"));
+    const error = await collect(filesFromDirectory(dir)).catch((e) => e);
+    expect(error).toMatchObject({ code: "INVALID_ARGUMENT" });
+    expect(error.message).toContain("escape");
+    await rm(join(dir, "escape"));
+    await symlink("missing-target", join(dir, "dangling"));
+    await expect(collect(filesFromDirectory(dir))).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+  });
+
+  it("refuses a path that is missing or not a directory with INVALID_ARGUMENT", async () => {
+    await expect(collect(filesFromDirectory(join(base, "nope")))).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    await write("file", "x");
+    await expect(collect(filesFromDirectory(join(dir, "file")))).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+  });
+
+  it("stops with ABORTED when the signal fires between entries", async () => {
+    for (const path of ["a", "b", "c"]) await write(path, path);
+    const controller = new AbortController();
+    const seen: string[] = [];
+    const walking = (async () => {
+      for await (const entry of filesFromDirectory(dir, { signal: controller.signal })) {
+        seen.push(entry.path);
+        controller.abort();
+      }
+    })();
+    await expect(walking).rejects.toMatchObject({ code: "ABORTED" });
+    expect(seen).toEqual(["a"]);
+  });
+
+  it("feeds createArchive so that extractArchive rebuilds the same tree", async () => {
+    const files: Record<string, Uint8Array> = {
+      "config.json": new TextEncoder().encode("{}"),
+      "weights/part-1.bin": randomBytes(300 * 1024),
+      "weights/part-2.bin": randomBytes(10),
+      "tokenizer/vocab.txt": new TextEncoder().encode("a\nb\n"),
+    };
+    for (const [path, bytes] of Object.entries(files)) await write(path, bytes);
+    const out = join(base, "out");
+    await extractArchive(createArchive({ files: filesFromDirectory(dir) }), out);
+    for (const [path, bytes] of Object.entries(files)) {
+      expect(Buffer.compare(await readFile(join(out, path)), Buffer.from(bytes)), path).toBe(0);
+    }
+  });
+});
