@@ -4,11 +4,12 @@ export default defineConfig({
   entry: {
     index: "src/index.ts",
     fs: "src/fs.ts",
+    s3: "src/s3.ts",
     "cli/main": "src/cli/main.ts",
   },
   format: ["esm"],
   target: "es2022",
-  dts: { entry: { index: "src/index.ts", fs: "src/fs.ts" } },
+  dts: { entry: { index: "src/index.ts", fs: "src/fs.ts", s3: "src/s3.ts" } },
   clean: true,
   splitting: true,
   sourcemap: true,

@@ -96,7 +96,7 @@ async function runChild(method, args) {
     case "ours-unpack": {
       const { readArchive } = await loadOurs();
       let n = 0;
-      for await (const entry of readArchive(Readable.toWeb(createReadStream(input, { highWaterMark: MiB })))) {
+      for await (const entry of readArchive(Readable.toWeb(createReadStream(input)))) {
         if (entry.type === "file") n += await countWeb(entry.body);
         else await entry.skip();
       }
@@ -104,10 +104,10 @@ async function runChild(method, args) {
     }
     case "ours-gunzip": {
       const { createGunzipStream } = await loadOurs();
-      return countWeb(Readable.toWeb(createReadStream(input, { highWaterMark: MiB })).pipeThrough(createGunzipStream()));
+      return countWeb(Readable.toWeb(createReadStream(input)).pipeThrough(createGunzipStream()));
     }
     case "decompression-stream": {
-      return countWeb(Readable.toWeb(createReadStream(input, { highWaterMark: MiB })).pipeThrough(new DecompressionStream("gzip")));
+      return countWeb(Readable.toWeb(createReadStream(input)).pipeThrough(new DecompressionStream("gzip")));
     }
     case "node-tar-pack": {
       const tar = await import("tar");
@@ -126,7 +126,7 @@ async function runChild(method, args) {
       for await (const path of walk(input)) {
         const st = await stat(path);
         const entry = pack.entry({ name: relative(dirname(input), path), size: st.size, mode: 0o644, mtime: st.mtime });
-        await pipeline(createReadStream(path, { highWaterMark: MiB }), entry);
+        await pipeline(createReadStream(path), entry);
       }
       pack.finalize();
       return counted;
@@ -140,7 +140,7 @@ async function runChild(method, args) {
         body.on("end", next);
         body.resume();
       });
-      await pipeline(createReadStream(input, { highWaterMark: MiB }), zlib.createGunzip(), extract);
+      await pipeline(createReadStream(input), zlib.createGunzip(), extract);
       return n;
     }
     default:

@@ -39,6 +39,11 @@ function safe<T>(read: () => T): T | undefined {
   }
 }
 
+// Deno names OS and CPU the Rust way (`x86_64`, `aarch64`, `windows`); report
+// Node's names so one platform reads the same whichever runtime wrote the model.
+const NODE_OS_NAMES: Record<string, string> = { windows: "win32" };
+const NODE_ARCH_NAMES: Record<string, string> = { x86_64: "x64", aarch64: "arm64" };
+
 /** Detects the current runtime. */
 export function detectRuntime(): RuntimeInfo {
   let name = "unknown";
@@ -48,7 +53,7 @@ export function detectRuntime(): RuntimeInfo {
   if (global.Deno?.version?.deno) {
     name = "deno";
     version = global.Deno.version.deno;
-    platform = `${global.Deno.build?.os ?? ""}-${global.Deno.build?.arch ?? ""}`;
+    platform = `${NODE_OS_NAMES[global.Deno.build?.os] ?? global.Deno.build?.os ?? ""}-${NODE_ARCH_NAMES[global.Deno.build?.arch] ?? global.Deno.build?.arch ?? ""}`;
     user = safe(() => global.Deno.env.get("USER") ?? global.Deno.env.get("USERNAME"));
   } else if (global.Bun?.version) {
     name = "bun";
@@ -56,8 +61,9 @@ export function detectRuntime(): RuntimeInfo {
     platform = `${global.process?.platform ?? ""}-${global.process?.arch ?? ""}`;
     user = global.process?.env?.USER ?? global.process?.env?.USERNAME;
   } else if (global.navigator?.userAgent === "Cloudflare-Workers") {
+    // workerd exposes no version of its own (its `process.versions.node` under
+    // nodejs_compat is the Node API level it emulates), so the label is plain "workerd".
     name = "workerd";
-    version = safe(() => global.process?.versions?.workerd) ?? "";
     platform = "workerd";
   } else if (global.process?.versions?.node) {
     name = "node";

@@ -19,6 +19,21 @@ const MAX_SWAP_ATTEMPTS = 50;
 
 const isCode = (error: unknown, ...codes: string[]) => error instanceof ModelStoreError && codes.includes(error.code);
 
+/**
+ * How long to wait for writes already in flight to land before re-reading, on
+ * backends that emulate conditional writes. Requests on one store take milliseconds.
+ */
+export const SETTLE_MS = 200;
+
+/** Waits {@link SETTLE_MS}, or less if `signal` fires. */
+export async function settle(signal?: AbortSignal): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, SETTLE_MS);
+    signal?.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+  });
+  throwIfAborted(signal);
+}
+
 /** Reads and validates one metadata document; `null` when it does not exist. */
 export async function readMetadata(backend: Backend, key: string, signal?: AbortSignal): Promise<ModelMetadata | null> {
   const body = await backend.get(key, { signal });
@@ -68,7 +83,11 @@ export async function advanceLatest(backend: Backend, key: string, candidate: Mo
     throwIfAborted(signal);
     const current = await readTagged(backend, key, signal);
     if (current?.metadata && compareNewestFirst(current.metadata, candidate) <= 0) return; // already as new or newer
-    if (await swap(backend, key, current, document, signal)) return;
+    if (!(await swap(backend, key, current, document, signal))) continue;
+    if (backend.capabilities.conditionalWrites) return;
+    // Emulated compare-and-swap: an older writer that checked before us may land just
+    // after us. Look again once writes in flight have landed, and re-assert if so.
+    await settle(signal);
   }
   throw new ModelStoreError("CONFLICT", `Could not update "${key}": it kept changing under ${MAX_SWAP_ATTEMPTS} concurrent writers. Retry the upload.`);
 }

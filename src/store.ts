@@ -13,8 +13,8 @@ import { BucketLayout, DEFAULT_ROOT_PREFIX } from "./layout.js";
 import { compareNewestFirst, encodeMetadata, type JsonValue, type ModelMetadata, type ModelType } from "./meta.js";
 import { validateDomain, validateModelId } from "./names.js";
 import { detectRuntime } from "./runtime-info.js";
-import { advanceLatest, readMetadata, repairLatest } from "./store-documents.js";
-import { MeasuringStream, verifyingStream } from "./streams.js";
+import { advanceLatest, readMetadata, repairLatest, settle } from "./store-documents.js";
+import { MeasuringStream, readSmallText, verifyingStream } from "./streams.js";
 import { DEPENDENCY_VERSIONS, LIBRARY_VERSION } from "./version.js";
 
 /** Options for {@link ModelStore}. */
@@ -202,8 +202,18 @@ export class ModelStore {
    * Reading stops at the end of that file: the rest of the archive is not fetched.
    */
   async readFile(domain: string, modelId: string | undefined, path: string, options: ReadOptions = {}): Promise<ReadableStream<Uint8Array> | null> {
+    const metadata = modelId === undefined ? await this.getLatest(domain, options) : await this.getModelInfo(domain, modelId, options);
+    return this.openFile(metadata, path, options);
+  }
+
+  /**
+   * Streams one file out of the archive described by `metadata`, like
+   * {@link readFile} but without reading the metadata again (a server that
+   * already holds it reads nothing but the archive, up to the end of the file).
+   */
+  async openFile(metadata: ModelMetadata, path: string, options: ReadOptions = {}): Promise<ReadableStream<Uint8Array> | null> {
     const wanted = path.replace(/^(\.\/|\/)+/, "");
-    const archive = await this.getArchive(domain, modelId, options);
+    const archive = await this.openArchive(metadata, options);
     const entries = readArchive(archive, { signal: options.signal })[Symbol.asyncIterator]();
     for (;;) {
       const { done, value: entry } = await entries.next();
@@ -244,13 +254,16 @@ export class ModelStore {
     for (let slot = 0; slot < MAX_ARCHIVE_SLOTS; slot++) {
       throwIfAborted(signal);
       const key = this.layout.archiveKey(domain, new Date(created.getTime() + slot * 1000));
+      // A placeholder naming this upload: no version points at it, so readers never see it,
+      // and the real archive replaces it.
+      const claim = new TextEncoder().encode(`modelstore upload claim ${uuidv4()}`);
       try {
-        // An empty placeholder: no version points at it, so it is invisible until the real archive replaces it.
-        await this.backend.put(key, new Uint8Array(0), { signal, ifNoneMatch: "*", contentType: "application/gzip" });
-        return key;
+        await this.backend.put(key, claim, { signal, ifNoneMatch: "*", contentType: "application/gzip" });
       } catch (error) {
         if (!hasCode(error, "ALREADY_EXISTS")) throw error;
+        continue;
       }
+      if (this.backend.capabilities.conditionalWrites || (await holdsClaim(this.backend, key, claim, signal))) return key;
     }
     throw new ModelStoreError("CONFLICT", `No free archive slot in domain "${domain}" within an hour of ${created.toISOString()}. Retry later.`);
   }
@@ -291,6 +304,22 @@ export class ModelStore {
       await this.backend.delete(key).catch(() => undefined);
     }
   }
+}
+
+/**
+ * Where create-only writes are emulated (check, then write), two uploads can both
+ * "win" a slot. Reading the claim back, twice with a pause between, makes the one
+ * whose claim was overwritten move on; what remains is a window of a few
+ * milliseconds, documented in the README.
+ */
+async function holdsClaim(backend: Backend, key: string, claim: Uint8Array, signal?: AbortSignal): Promise<boolean> {
+  for (let check = 0; check < 2; check++) {
+    if (check > 0) await settle(signal);
+    const body = await backend.get(key, { signal });
+    const stored = body ? await readSmallText(body, `The claim at "${key}"`) : "";
+    if (stored !== new TextDecoder().decode(claim)) return false;
+  }
+  return true;
 }
 
 function isValidDomain(name: string): boolean {

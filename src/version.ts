@@ -10,5 +10,4 @@ export const DEPENDENCY_VERSIONS: Readonly<Record<string, string>> = {
   fflate: "^0.8.3",
   uuid: "^14.0.3",
   aws4fetch: "^1.0.20",
-  "@smithy/fetch-http-handler": "^5.8.1",
 };

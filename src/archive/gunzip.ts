@@ -247,10 +247,14 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
  * the last member are ignored. Truncated or corrupt input errors the stream
  * with {@link InvalidArchiveError}.
  *
- * Built on fflate rather than `DecompressionStream`: it runs the same on every
- * runtime (multi-member and trailing-data handling of `DecompressionStream`
- * differ between runtimes), its memory is bounded without pacing tricks, and
- * measured as fast on our archives (see `bench/archive.mjs`).
+ * Built on fflate rather than `DecompressionStream`, by measurement (CPU
+ * seconds, Node 20): our stored float blocks, 72 MiB: 0.10 here (a CRC pass;
+ * no inflate, no copy) vs 0.17-0.27; deflated JSON, 24 MiB: 0.17 vs 0.09-0.13.
+ * Model archives are mostly stored weights, so this wins overall, and it also
+ * behaves the same on every runtime (multi-member and trailing-data handling
+ * of `DecompressionStream` differ between runtimes) and keeps memory bounded
+ * without pacing (Node's `DecompressionStream` buffers output without
+ * backpressure: 506 MiB peak RSS unpacking 512 MiB).
  */
 export function createGunzipStream(): TransformStream<Uint8Array, Uint8Array> {
   let framer: GunzipFramer;

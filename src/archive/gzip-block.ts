@@ -1,28 +1,26 @@
 /**
- * One input block of the block-parallel gzip writer, laid out so that it can
- * become a stored gzip member in place, without a copy.
+ * One input block of the block-parallel gzip writer. The block keeps views of
+ * the input chunks instead of copying them, so an incompressible block (float
+ * weights, the bulk of a model) becomes a stored gzip member made of those
+ * same views plus a few header bytes: no allocation and no copy per byte,
+ * which matters for both speed and peak memory (every freshly allocated
+ * buffer is garbage the engine frees late).
  *
- * Deflate stored blocks (RFC 1951 §3.2.4, https://www.rfc-editor.org/rfc/rfc1951#section-3.2.4)
- * hold at most 65535 bytes behind a 5-byte header. The buffer leaves room for
- * the 10-byte gzip header (RFC 1952 §2.3), a 5-byte gap before every 65535-byte
- * segment and the 8-byte trailer, so storing a block only writes those few
- * bytes. Incompressible blocks (float weights, the bulk of a model) then cost
- * one allocation and one CRC pass: the buffer itself is handed downstream.
+ * Stored blocks: RFC 1951 §3.2.4 (https://www.rfc-editor.org/rfc/rfc1951#section-3.2.4),
+ * at most 65535 bytes each behind a 5-byte header. Member framing: RFC 1952 §2.3.
  */
 import { crc32 } from "./crc32.js";
 import { HEADER_SIZE, TRAILER_SIZE, writeHeader, writeTrailer } from "./gzip-member.js";
 
+/** Input bytes per gzip member. */
+export const BLOCK_BYTES = 4 << 20;
 /** Bytes per stored deflate block: LEN is 16 bits. */
-export const SEGMENT = 0xffff;
-const STRIDE = SEGMENT + 5;
-/** Segments per block: 64 × 65535 = 4 MiB - 64 bytes of input per gzip member. */
-export const SEGMENTS_PER_BLOCK = 64;
-/** Input bytes per full block. */
-export const BLOCK_BYTES = SEGMENT * SEGMENTS_PER_BLOCK;
+const STORED_MAX = 0xffff;
 
-/** An input block being filled, then either stored in place or handed to a compressor. */
+/** An input block being collected, then stored as is or handed to a compressor. */
 export class GzipBlock {
-  readonly buffer = new Uint8Array(HEADER_SIZE + SEGMENTS_PER_BLOCK * STRIDE + TRAILER_SIZE);
+  /** Views of the input, in order. The producer must not reuse a chunk's memory after enqueueing it (Streams semantics). */
+  readonly parts: Uint8Array[] = [];
   /** Input bytes held. */
   length = 0;
 
@@ -30,62 +28,86 @@ export class GzipBlock {
     return this.length === BLOCK_BYTES;
   }
 
-  /** Copies as much of `bytes` as fits; returns how many bytes were taken. */
-  fill(bytes: Uint8Array): number {
-    let taken = 0;
-    while (taken < bytes.length && this.length < BLOCK_BYTES) {
-      const inSegment = this.length % SEGMENT;
-      const at = HEADER_SIZE + Math.floor(this.length / SEGMENT) * STRIDE + 5 + inSegment;
-      const n = Math.min(SEGMENT - inSegment, bytes.length - taken);
-      this.buffer.set(bytes.subarray(taken, taken + n), at);
-      taken += n;
+  /** Takes as much of `bytes` as fits (as a view); returns how many bytes were taken. */
+  add(bytes: Uint8Array): number {
+    const n = Math.min(bytes.length, BLOCK_BYTES - this.length);
+    if (n > 0) {
+      this.parts.push(n === bytes.length ? bytes : bytes.subarray(0, n));
       this.length += n;
     }
-    return taken;
+    return n;
   }
 
-  /** The input as views, one per segment (at least one, possibly empty). */
-  segments(): Uint8Array<ArrayBuffer>[] {
-    const out: Uint8Array<ArrayBuffer>[] = [];
-    for (let start = 0; start < this.length || out.length === 0; start += SEGMENT) {
-      const at = HEADER_SIZE + (start / SEGMENT) * STRIDE + 5;
-      out.push(this.buffer.subarray(at, at + Math.min(SEGMENT, this.length - start)));
+  /** Copies up to `out.length` input bytes starting at input offset `from`; returns the filled view. */
+  read(from: number, out: Uint8Array): Uint8Array {
+    let at = 0;
+    let skip = from;
+    for (const p of this.parts) {
+      if (skip >= p.length) {
+        skip -= p.length;
+        continue;
+      }
+      const piece = p.subarray(skip, skip + out.length - at);
+      out.set(piece, at);
+      at += piece.length;
+      skip = 0;
+      if (at === out.length) break;
     }
-    return out;
+    return out.subarray(0, at);
   }
 
   /** CRC-32 of the input (RFC 1952 §8). */
   crc(): number {
     let c = 0;
-    for (const s of this.segments()) c = crc32(s, c);
+    for (const p of this.parts) c = crc32(p, c);
     return c;
   }
 
-  /** The input as one contiguous array, copied into `scratch` (for deflaters that need that). */
+  /** The whole input as one contiguous array in `scratch` (for deflaters that need that). */
   contiguous(scratch: Uint8Array): Uint8Array {
-    let at = 0;
-    for (const s of this.segments()) {
-      scratch.set(s, at);
-      at += s.length;
-    }
-    return scratch.subarray(0, at);
+    return this.read(0, scratch.subarray(0, this.length));
   }
 
-  /** Writes the gzip header, stored-block headers and trailer in place; returns the member. */
-  storeInPlace(mtime: number): Uint8Array {
-    const segments = this.segments();
-    writeHeader(this.buffer, 0, mtime, 0);
-    let end = HEADER_SIZE;
-    segments.forEach((s, i) => {
-      const at = s.byteOffset - 5;
-      this.buffer[at] = i === segments.length - 1 ? 1 : 0; // BFINAL, BTYPE 00 = stored
-      this.buffer[at + 1] = s.length & 0xff;
-      this.buffer[at + 2] = s.length >>> 8;
-      this.buffer[at + 3] = ~s.length & 0xff; // NLEN = one's complement of LEN
-      this.buffer[at + 4] = (~s.length >>> 8) & 0xff;
-      end = s.byteOffset + s.length;
-    });
-    writeTrailer(this.buffer, end, this.crc(), this.length);
-    return this.buffer.subarray(0, end + TRAILER_SIZE);
+  /**
+   * The block as a stored gzip member: the input views with a 5-byte header
+   * every 65535 bytes, a 10-byte gzip header and an 8-byte trailer.
+   */
+  storedMember(mtime: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    const header = new Uint8Array(HEADER_SIZE + 5);
+    writeHeader(header, 0, mtime, 0);
+    let blockHeader = header.subarray(HEADER_SIZE);
+    let left = this.length;
+    let inBlock = Math.min(STORED_MAX, left);
+    writeStoredHeader(blockHeader, inBlock, left === inBlock);
+    out.push(header);
+    for (const p of this.parts) {
+      let pos = 0;
+      while (pos < p.length) {
+        if (inBlock === 0) {
+          inBlock = Math.min(STORED_MAX, left);
+          blockHeader = new Uint8Array(5);
+          writeStoredHeader(blockHeader, inBlock, left === inBlock);
+          out.push(blockHeader);
+        }
+        const n = Math.min(inBlock, p.length - pos);
+        out.push(p.subarray(pos, pos + n));
+        pos += n;
+        inBlock -= n;
+        left -= n;
+      }
+    }
+    const trailer = new Uint8Array(TRAILER_SIZE);
+    writeTrailer(trailer, 0, this.crc(), this.length);
+    out.push(trailer);
+    return out;
   }
+}
+
+function writeStoredHeader(out: Uint8Array, len: number, final: boolean): void {
+  out[0] = final ? 1 : 0; // BFINAL, BTYPE 00 = stored, then padding to the byte boundary
+  out[1] = len & 0xff;
+  out[2] = len >>> 8;
+  out[3] = ~len & 0xff; // NLEN: one's complement of LEN
+  out[4] = (~len >>> 8) & 0xff;
 }

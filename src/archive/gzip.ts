@@ -7,12 +7,13 @@
  * file that gzip, GNU tar, zlib, fflate's streaming `Gunzip` and
  * `DecompressionStream` all read. With independent blocks:
  * - blocks that do not compress (float32 weights shrink only to ~0.925 at any
- *   level) are stored instead of deflated, which costs a memcpy and a CRC;
- * - with the native engine, two blocks deflate at once off the main thread
- *   (Node runs `CompressionStream` on the libuv thread pool).
+ *   level) are stored instead of deflated, which costs one CRC pass and no copy;
+ * - with the native engine, blocks deflate off the main thread (Node runs
+ *   `CompressionStream` on the libuv thread pool) while the main thread
+ *   prepares the next block (see {@link NATIVE_IN_FLIGHT}).
  * Memory stays bounded: at most {@link NATIVE_IN_FLIGHT} blocks are being
- * compressed while the next one fills, and stored blocks are written in place
- * (see gzip-block.ts), so weights cost one buffer per 4 MiB and no copy.
+ * compressed while the next one fills; blocks hold views of the input, not
+ * copies, so stored weights cost no allocation per byte (see gzip-block.ts).
  */
 import { deflateSync, type DeflateOptions } from "fflate";
 import { InvalidArgumentError, NotSupportedError } from "../errors.js";
@@ -53,15 +54,20 @@ export interface GzipOptions {
 }
 
 /**
- * Uncompressed bytes per gzip member: 64 stored-block segments of 65535 bytes,
- * just under 4 MiB. 4 MiB measured 1.3-1.7x faster than 1 MiB with the native
- * engine (fewer stream set-ups and thread-pool round trips) and keeps the
- * blocks in flight at ~12 MiB; the dictionary reset per member costs ~0.01 %
- * of size, since deflate's window is only 32 KiB.
+ * Uncompressed bytes per gzip member. 4 MiB measured 1.3-1.7x faster than
+ * 1 MiB with the native engine (fewer stream set-ups and thread-pool round
+ * trips) and keeps the blocks in flight at ~12 MiB; the dictionary reset per
+ * member costs ~0.01 % of size, since deflate's window is only 32 KiB.
  */
 export const BLOCK_SIZE = BLOCK_BYTES;
-/** Blocks compressed at once by the native engine: one per core of a 2-core box. */
-export const NATIVE_IN_FLIGHT = 2;
+/**
+ * Blocks the native engine compresses at once, off the main thread, while the
+ * main thread fills the next block, probes, CRCs stored blocks and frames tar:
+ * so one is already two busy cores. Measured on the 512 MiB model (bench/archive.mjs,
+ * 2 shared cores): 1 in flight 107 MiB peak RSS at 0.20x GNU `tar czf` wall,
+ * 2 in flight 120 MiB at 0.17-0.30x. The memory budget (100 MiB) decided.
+ */
+export const NATIVE_IN_FLIGHT = 1;
 /** The adaptive probe deflates this many evenly spaced slices of a block at level 1. */
 const PROBE_SLICES = 4;
 const PROBE_SLICE_SIZE = 16 << 10;
@@ -103,31 +109,30 @@ function resolveOptions(options: GzipOptions): Settings {
 }
 
 /**
- * Does deflate shrink `block` by at least 10 %? Deflates a few evenly spaced
- * 16 KiB slices at level 1 instead of the whole block: 1.6 % of a 4 MiB block
- * at the fastest level, so the probe costs a small fraction of what it saves.
+ * Does deflate shrink `block` by at least 10 %? Deflates a sample instead of
+ * the block: four evenly spaced 16 KiB slices, copied into `probe` and
+ * deflated in one level-1 call (1.6 % of a 4 MiB block at the fastest level;
+ * one call because each fflate call allocates its hash tables anew).
  */
-function worthDeflating(segments: Uint8Array[]): boolean {
-  const picks = segments.length <= PROBE_SLICES ? segments : Array.from({ length: PROBE_SLICES }, (_, i) =>
-    segments[Math.floor((i * (segments.length - 1)) / (PROBE_SLICES - 1))]);
-  let raw = 0;
-  let packed = 0;
-  for (const segment of picks) {
-    const slice = segment.subarray(0, PROBE_SLICE_SIZE);
-    raw += slice.length;
-    packed += deflateSync(slice, { level: 1 }).length;
+function worthDeflating(block: GzipBlock, probe: Uint8Array): boolean {
+  const slice = probe.length / PROBE_SLICES;
+  const stride = Math.max(slice, Math.floor((block.length - slice) / (PROBE_SLICES - 1)));
+  let filled = 0;
+  for (let i = 0; i < PROBE_SLICES && i * stride < block.length; i++) {
+    filled += block.read(i * stride, probe.subarray(filled, filled + slice)).length;
   }
-  return packed <= raw * STORE_ABOVE_RATIO;
+  const sample = probe.subarray(0, filled);
+  return deflateSync(sample, { level: 1 }).length <= sample.length * STORE_ABOVE_RATIO;
 }
 
 /** Compresses one block into one complete gzip member with `CompressionStream`. */
-async function nativeMember(segments: Uint8Array<ArrayBuffer>[]): Promise<Uint8Array[]> {
+async function nativeMember(block: GzipBlock): Promise<Uint8Array[]> {
   const stream = new CompressionStream("gzip");
   const writer = stream.writable.getWriter();
   // Write the whole block and read until the end: the caller awaits the
   // output, which is the backpressure CompressionStream itself lacks.
   // Write errors resurface on the readable side, so these are only silenced.
-  for (const segment of segments) writer.write(segment).catch(() => {});
+  for (const part of block.parts) writer.write(part as Uint8Array<ArrayBuffer>).catch(() => {});
   writer.close().catch(() => {});
   const parts: Uint8Array[] = [];
   const reader = stream.readable.getReader();
@@ -138,35 +143,22 @@ async function nativeMember(segments: Uint8Array<ArrayBuffer>[]): Promise<Uint8A
   }
 }
 
-/** Per-stream state: settings, recycled block buffers, fflate's contiguous scratch. */
+/** Per-stream state: settings and reusable scratch buffers for the probe and for fflate. */
 class BlockCompressor {
-  private readonly pool: GzipBlock[] = [];
+  private readonly probe = new Uint8Array(PROBE_SLICES * PROBE_SLICE_SIZE);
   private scratch: Uint8Array | undefined;
 
   constructor(private readonly s: Settings) {}
 
-  newBlock(): GzipBlock {
-    const block = this.pool.pop() ?? new GzipBlock();
-    block.length = 0;
-    return block;
-  }
-
-  /** Turns a block into a gzip member. A stored block's buffer goes downstream; others are recycled. */
+  /** Turns a block into a gzip member. */
   async compress(block: GzipBlock): Promise<Uint8Array[]> {
     const { level, engine, adaptive, mtime } = this.s;
-    const segments = block.segments();
-    if (level === 0 || (adaptive && !worthDeflating(segments))) return [block.storeInPlace(mtime)];
-    let parts: Uint8Array[];
-    if (engine === "native") {
-      parts = await nativeMember(segments);
-    } else {
-      this.scratch ??= new Uint8Array(BLOCK_BYTES);
-      const input = block.contiguous(this.scratch);
-      const deflated = deflateSync(input, { level: level as DeflateOptions["level"] });
-      parts = [wrapDeflate(deflated, block.crc(), block.length, mtime, level)];
-    }
-    if (this.pool.length < 3) this.pool.push(block);
-    return parts;
+    if (level === 0 || (adaptive && !worthDeflating(block, this.probe))) return block.storedMember(mtime);
+    if (engine === "native") return nativeMember(block);
+    // fflate needs contiguous input; it runs synchronously, so one scratch buffer serves every block.
+    this.scratch ??= new Uint8Array(BLOCK_BYTES);
+    const deflated = deflateSync(block.contiguous(this.scratch), { level: level as DeflateOptions["level"] });
+    return [wrapDeflate(deflated, block.crc(), block.length, mtime, level)];
   }
 }
 
@@ -177,13 +169,17 @@ class BlockCompressor {
  *
  * Read it with {@link createGunzipStream}, `gzip -d`, GNU tar or zlib; not with
  * `fflate.gunzipSync`, which stops after the first member.
+ *
+ * Written chunks are kept by reference (not copied) until their block has been
+ * emitted, and stored blocks are emitted as views of them: as the Streams
+ * standard assumes, do not modify a chunk after writing it.
  */
 export function createGzipStream(options: GzipOptions = {}): TransformStream<Uint8Array, Uint8Array> {
   const settings = resolveOptions(options);
   const compressor = new BlockCompressor(settings);
   const maxInFlight = settings.engine === "native" ? NATIVE_IN_FLIGHT : 1;
   const inFlight: Promise<Uint8Array[]>[] = [];
-  let block = compressor.newBlock();
+  let block = new GzipBlock();
   let members = 0;
 
   async function emitOldest(controller: TransformStreamDefaultController<Uint8Array>): Promise<void> {
@@ -197,14 +193,14 @@ export function createGzipStream(options: GzipOptions = {}): TransformStream<Uin
     const job = compressor.compress(block);
     job.catch(() => {}); // surfaced by emitOldest; avoids an unhandled rejection meanwhile
     inFlight.push(job);
-    block = compressor.newBlock();
+    block = new GzipBlock();
   }
 
   return new TransformStream<Uint8Array, Uint8Array>({
     async transform(chunk, controller) {
       let pos = 0;
       while (pos < chunk.length) {
-        pos += block.fill(chunk.subarray(pos));
+        pos += block.add(chunk.subarray(pos));
         if (block.full) await submit(controller);
       }
     },

@@ -53,23 +53,25 @@ interface WriterState {
 export function createTarStream(entries: EntrySource<TarEntry>, options: TarStreamOptions = {}): ReadableStream<Uint8Array> {
   const state: WriterState = {};
   const chunks = tarChunks(entries, options, state);
+  // An abort cancels the body being read, so a stalled source cannot hold the abort back.
   const onAbort = (): void => void state.reader?.cancel(options.signal?.reason).catch(() => {});
+  const stopListening = (): void => options.signal?.removeEventListener("abort", onAbort);
   options.signal?.addEventListener("abort", onAbort, { once: true });
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
         try {
           const { done, value } = await chunks.next();
-          if (done) controller.close();
-          else controller.enqueue(value);
-          if (done) options.signal?.removeEventListener("abort", onAbort);
+          if (!done) return controller.enqueue(value);
+          stopListening();
+          controller.close();
         } catch (error) {
-          options.signal?.removeEventListener("abort", onAbort);
+          stopListening();
           throw error; // errors the stream with the typed error
         }
       },
       async cancel(reason) {
-        options.signal?.removeEventListener("abort", onAbort);
+        stopListening();
         await state.reader?.cancel(reason).catch(() => {});
         await chunks.return(undefined).catch(() => {});
       },

@@ -34,6 +34,8 @@ function truncated(what: string, at: number): InvalidArchiveError {
 /** The streamed body of one entry; owns the input cursor until it is read or drained. */
 class EntryBody {
   readonly stream: ReadableStream<Uint8Array>;
+  readonly path: string;
+  readonly #input: ChunkReader;
   #remaining: number;
   #padding: number;
   #controller!: ReadableStreamDefaultController<Uint8Array>;
@@ -41,11 +43,9 @@ class EntryBody {
   #draining: Promise<void> | undefined;
   #failure: unknown;
 
-  constructor(
-    readonly path: string,
-    size: number,
-    private readonly input: ChunkReader,
-  ) {
+  constructor(path: string, size: number, input: ChunkReader) {
+    this.path = path;
+    this.#input = input;
     this.#remaining = size;
     this.#padding = paddingFor(size);
     this.stream = new ReadableStream<Uint8Array>(
@@ -69,8 +69,8 @@ class EntryBody {
       );
     }
     try {
-      const chunk = await this.input.read(this.#remaining);
-      if (!chunk) throw truncated(`inside the data of "${this.path}", ${this.#remaining} bytes short`, this.input.position);
+      const chunk = await this.#input.read(this.#remaining);
+      if (!chunk) throw truncated(`inside the data of "${this.path}", ${this.#remaining} bytes short`, this.#input.position);
       this.#remaining -= chunk.length;
       controller.enqueue(chunk);
       if (this.#remaining === 0) controller.close();
@@ -94,8 +94,8 @@ class EntryBody {
           new InvalidArgumentError(`The body of "${this.path}" was skipped before it was read; read it before advancing.`),
         );
       }
-      if ((await this.input.skip(wanted)) < wanted) {
-        throw truncated(`inside the data of "${this.path}"`, this.input.position);
+      if ((await this.#input.skip(wanted)) < wanted) {
+        throw truncated(`inside the data of "${this.path}"`, this.#input.position);
       }
     })();
     return this.#draining;
@@ -210,7 +210,7 @@ export async function* unpackTar(
       const linkTarget = paxString(pax, "linkpath") ?? pending.longLink ?? header.linkname;
       pending = { pax: {} };
       const dataSize = HEADER_ONLY.has(flag) ? 0 : size;
-      if (type === undefined || type !== "file") {
+      if (type !== "file") {
         // Not reported with a body: discard its data (if any) right away.
         if ((await input.skip(dataSize + paddingFor(dataSize))) < dataSize + paddingFor(dataSize)) {
           throw truncated(`inside the data of "${rawPath}"`, input.position);

@@ -46,13 +46,14 @@ export interface PutOptions extends BaseOptions {
   contentType?: string;
   /**
    * `"*"`: create-only. The put fails with `AlreadyExistsError` if the key exists.
-   * Only honoured when {@link BackendCapabilities.conditionalWrites} is true.
+   * Atomic when {@link BackendCapabilities.conditionalWrites} is true; otherwise
+   * emulated by a check before the write, which racing writers can both pass.
    */
   ifNoneMatch?: "*";
   /**
    * Compare-and-swap: the put fails with `ConflictError` unless the object's
    * current etag equals this (and fails the same way if the object is missing).
-   * Only honoured when {@link BackendCapabilities.conditionalWrites} is true.
+   * Atomic when {@link BackendCapabilities.conditionalWrites} is true; otherwise emulated.
    */
   ifMatch?: string;
 }
@@ -67,8 +68,8 @@ export interface ListOptions extends BaseOptions {
 export interface BackendCapabilities {
   /**
    * True when `ifNoneMatch: "*"` and `ifMatch` are enforced atomically by the
-   * backend. When false the store checks first and then writes, which leaves a
-   * small race window (documented in the README).
+   * backend. When false the backend checks first and then writes, which leaves a
+   * small race window; the store narrows it by reading back (see the README).
    */
   conditionalWrites: boolean;
 }

@@ -7,9 +7,9 @@
  */
 import { link, open, rename, rmdir, stat, unlink, utimes } from "node:fs/promises";
 import type { BigIntStats } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { AlreadyExistsError, ConflictError, InvalidArgumentError, throwIfAborted } from "../errors.js";
-import type { Backend, BaseOptions, GetOptions, ListOptions, ObjectInfo, PutOptions } from "./backend.js";
+import type { Backend, BaseOptions, GetOptions, ListOptions, ObjectInfo, PutOptions, StorageLocation } from "./backend.js";
 import { fsCall, isErrno, toBackendError } from "./fs-errors.js";
 import { keyPath, lockName, prefixPath } from "./fs-keys.js";
 import { withFileLock } from "./fs-lock.js";
@@ -38,6 +38,9 @@ export interface FileSystemBackendOptions {
  * character but `\` and NUL; `.`/`..`/empty segments are refused so no key
  * reaches outside `root`. One key cannot also be a prefix of another
  * (`a/b` and `a/b/c`): a path cannot be a file and a folder at once.
+ *
+ * Model metadata records archives as `{ type: "file_system", root, path }`, the
+ * Python modelstore's shape (it reads `path`).
  *
  * Etags come from inode, size and nanosecond mtime; a put nudges the new file's
  * mtime past the old one's, so the etag changes on every put even within one
@@ -96,23 +99,23 @@ export function fileSystemBackend(options: FileSystemBackendOptions): Backend {
       if (putOptions.ifNoneMatch !== undefined && putOptions.ifNoneMatch !== "*") {
         throw new InvalidArgumentError(`ifNoneMatch accepts only "*" (create-only), not ${JSON.stringify(putOptions.ifNoneMatch)}.`);
       }
-      const temp = await fsCall(context("put", key), () =>
-        writeTempFile(dir, base, body, { signal: putOptions.signal, size: putOptions.size, key }),
-      );
+      let committed = false;
       try {
-        return await fsCall(context("put", key), async () => {
-          throwIfAborted(putOptions.signal);
+        const temp = await fsCall(context("put", key), () =>
+          writeTempFile(dir, base, body, { signal: putOptions.signal, size: putOptions.size, key }),
+        );
+        try {
           const lock = { path: join(dir, lockName(base)), signal: putOptions.signal, staleMs: options.staleLockMs };
-          if (putOptions.ifNoneMatch === "*") return await createOnly(key, temp, path, lock);
-          if (putOptions.ifMatch !== undefined) {
-            const expected = putOptions.ifMatch;
-            return await withFileLock(lock.path, () => compareAndSwap(key, temp, path, expected), lock);
-          }
-          return await replace(key, temp, path, await statOrNull(path));
-        });
+          const info = await fsCall(context("put", key), () => commit(key, temp, path, putOptions, lock));
+          committed = true;
+          return info;
+        } finally {
+          // After a rename this is already gone; after a failure it must go.
+          await unlink(temp).catch(() => {});
+        }
       } finally {
-        // After a rename this is already gone; after a failure it must go.
-        await unlink(temp).catch(() => {});
+        // A failed first put into a new folder must not leave that folder behind as an empty prefix.
+        if (!committed) await pruneEmptyDirs(dir, root).catch(() => {});
       }
     },
 
@@ -163,7 +166,43 @@ export function fileSystemBackend(options: FileSystemBackendOptions): Backend {
         yield `${dirKey}${next.value}/`;
       }
     },
+
+    locate(key: string): StorageLocation {
+      return { type: STORAGE_TYPE, root, path: keyPath(root, key).path };
+    },
+
+    keyOf(location: StorageLocation): string {
+      // A store whose root moved still finds its archives: the path is read relative to the root it was written under.
+      const key = location.type === STORAGE_TYPE ? (relativeKey(root, location.path) ?? relativeKey(location.root, location.path)) : undefined;
+      if (key === undefined) {
+        throw new InvalidArgumentError(
+          `This model's archive is stored at ${JSON.stringify(location)}, not under the file-system store at ${root}. Open a store on that location to read it.`,
+        );
+      }
+      keyPath(root, key);
+      return key;
+    },
   };
+}
+
+/** The Python modelstore's name for local storage, recorded in model metadata. */
+const STORAGE_TYPE = "file_system";
+
+/** `path` as a `/`-separated key below `root`, or undefined when it is not below it. */
+function relativeKey(root: string | undefined, path: string | undefined): string | undefined {
+  if (!root || !path) return undefined;
+  const rel = relative(resolve(root), resolve(path));
+  if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) return undefined;
+  return rel.split(sep).join("/");
+}
+
+/** Moves a fully written temp file into place, honouring the put's condition. */
+async function commit(key: string, temp: string, path: string, options: PutOptions, lock: { path: string } & FileLockOptions): Promise<ObjectInfo> {
+  throwIfAborted(options.signal);
+  if (options.ifNoneMatch === "*") return createOnly(key, temp, path, lock);
+  const expected = options.ifMatch;
+  if (expected !== undefined) return withFileLock(lock.path, () => compareAndSwap(key, temp, path, expected), lock);
+  return replace(key, temp, path, await statOrNull(path));
 }
 
 /** Create-only commit: `link()` fails with EEXIST if the key exists, atomically, even across processes. */
@@ -209,7 +248,9 @@ async function replace(key: string, temp: string, path: string, previous: BigInt
   // File-system clocks tick coarsely and inode numbers get reused, so two quick
   // puts of the same size could otherwise share an etag.
   if (previous && stats.mtimeNs <= previous.mtimeNs) {
-    const seconds = Number(previous.mtimeNs / 1000n) / 1e6 + 0.001;
+    // 1.5 ms later, so even after float rounding to seconds the new mtime is at
+    // least one whole millisecond newer and lastModified moves forward too.
+    const seconds = Number(previous.mtimeNs / 1_000_000n) / 1000 + 0.0015;
     await utimes(temp, stats.atime, seconds);
     stats = await stat(temp, { bigint: true });
   }
@@ -228,8 +269,13 @@ async function statOrNull(path: string): Promise<BigIntStats | null> {
   }
 }
 
+/**
+ * Inode + size + nanosecond mtime: a rename brings a new inode, and {@link replace}
+ * keeps mtimes increasing. Some runtimes report no inode on some platforms; then size and mtime carry it.
+ */
 function etagOf(stats: BigIntStats): string {
-  return `"${stats.ino.toString(16)}-${stats.size.toString(16)}-${stats.mtimeNs.toString(16)}"`;
+  const hex = (value: bigint | null | undefined) => (typeof value === "bigint" ? value.toString(16) : "0");
+  return `"${hex(stats.ino)}-${hex(stats.size)}-${hex(stats.mtimeNs)}"`;
 }
 
 function toObjectInfo(key: string, stats: BigIntStats): ObjectInfo {

@@ -59,14 +59,6 @@ export interface S3BackendOptions {
    * @default "probe"
    */
   conditionalWrites?: "probe" | "native" | "emulate";
-  /**
-   * What a conditional put does once the server is known not to enforce
-   * conditions (`capabilities.conditionalWrites` is false): `"emulate"` checks
-   * with HEAD, then PUTs (a small race window remains); `"ignore"` writes
-   * unconditionally, for callers that run their own check when the capability is off.
-   * @default "emulate"
-   */
-  conditionalFallback?: "emulate" | "ignore";
   /** The fetch to send requests with (a test proxy, an instrumented client). @default globalThis.fetch */
   fetch?: typeof fetch;
 }
@@ -85,7 +77,6 @@ export interface ResolvedS3Options {
   retries: number;
   requestTimeoutMs?: number;
   conditionalWrites: "probe" | "native" | "emulate";
-  conditionalFallback: "emulate" | "ignore";
   fetch: typeof fetch;
 }
 
@@ -151,7 +142,6 @@ export function resolveS3Options(options: S3BackendOptions): ResolvedS3Options {
     retries: positiveInteger("retries", options.retries, 3, 0),
     requestTimeoutMs,
     conditionalWrites: options.conditionalWrites ?? "probe",
-    conditionalFallback: options.conditionalFallback ?? "emulate",
     fetch: fetchImpl,
   };
 }

@@ -80,6 +80,10 @@ class S3BackendImpl implements S3Backend {
     this.capabilities = { conditionalWrites: this.#conditional === "native" };
   }
 
+  /**
+   * GetObject, with a `Range` header for ranged reads; 404 → null, 416 → no bytes.
+   * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html
+   */
   async get(key: string, options: GetOptions = {}): Promise<ReadableStream<Uint8Array> | null> {
     checkKey(key);
     throwIfAborted(options.signal);
@@ -108,6 +112,10 @@ class S3BackendImpl implements S3Backend {
     return response.body ?? emptyStream();
   }
 
+  /**
+   * HeadObject; 404 → null. A HEAD answer has no body, so a missing bucket also reads as null here.
+   * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html
+   */
   async head(key: string, options: BaseOptions = {}): Promise<ObjectInfo | null> {
     checkKey(key);
     throwIfAborted(options.signal);
@@ -116,6 +124,7 @@ class S3BackendImpl implements S3Backend {
     return infoFromHeaders(key, response.headers, Number(response.headers.get("content-length") ?? 0));
   }
 
+  /** DeleteObject; a missing key is fine. @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObject.html */
   async delete(key: string, options: BaseOptions = {}): Promise<void> {
     checkKey(key);
     throwIfAborted(options.signal);
@@ -138,6 +147,7 @@ class S3BackendImpl implements S3Backend {
     await flush();
   }
 
+  /** ListObjectsV2, every page. @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html */
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
     throwIfAborted(options.signal);
     for await (const page of listPages(this.transport, prefix, options)) {
@@ -145,6 +155,7 @@ class S3BackendImpl implements S3Backend {
     }
   }
 
+  /** ListObjectsV2 with `delimiter=/`: the CommonPrefixes. @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_CommonPrefix.html */
   async *listPrefixes(prefix: string, options: BaseOptions = {}): AsyncIterable<string> {
     throwIfAborted(options.signal);
     for await (const page of listPages(this.transport, prefix, { delimiter: "/", signal: options.signal })) {
@@ -165,6 +176,11 @@ class S3BackendImpl implements S3Backend {
     return location.prefix;
   }
 
+  /**
+   * PutObject for bodies up to `partSize`, else a multipart upload. Streams are
+   * read into `partSize` buffers, so memory stays near `partSize × (concurrency + 1)`.
+   * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html
+   */
   async put(key: string, body: Uint8Array | ReadableStream<Uint8Array>, options: PutOptions = {}): Promise<ObjectInfo> {
     checkKey(key);
     throwIfAborted(options.signal);
@@ -236,7 +252,7 @@ class S3BackendImpl implements S3Backend {
       if (!isNotImplemented(error)) throw preconditionError(error, key, options);
       // The server refuses conditional PUTs (Swift: 501): emulate from now on.
       this.#markUnsupported();
-      if (this.options.conditionalFallback === "emulate") checkPrecondition(key, await this.head(key, options), options);
+      checkPrecondition(key, await this.head(key, options), options);
       return send({});
     }
   }
@@ -269,7 +285,7 @@ class S3BackendImpl implements S3Backend {
         } catch (error) {
           if (!isNotImplemented(error)) throw preconditionError(error, key, options);
           this.#markUnsupported();
-          if (this.options.conditionalFallback === "emulate") checkPrecondition(key, await this.head(key, options), options);
+          checkPrecondition(key, await this.head(key, options), options);
           return send({});
         }
       },
@@ -280,8 +296,7 @@ class S3BackendImpl implements S3Backend {
   /** How this put's conditions are enforced: not at all, by the server, or by HEAD first. */
   async #conditionalMode(options: PutOptions): Promise<"none" | "native" | "emulate"> {
     if (options.ifNoneMatch === undefined && options.ifMatch === undefined) return "none";
-    const mode = await this.#serverMode(options);
-    return mode === "emulate" && this.options.conditionalFallback === "ignore" ? "none" : mode;
+    return this.#serverMode(options);
   }
 
   /** Whether the server enforces conditions, probing it on first use. */

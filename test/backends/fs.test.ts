@@ -42,6 +42,22 @@ describe("fileSystemBackend", () => {
     expect(await readFile(join(root, "a/b/c.json"), "utf8")).toBe("{}");
   });
 
+  it("records locations as the Python modelstore does and maps them back to keys", async () => {
+    const location = backend.locate!("operatorai-model-store/d/1/artifacts.tar.gz");
+    expect(location).toEqual({ type: "file_system", root, path: join(root, "operatorai-model-store/d/1/artifacts.tar.gz") });
+    expect(backend.keyOf!(location)).toBe("operatorai-model-store/d/1/artifacts.tar.gz");
+    // Written by Python (no root), or under a root that has since moved:
+    expect(backend.keyOf!({ type: "file_system", path: join(root, "a/b.tar.gz") })).toBe("a/b.tar.gz");
+    expect(backend.keyOf!({ type: "file_system", root: "/old/root", path: "/old/root/a/b.tar.gz" })).toBe("a/b.tar.gz");
+    for (const foreign of [
+      { type: "file_system", path: join(sibling, "x") },
+      { type: "aws:s3", bucket: "b", prefix: "a/b.tar.gz" },
+      { type: "file_system", root: "/old/root", path: "/old/root/../etc/passwd" },
+    ]) {
+      expect(() => backend.keyOf!(foreign), JSON.stringify(foreign)).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
+    }
+  });
+
   it("rejects keys that could escape the root with INVALID_ARGUMENT and writes nothing", async () => {
     const hostile = ["../sibling/x", "/abs", `${sibling}/x`, "a/../../sibling/x", "a//b", "./a", "a/", "", "a\\..\\..\\x", "a\0b", "..", "a/."];
     for (const key of hostile) {
@@ -95,13 +111,16 @@ describe("fileSystemBackend", () => {
   });
 
   it("gives a put a newer mtime than the object it replaces, so etags never repeat on coarse clocks", async () => {
-    await backend.put("k", bytes("one"));
-    const future = new Date(Date.now() + 60_000);
-    await utimes(join(root, "k"), future, future);
-    const replaced = await backend.head("k");
-    const next = await backend.put("k", bytes("two"));
-    expect(Date.parse(next.lastModified!)).toBeGreaterThan(Date.parse(replaced!.lastModified!));
-    expect(next.etag).not.toBe(replaced!.etag);
+    // Pushing the stored file's mtime into the future stands in for a clock that has not ticked since.
+    for (let i = 0; i < 25; i++) {
+      await backend.put("k", bytes("one"));
+      const future = new Date(Date.now() + 60_000 + i * 7);
+      await utimes(join(root, "k"), future, future);
+      const replaced = await backend.head("k");
+      const next = await backend.put("k", bytes("two"));
+      expect(Date.parse(next.lastModified!)).toBeGreaterThan(Date.parse(replaced!.lastModified!));
+      expect(next.etag).not.toBe(replaced!.etag);
+    }
   });
 
   it("keeps streaming the old bytes to a reader that opened before an overwrite", async () => {
@@ -120,6 +139,12 @@ describe("fileSystemBackend", () => {
     await backend.delete("dom/b/versions/2.json");
     expect(await tree(root)).toEqual([]);
     expect((await stat(root)).isDirectory()).toBe(true);
+  });
+
+  it("leaves no empty folder behind when the first put into it fails", async () => {
+    await expect(backend.put("new/deep/key", slowStream(["a", "b"], { failAt: 1 }))).rejects.toThrow("source failed halfway");
+    await expect(backend.put("other/key", bytes("x"), { ifMatch: '"gone"' })).rejects.toMatchObject({ code: "CONFLICT" });
+    expect(await tree(root)).toEqual([]);
   });
 
   it("lists no temp or lock files left behind by crashed writers", async () => {

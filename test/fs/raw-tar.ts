@@ -67,5 +67,5 @@ export function rawTar(entries: RawEntry[], options: { end?: boolean } = {}): Ui
 
 /** Bytes as a web stream, as a backend would hand them over. */
 export function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
-  return new Blob([bytes]).stream();
+  return new Blob([bytes as Uint8Array<ArrayBuffer>]).stream();
 }

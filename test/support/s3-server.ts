@@ -8,7 +8,7 @@
  *   - `await startS3Server()` directly.
  * Each test file then calls `createBucket(server)` for a bucket of its own.
  */
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -52,12 +52,23 @@ export async function startS3Server(): Promise<S3Server> {
     const port = await freePort();
     try {
       await run("bash", [SCRIPT, "start", base, String(port)], { timeout: 300_000 });
+      // If the test process ends without teardown (a crash, a timeout), Swift's
+      // processes are in their own sessions and would outlive it: stop them here.
+      const onExit = () => {
+        try {
+          execFileSync("bash", [SCRIPT, "stop", base], { stdio: "ignore" });
+        } catch {
+          // Exiting anyway.
+        }
+      };
+      process.once("exit", onExit);
       return {
         endpoint: `http://127.0.0.1:${port}`,
         accessKeyId: "test:tester",
         secretAccessKey: "testing",
         region: "us-east-1",
         stop: async () => {
+          process.removeListener("exit", onExit);
           await run("bash", [SCRIPT, "stop", base]).catch(() => {});
           await rm(base, { recursive: true, force: true });
         },

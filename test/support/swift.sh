@@ -15,7 +15,7 @@ set -euo pipefail
 usage() { echo "usage: $0 start BASE_DIR PORT | stop BASE_DIR" >&2; exit 2; }
 
 install_swift() {
-  command -v swift-proxy-server >/dev/null && return 0
+  command -v swift-proxy-server >/dev/null && command -v memcached >/dev/null && return 0
   local pkgs="swift-proxy swift-object swift-container swift-account memcached"
   export DEBIAN_FRONTEND=noninteractive
   # Try without `apt-get update` first: it is slow and the lists are usually there.

@@ -1,0 +1,105 @@
+/**
+ * A Cloudflare-style module worker that serves models out of an S3 bucket:
+ *
+ *   GET /models/:domain/latest           the latest model's metadata (JSON)
+ *   GET /models/:domain/latest/files/*   one file of the latest model, streamed out of its archive
+ *
+ * Each request reads `latest.json`, and for a file the archive only up to the
+ * end of that file: nothing is buffered, so archives far larger than a
+ * worker's 128 MB of memory are fine. Responses carry the model id as `ETag`
+ * (a matching `If-None-Match` gets 304 without touching the archive) and a
+ * short `Cache-Control`, so a CDN can cache them and revalidate cheaply.
+ *
+ * Bindings: S3_BUCKET, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, and optionally
+ * S3_ENDPOINT (S3-compatible servers), S3_REGION (default us-east-1),
+ * MODEL_STORE_ROOT_PREFIX. In an app, import from "modelstore" and "modelstore/s3".
+ */
+import { ModelStore, ModelStoreError, type ModelMetadata } from "../../src/index.js";
+import { s3Backend } from "../../src/s3.js";
+
+/** The worker's bindings (wrangler `vars` and secrets). */
+export interface Env {
+  S3_BUCKET: string;
+  AWS_ACCESS_KEY_ID: string;
+  AWS_SECRET_ACCESS_KEY: string;
+  S3_ENDPOINT?: string;
+  S3_REGION?: string;
+  MODEL_STORE_ROOT_PREFIX?: string;
+}
+
+// "latest" moves when a model is uploaded: let caches keep an answer briefly,
+// then revalidate with the ETag (a 304 costs one small latest.json read).
+const CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=300";
+
+const ROUTE = /^\/models\/([^/]+)\/latest(?:\/files\/(.+))?$/;
+
+// HTTP status per ModelStoreError code; anything else is the server's fault.
+const STATUS: Record<string, number> = { NOT_FOUND: 404, INVALID_ARGUMENT: 400, INTEGRITY: 502, INVALID_ARCHIVE: 502, BACKEND: 502 };
+
+function storeFor(env: Env): ModelStore {
+  const backend = s3Backend({
+    bucket: env.S3_BUCKET,
+    endpoint: env.S3_ENDPOINT || undefined,
+    region: env.S3_REGION || undefined,
+    credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY },
+  });
+  return new ModelStore({ backend, rootPrefix: env.MODEL_STORE_ROOT_PREFIX || undefined });
+}
+
+function jsonError(status: number, code: string, message: string, headers: HeadersInit = {}): Response {
+  return Response.json({ error: { code, message } }, { status, headers: { "cache-control": "no-store", ...headers } });
+}
+
+function contentType(path: string): string {
+  if (path.endsWith(".json")) return "application/json";
+  if (path.endsWith(".txt") || path.endsWith(".md")) return "text/plain; charset=utf-8";
+  return "application/octet-stream";
+}
+
+/** Headers that let a CDN cache by model id. */
+function cacheHeaders(meta: ModelMetadata): Record<string, string> {
+  return { etag: `"${meta.model.model_id}"`, "cache-control": CACHE_CONTROL, "x-model-id": meta.model.model_id };
+}
+
+function notModified(request: Request, meta: ModelMetadata): boolean {
+  const wanted = request.headers.get("if-none-match");
+  return wanted !== null && wanted.split(",").some((tag) => tag.trim().replace(/^W\//, "") === `"${meta.model.model_id}"`);
+}
+
+async function handle(request: Request, env: Env): Promise<Response> {
+  if (request.method !== "GET") return jsonError(405, "METHOD_NOT_ALLOWED", "Only GET is supported.", { allow: "GET" });
+  const match = ROUTE.exec(new URL(request.url).pathname);
+  if (!match) return jsonError(404, "NOT_FOUND", "No such route. Use GET /models/:domain/latest or /models/:domain/latest/files/:path.");
+  let domain: string;
+  let path: string | undefined;
+  try {
+    domain = decodeURIComponent(match[1]);
+    path = match[2] === undefined ? undefined : decodeURIComponent(match[2]);
+  } catch {
+    return jsonError(400, "INVALID_ARGUMENT", "The path is not valid percent-encoding.");
+  }
+
+  const store = storeFor(env);
+  const meta = await store.getLatest(domain, { signal: request.signal });
+  if (notModified(request, meta)) return new Response(null, { status: 304, headers: cacheHeaders(meta) });
+  if (path === undefined) return Response.json(meta, { headers: cacheHeaders(meta) });
+
+  // openFile is readFile for metadata already in hand: latest.json is read once, then only the archive.
+  const body = await store.openFile(meta, path, { signal: request.signal });
+  if (!body) {
+    return jsonError(404, "NOT_FOUND", `Model "${meta.model.model_id}" in domain "${domain}" has no file "${path}".`);
+  }
+  return new Response(body, { headers: { ...cacheHeaders(meta), "content-type": contentType(path) } });
+}
+
+export default {
+  async fetch(request: Request, env: Env): Promise<Response> {
+    try {
+      return await handle(request, env);
+    } catch (error) {
+      if (error instanceof ModelStoreError) return jsonError(STATUS[error.code] ?? 500, error.code, error.message);
+      console.error(error);
+      return jsonError(500, "INTERNAL", "The worker failed; see its logs.");
+    }
+  },
+};

@@ -1,0 +1,35 @@
+/**
+ * The workerd smoke suite's worker: runs the shared runtime checks inside
+ * workerd and answers with their results as JSON, which workerd.spec.ts
+ * (on Node) turns into one test each. Bundled by examples/edge-worker/build.mjs.
+ */
+import { s3Backend } from "../../../src/s3.js";
+import { coreChecks, s3Checks, s3Options, s3TargetFromEnv, type Check } from "../checks.js";
+
+/** What one check did inside workerd. */
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  error?: string;
+}
+
+/** Every check the worker runs; the spec builds its test list from the same function. */
+export function workerChecks(env: Record<string, string | undefined>): Check[] {
+  const expected = { name: "workerd", label: env.EXPECTED_RUNTIME ?? "workerd" };
+  return [...coreChecks(expected), ...s3Checks(s3TargetFromEnv(env), (target) => s3Backend(s3Options(target)), expected)];
+}
+
+export default {
+  async fetch(_request: Request, env: Record<string, string | undefined>): Promise<Response> {
+    const results: CheckResult[] = [];
+    for (const check of workerChecks(env)) {
+      try {
+        await check.run();
+        results.push({ name: check.name, ok: true });
+      } catch (error) {
+        results.push({ name: check.name, ok: false, error: error instanceof Error ? `${error.message}\n${error.stack ?? ""}` : String(error) });
+      }
+    }
+    return Response.json(results);
+  },
+};

@@ -1,0 +1,171 @@
+/**
+ * examples/edge-worker in workerd (Miniflare) against the local S3 server.
+ * Models are uploaded from Node first; the worker reaches Swift through a
+ * counting proxy, so the tests see every request and every byte it read.
+ */
+import { createServer, request as httpRequest, type Server } from "node:http";
+import { Miniflare } from "miniflare";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bundleWorker, WORKER_ENTRY } from "../../../examples/edge-worker/build.mjs";
+import { ModelStore, type ModelMetadata } from "../../../src/index.js";
+import { s3Backend } from "../../../src/s3.js";
+import { createBucket, useS3Server, type S3Server } from "../../support/s3-server.js";
+import { COMPATIBILITY_DATE } from "./compat.js";
+
+const MiB = 1024 * 1024;
+const BIG = 150 * MiB; // over a worker's 128 MB of memory
+const config = new TextEncoder().encode(JSON.stringify({ architecture: "logistic-regression", threshold: 0.5 }));
+
+/** A proxy that forwards to `target` and counts the response bytes of each request. */
+async function countingProxy(target: string) {
+  const upstream = new URL(target);
+  const requests: { method: string; path: string; bytes: number }[] = [];
+  const server: Server = createServer((req, res) => {
+    const record = { method: req.method ?? "", path: decodeURIComponent(req.url ?? ""), bytes: 0 };
+    requests.push(record);
+    const forward = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.on("data", (chunk: Buffer) => (record.bytes += chunk.length));
+      answer.pipe(res);
+      // The worker hung up (it had the file it wanted): stop reading from S3 too.
+      res.on("close", () => answer.destroy());
+    });
+    forward.on("error", () => res.destroy());
+    req.pipe(forward);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  const endpoint = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+  return { endpoint, requests, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+/** `size` zero bytes in 1 MiB chunks, never all in memory at once. */
+function zeros(size: number): ReadableStream<Uint8Array> {
+  let sent = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (sent >= size) return controller.close();
+      const chunk = new Uint8Array(Math.min(MiB, size - sent));
+      sent += chunk.byteLength;
+      controller.enqueue(chunk);
+    },
+  });
+}
+
+let server: S3Server;
+let proxy: Awaited<ReturnType<typeof countingProxy>>;
+let mf: Miniflare;
+let small: ModelMetadata;
+let big: ModelMetadata;
+
+beforeAll(async () => {
+  server = await useS3Server();
+  const bucket = await createBucket(server, "edge");
+  const credentials = { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey };
+  const store = new ModelStore({ backend: s3Backend({ bucket, endpoint: server.endpoint, region: server.region, credentials }) });
+  small = await store.upload("refunds", {
+    files: [
+      { path: "config.json", body: config },
+      { path: "weights.bin", body: new Uint8Array(64 * 1024).fill(7) },
+    ],
+  });
+  // Stored, not deflated (level 0), so the archive really is bigger than a worker's memory;
+  // the small file comes first, where a reader finds it without reading on.
+  big = await store.upload("big", {
+    files: [
+      { path: "config.json", body: config },
+      { path: "weights.bin", body: zeros(BIG), size: BIG },
+    ],
+    archive: { level: 0 },
+  });
+  proxy = await countingProxy(server.endpoint);
+  const { code } = await bundleWorker(WORKER_ENTRY);
+  mf = new Miniflare({
+    modules: [{ type: "ESModule", path: "worker.mjs", contents: code }],
+    compatibilityDate: COMPATIBILITY_DATE,
+    bindings: {
+      S3_ENDPOINT: proxy.endpoint,
+      S3_BUCKET: bucket,
+      S3_REGION: server.region,
+      AWS_ACCESS_KEY_ID: server.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
+    },
+  });
+}, 300_000);
+
+afterAll(async () => {
+  await mf?.dispose();
+  await proxy?.close();
+  await server?.stop();
+});
+
+/** Fetches from the worker; returns the response and the S3 requests it caused. */
+async function get(path: string, headers: Record<string, string> = {}) {
+  const before = proxy.requests.length;
+  const response = await mf.dispatchFetch(`http://models.example${path}`, { headers });
+  const body = new Uint8Array(await response.arrayBuffer());
+  // Let the proxy see the worker hang up before counting.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  return { response, body, s3: proxy.requests.slice(before) };
+}
+
+const json = (body: Uint8Array) => JSON.parse(new TextDecoder().decode(body));
+const archiveKeyOf = (meta: ModelMetadata) => `/${meta.storage.prefix}`;
+
+describe("examples/edge-worker in workerd", () => {
+  it("GET /models/:domain/latest answers the latest metadata with the model id as ETag, reading only latest.json", async () => {
+    const { response, body, s3 } = await get("/models/refunds/latest");
+    expect(response.status).toBe(200);
+    expect(json(body).model.model_id).toBe(small.model.model_id);
+    expect(response.headers.get("etag")).toBe(`"${small.model.model_id}"`);
+    expect(response.headers.get("cache-control")).toMatch(/max-age=\d+/);
+    expect(s3.map((r) => `${r.method} ${r.path.replace(/^\/[^/]+/, "")}`)).toEqual(["GET /operatorai-model-store/refunds/latest.json"]);
+  });
+
+  it("GET /models/:domain/latest/files/:path streams the file byte-identical with cache headers", async () => {
+    const { response, body } = await get("/models/refunds/latest/files/config.json");
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("application/json");
+    expect(response.headers.get("etag")).toBe(`"${small.model.model_id}"`);
+    expect(body).toEqual(config);
+    const weights = await get("/models/refunds/latest/files/weights.bin");
+    expect(weights.body).toEqual(new Uint8Array(64 * 1024).fill(7));
+  });
+
+  it("a matching If-None-Match gets 304 without touching the archive", async () => {
+    const { response, s3 } = await get("/models/refunds/latest/files/config.json", { "if-none-match": `"${small.model.model_id}"` });
+    expect(response.status).toBe(304);
+    expect(s3.some((r) => r.path.endsWith(archiveKeyOf(small)))).toBe(false);
+  });
+
+  it("serves a file from the start of a 150 MiB archive after reading only latest.json and the archive's first bytes", async () => {
+    expect(big.archive.size).toBeGreaterThan(128 * MiB);
+    const { response, body, s3 } = await get("/models/big/latest/files/config.json");
+    expect(response.status).toBe(200);
+    expect(body).toEqual(config);
+    expect(s3.map((r) => r.path.replace(/^\/[^/]+/, ""))).toEqual(["/operatorai-model-store/big/latest.json", archiveKeyOf(big)]);
+    const archiveBytes = s3[1].bytes;
+    expect(archiveBytes).toBeLessThan(16 * MiB); // what socket buffers hold, not the archive
+  });
+
+  it("an unknown domain, an unknown file and an unknown route are 404s with a JSON error", async () => {
+    const domain = await get("/models/no-such-domain/latest");
+    expect(domain.response.status).toBe(404);
+    expect(json(domain.body).error.code).toBe("NOT_FOUND");
+    expect(json(domain.body).error.message).toContain("no-such-domain");
+    const file = await get("/models/refunds/latest/files/missing.bin");
+    expect(file.response.status).toBe(404);
+    expect(json(file.body).error.message).toContain("missing.bin");
+    expect(file.response.headers.get("content-type")).toContain("application/json");
+    const route = await get("/nothing-here");
+    expect(route.response.status).toBe(404);
+    expect(json(route.body).error.code).toBe("NOT_FOUND");
+  });
+
+  it("the worker bundle (esbuild, platform neutral) has no node: imports", async () => {
+    const { code, externalImports } = await bundleWorker(WORKER_ENTRY, { minify: true });
+    expect(externalImports).toEqual([]);
+    expect(code).not.toMatch(/["']node:/);
+    expect(code.length).toBeGreaterThan(10_000); // the store, the archive reader and the S3 signer are in it
+  });
+});

@@ -1,0 +1,17 @@
+// The workerd suite: Node-side vitest files that run workers in workerd
+// (Miniflare) against one local S3 server. Run by test/runtimes/run.mjs, or:
+//   npx vitest run --config test/runtimes/workerd/vitest.config.ts
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  root: fileURLToPath(new URL("../../..", import.meta.url)),
+  test: {
+    include: ["test/runtimes/workerd/**/*.spec.ts"],
+    // Reuses the runner's server when S3_ENDPOINT is set, else starts one.
+    globalSetup: ["test/support/s3-server.ts"],
+    fileParallelism: false,
+    testTimeout: 120_000,
+    hookTimeout: 300_000,
+  },
+});

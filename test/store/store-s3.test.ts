@@ -1,0 +1,22 @@
+import { afterAll, beforeAll } from "vitest";
+import { s3Backend } from "../../src/s3.js";
+import { createBucket, useS3Server, type S3Server } from "../support/s3-server.js";
+import { runStoreSuite } from "./store-suite.js";
+
+let server: S3Server;
+beforeAll(async () => {
+  server = await useS3Server();
+}, 300_000);
+afterAll(() => server?.stop());
+
+// A bucket per test: every store test starts from an empty bucket, as on the other backends.
+runStoreSuite("S3 (Swift s3api, conditional writes emulated)", async () => {
+  const bucket = await createBucket(server, "store");
+  const backend = s3Backend({
+    bucket,
+    endpoint: server.endpoint,
+    region: server.region,
+    credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
+  });
+  return { backend };
+});
