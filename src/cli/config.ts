@@ -7,9 +7,10 @@ import { resolve } from "node:path";
 import { ModelStore } from "../index.js";
 import { InvalidArgumentError } from "../errors.js";
 import { fileSystemBackend } from "../fs.js";
+import { s3BackendFromEnv } from "../s3.js";
 
 /** Storage names accepted in `MODEL_STORE_STORAGE` / `--storage` (the Python library's names). */
-export const STORAGE_NAMES = ["filesystem"] as const;
+export const STORAGE_NAMES = ["filesystem", "aws-s3"] as const;
 
 /** What the CLI was told about where models live. */
 export interface StoreSettings {
@@ -31,6 +32,9 @@ export function storeFromSettings(flags: StoreSettings, env: Record<string, stri
       const root = resolve(flags.root ?? env.MODEL_STORE_ROOT ?? DEFAULT_FILESYSTEM_ROOT);
       return new ModelStore({ backend: fileSystemBackend({ root }), rootPrefix });
     }
+    case "aws-s3":
+      // Bucket, region, endpoint and credentials from the AWS and MODEL_STORE_AWS_* variables.
+      return new ModelStore({ backend: s3BackendFromEnv(env), rootPrefix: rootPrefix ?? env.MODEL_STORE_AWS_ROOT_PREFIX });
     default:
       throw new InvalidArgumentError(
         `Unknown storage ${JSON.stringify(storage)} (from --storage or MODEL_STORE_STORAGE). Use one of: ${STORAGE_NAMES.join(", ")}.`,

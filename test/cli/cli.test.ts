@@ -5,6 +5,7 @@ import { mkdtemp, readFile, rm, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createBucket, useS3Server, type S3Server } from "../support/s3-server.js";
 
 const repo = resolve(import.meta.dirname, "../..");
 const bin = join(repo, "dist/cli/main.js");
@@ -82,4 +83,30 @@ describe("modelstore CLI", () => {
     expect(JSON.parse(cli(["domains", "--json", "--root", "other-store"]).stdout)).toEqual(["flagged"]);
     expect(existsSync(join(work, "other-store/operatorai-model-store/flagged/latest.json"))).toBe(true);
   });
+
+  it("works the same on S3 with MODEL_STORE_STORAGE=aws-s3", async () => {
+    const server: S3Server = await useS3Server();
+    try {
+      const env = {
+        MODEL_STORE_STORAGE: "aws-s3",
+        MODEL_STORE_AWS_BUCKET: await createBucket(server, "cli"),
+        AWS_ACCESS_KEY_ID: server.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
+        AWS_REGION: server.region,
+        AWS_ENDPOINT_URL_S3: server.endpoint,
+      };
+      const up = cli(["upload", "refunds", "model", "--json"], env);
+      expect(up.stderr).toBe("");
+      const meta = JSON.parse(up.stdout);
+      expect(meta.storage).toMatchObject({ type: "aws:s3", bucket: env.MODEL_STORE_AWS_BUCKET });
+      expect(JSON.parse(cli(["domains", "--json"], env).stdout)).toEqual(["refunds"]);
+      expect(cli(["cat", "refunds", "latest", "config.json"], env).stdout).toBe('{"a": 1}');
+      const wrongSecret = cli(["domains"], { ...env, AWS_SECRET_ACCESS_KEY: "not-the-secret" });
+      expect(wrongSecret.code).toBe(1);
+      expect(wrongSecret.stderr).toMatch(/secret access key/);
+      expect(wrongSecret.stderr).not.toContain("not-the-secret");
+    } finally {
+      await server.stop();
+    }
+  }, 300_000);
 });
