@@ -9,9 +9,12 @@ const [dir, ...failedSteps] = process.argv.slice(2);
 let passed = 0;
 let failed = failedSteps.length;
 const reports = readdirSync(dir).filter((f) => f.endsWith(".json"));
-if (!reports.some((f) => f === "vitest.json")) {
-  console.log("vitest wrote no report: counting the test run as failed");
-  failed += 1;
+// A runner that crashed writes no report: that must not pass silently.
+for (const required of ["vitest.json", "deno.json", "bun.json", "workerd.json"]) {
+  if (!reports.includes(required)) {
+    console.log(`${required} missing: counting that run as failed`);
+    failed += 1;
+  }
 }
 for (const file of reports) {
   const report = JSON.parse(readFileSync(join(dir, file), "utf8"));

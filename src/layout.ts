@@ -6,10 +6,14 @@
  * <root>/<domain>/<%Y/%m/%d/%H:%M:%S>/artifacts.tar.gz   the archive
  * <root>/<domain>/versions/<model-id>.json               one document per model
  * <root>/<domain>/latest.json                            a copy of the newest model's document
+ * <root>/.projects/<project>.json                        a project (only when projects are used)
+ * <root>/.projects/<project>/<domain>.json               a task's membership of a project
  * ```
+ * A store that never names a project has no `.projects` documents at all, so
+ * its layout is exactly the Python modelstore's; its domains sit in the default project.
  * Times are UTC. Names are validated before they become keys.
  */
-import { validateDomain, validateModelId, validateRootPrefix } from "./names.js";
+import { validateDomain, validateModelId, validateProject, validateRootPrefix } from "./names.js";
 
 /** The root prefix the Python modelstore hard-codes. */
 export const DEFAULT_ROOT_PREFIX = "operatorai-model-store";
@@ -71,6 +75,34 @@ export class BucketLayout {
     if (!key.startsWith(prefix) || !key.endsWith(".json")) return undefined;
     const id = key.slice(prefix.length, -".json".length);
     return id.length > 0 && !id.includes("/") ? id : undefined;
+  }
+
+  /** `<root>/.projects/` — every project and membership document, in one listing. */
+  projectsPrefix(): string {
+    return `${this.root}/.projects/`;
+  }
+
+  /** `<root>/.projects/<project>.json` */
+  projectKey(project: string): string {
+    return `${this.projectsPrefix()}${validateProject(project)}.json`;
+  }
+
+  /** `<root>/.projects/<project>/<domain>.json`: the task `domain` belongs to `project`. */
+  membershipKey(project: string, domain: string): string {
+    return `${this.projectsPrefix()}${validateProject(project)}/${validateDomain(domain)}.json`;
+  }
+
+  /**
+   * What a key under {@link projectsPrefix} is: a project document, a membership,
+   * or `undefined` for anything else (temp files, foreign keys).
+   */
+  parseProjectsKey(key: string): { project: string; task?: string } | undefined {
+    const start = this.projectsPrefix();
+    if (!key.startsWith(start) || !key.endsWith(".json")) return undefined;
+    const parts = key.slice(start.length, -".json".length).split("/");
+    if (parts.length === 1 && parts[0]) return { project: parts[0] };
+    if (parts.length === 2 && parts[0] && parts[1]) return { project: parts[0], task: parts[1] };
+    return undefined;
   }
 
   /** The domain name of a `<root>/<domain>/` common prefix, or `undefined`. */

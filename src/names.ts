@@ -1,12 +1,15 @@
 /**
- * Validation of the names that become object keys and file paths: domains,
- * model ids and the root prefix. Checked before any key is built, so a hostile
+ * Validation of the names that become object keys and file paths: domains
+ * (tasks), projects, model ids and the root prefix. Checked before any key is built, so a hostile
  * or mistyped name can never address another domain or escape a directory.
  */
 import { InvalidArgumentError } from "./errors.js";
 
-/** Names reserved by the bucket layout: a domain or id with these would collide with it. */
-export const RESERVED_NAMES: readonly string[] = ["versions", "latest.json", "artifacts.tar.gz"];
+/**
+ * Names reserved by the bucket layout: a domain, project or id with these would
+ * collide with it. `.projects` holds the project documents (see layout.ts).
+ */
+export const RESERVED_NAMES: readonly string[] = ["versions", "latest.json", "artifacts.tar.gz", ".projects"];
 
 const MAX_NAME_LENGTH = 255; // one path segment on every common file system
 // C0 controls, DEL and C1 controls: invisible in listings and unsafe in terminals.
@@ -35,6 +38,20 @@ export function validateDomain(domain: unknown): string {
     );
   }
   return domain;
+}
+
+/** Throws {@link InvalidArgumentError} unless `project` can safely become one key segment. */
+export function validateProject(project: unknown): string {
+  if (typeof project !== "string") {
+    throw new InvalidArgumentError(`A project must be a string, got ${typeof project}. Pass a name such as "payments", or omit it for the default project.`);
+  }
+  const problem = problemWith(project);
+  if (problem) {
+    throw new InvalidArgumentError(
+      `Invalid project ${JSON.stringify(project)}: ${problem}. Use a single name such as "payments" (letters, digits, "-", "_", ".").`,
+    );
+  }
+  return project;
 }
 
 /** Throws {@link InvalidArgumentError} unless `id` can safely become a file name (`versions/<id>.json`). */

@@ -1,7 +1,9 @@
 /**
- * The ModelStore: upload, list, inspect, read and delete models over one
- * {@link Backend}, in the bucket layout shared with the Python modelstore.
- * Knows the Backend interface only, never a concrete backend.
+ * The ModelStore: upload, list, inspect, read and delete models, with the
+ * archives in one {@link Backend} (the artifact repository) and their
+ * descriptions in one {@link MetadataRepository} (by default the bucket layout
+ * shared with the Python modelstore, in the same backend). Knows both
+ * interfaces only, never a concrete backend or repository.
  */
 import { v4 as uuidv4 } from "uuid";
 import { createArchive } from "./archive/create-archive.js";
@@ -10,19 +12,49 @@ import type { ArchiveInputEntry, CreateArchiveOptions, EntrySource } from "./arc
 import type { Backend, StorageLocation } from "./backends/backend.js";
 import { AlreadyExistsError, IntegrityError, ModelStoreError, NotFoundError, throwIfAborted } from "./errors.js";
 import { BucketLayout, DEFAULT_ROOT_PREFIX } from "./layout.js";
-import { compareNewestFirst, encodeMetadata, type JsonValue, type ModelMetadata, type ModelType } from "./meta.js";
-import { validateDomain, validateModelId } from "./names.js";
+import type { JsonValue, ModelMetadata, ModelType } from "./meta.js";
+import { bucketMetadata } from "./metadata/bucket.js";
+import { taskInOtherProject } from "./metadata/errors.js";
+import { DEFAULT_PROJECT, type MetadataRepository, type ProjectRecord, type TaskRecord } from "./metadata/repository.js";
+import { validateDomain, validateModelId, validateProject } from "./names.js";
 import { detectRuntime } from "./runtime-info.js";
-import { advanceLatest, readMetadata, repairLatest, settle } from "./store-documents.js";
+import { settle } from "./store-documents.js";
 import { MeasuringStream, readSmallText, verifyingStream } from "./streams.js";
 import { DEPENDENCY_VERSIONS, LIBRARY_VERSION } from "./version.js";
 
 /** Options for {@link ModelStore}. */
 export interface ModelStoreOptions {
-  /** Where the bytes go. */
+  /** Where the bytes go (the artifact repository). */
   backend: Backend;
+  /**
+   * Where model metadata, tasks and projects live.
+   * @default the bucket layout in `backend` (`versions/<id>.json`, `latest.json`), see {@link bucketMetadata}
+   */
+  metadata?: MetadataRepository;
   /** Top-level prefix of every key. @default "operatorai-model-store" */
   rootPrefix?: string;
+}
+
+/** Options for deleting a project or task. */
+export interface DeleteOptions extends ReadOptions {
+  /**
+   * Also delete what it holds: a task's models (metadata and archives), a
+   * project's tasks with their models. Without it, deleting something that is
+   * not empty fails with `ConflictError`. @default false
+   */
+  cascade?: boolean;
+}
+
+/** Options for {@link ModelStore.listTasks}. */
+export interface ListTasksOptions extends ReadOptions {
+  /** Only this project's tasks. @default every task */
+  project?: string;
+}
+
+/** Options for {@link ModelStore.ensureTask}. */
+export interface EnsureTaskOptions extends ReadOptions {
+  /** The project to create the task in (created too when missing). @default "default" */
+  project?: string;
 }
 
 /** Progress of an upload, reported as archive bytes are stored. */
@@ -39,6 +71,12 @@ export interface UploadOptions {
   extras?: EntrySource<ArchiveInputEntry>;
   /** Your own JSON metadata, stored as `extra`. */
   extraMetadata?: JsonValue;
+  /**
+   * The project the domain (task) belongs to. A new task is created in it (and a
+   * new project too); a task already in another project fails with `ConflictError`.
+   * @default the task's own project, or "default" for a new task
+   */
+  project?: string;
   /** The model's id. @default a new UUID4 */
   modelId?: string;
   /** Which library and class produced the model. */
@@ -55,44 +93,52 @@ export interface UploadOptions {
 
 /** Options for reads that may take long. */
 export interface ReadOptions {
+  /** Aborts the call. */
   signal?: AbortSignal;
 }
 
 // How many later seconds an upload tries when uploads in the same second hold the earlier keys.
 const MAX_ARCHIVE_SLOTS = 3600;
-// Version documents read at once when listing a domain.
-const LIST_CONCURRENCY = 8;
 
 const hasCode = (error: unknown, code: string) => error instanceof ModelStoreError && error.code === code;
 
-/** Uploads, lists, reads and deletes models in one backend. */
+/** Uploads, lists, reads and deletes models, projects and tasks. */
 export class ModelStore {
+  /** The artifact repository: where archives are stored. */
   readonly backend: Backend;
+  /** The metadata repository: where model documents, tasks and projects live. */
+  readonly metadata: MetadataRepository;
+  /** Where archives (and, with the default metadata, documents) live in the backend. */
   readonly layout: BucketLayout;
 
   constructor(options: ModelStoreOptions) {
     this.backend = options.backend;
     this.layout = new BucketLayout(options.rootPrefix ?? DEFAULT_ROOT_PREFIX);
+    this.metadata = options.metadata ?? bucketMetadata({ backend: options.backend, rootPrefix: this.layout.root });
   }
 
   /**
-   * Archives the files, stores the archive, then `versions/<id>.json`, then
-   * moves `latest.json` forward. On any failure or abort, whatever was written
-   * is removed again and no version becomes visible.
+   * Archives the files and stores the archive in a create-only slot, then
+   * records its metadata. On any failure or abort the archive is removed again
+   * and no model becomes visible (the repository's write is itself all or nothing).
    */
   async upload(domain: string, options: UploadOptions): Promise<ModelMetadata> {
     validateDomain(domain);
+    const project = options.project === undefined ? undefined : validateProject(options.project);
     const modelId = validateModelId(options.modelId ?? uuidv4());
     const { signal } = options;
-    const versionKey = this.layout.versionKey(domain, modelId);
-    if (await this.backend.head(versionKey, { signal })) {
+    if (await this.metadata.getModel(domain, modelId, { signal })) {
       throw new AlreadyExistsError(
         `Model "${modelId}" already exists in domain "${domain}". Choose another modelId, or omit it to get a UUID4.`,
       );
     }
+    if (project !== undefined) {
+      // Checked before any byte is written; the repository checks again atomically.
+      const task = await this.metadata.getTask(domain, { signal });
+      if (task && task.project !== project) throw taskInOtherProject(domain, task.project, project);
+    }
     const created = new Date();
     const archiveKey = await this.claimArchiveKey(domain, created, signal);
-    let versionWritten = false;
     try {
       const measure = new MeasuringStream(options.onProgress && ((bytes) => options.onProgress!({ bytes })));
       const archive = createArchive(
@@ -102,76 +148,125 @@ export class ModelStore {
       await this.backend.put(archiveKey, archive, { signal, contentType: "application/gzip" });
       const metadata = this.describe(domain, modelId, created, archiveKey, measure.result(), options);
       throwIfAborted(signal);
-      await this.backend.put(versionKey, encodeMetadata(metadata), { signal, ifNoneMatch: "*", contentType: "application/json" });
-      versionWritten = true;
-      await advanceLatest(this.backend, this.layout.latestKey(domain), metadata, signal);
+      await this.metadata.addModel(metadata, { project, signal });
       return metadata;
     } catch (error) {
-      await this.removeQuietly(versionWritten ? [versionKey, archiveKey] : [archiveKey]);
-      if (versionWritten) {
-        // The latest.json write may have landed before its response was lost: point it back.
-        await repairLatest(this.backend, this.layout.latestKey(domain), modelId, async () => (await this.listModels(domain))[0]).catch(() => undefined);
-      }
-      if (hasCode(error, "ALREADY_EXISTS") && !versionWritten) {
+      await this.removeQuietly([archiveKey]);
+      if (hasCode(error, "ALREADY_EXISTS")) {
         throw new AlreadyExistsError(`Model "${modelId}" was uploaded to domain "${domain}" by someone else meanwhile. Choose another modelId.`, { cause: error });
       }
       throw error;
     }
   }
 
-  /** Domains in the store, sorted by name. */
+  /** Domains (tasks) in the store, sorted by name. */
   async listDomains(options: ReadOptions = {}): Promise<string[]> {
-    const domains: string[] = [];
-    for await (const prefix of this.backend.listPrefixes(this.layout.domainsPrefix(), options)) {
-      const name = this.layout.domainOfPrefix(prefix);
-      if (name !== undefined && isValidDomain(name)) domains.push(name);
-    }
-    return domains.sort();
+    return (await this.metadata.listTasks(options)).map((task) => task.name);
   }
 
-  /** Ids of a domain's models, in key order (cheap: one listing, no documents read). */
+  /** Ids of a domain's models, in no promised order (cheap: no documents read where the repository allows). */
   async listModelIds(domain: string, options: ReadOptions = {}): Promise<string[]> {
-    const ids: string[] = [];
-    for await (const object of this.backend.list(this.layout.versionsPrefix(domain), options)) {
-      const id = this.layout.modelIdOfVersionKey(domain, object.key);
-      if (id !== undefined) ids.push(id);
-    }
-    return ids;
+    return this.metadata.listModelIds(validateDomain(domain), options);
   }
 
   /** Metadata of every model in a domain, newest first. An unknown domain lists nothing. */
   async listModels(domain: string, options: ReadOptions = {}): Promise<ModelMetadata[]> {
-    const ids = await this.listModelIds(domain, options);
-    const models: ModelMetadata[] = [];
-    let next = 0;
-    const worker = async () => {
-      while (next < ids.length) {
-        const id = ids[next++];
-        const metadata = await readMetadata(this.backend, this.layout.versionKey(domain, id), options.signal);
-        if (metadata) models.push(metadata); // deleted while listing: leave it out
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(LIST_CONCURRENCY, ids.length) }, worker));
-    return models.sort(compareNewestFirst);
+    return this.metadata.listModels(validateDomain(domain), options);
   }
 
   /** One model's metadata. @throws NotFoundError when the domain or model does not exist */
   async getModelInfo(domain: string, modelId: string, options: ReadOptions = {}): Promise<ModelMetadata> {
-    const metadata = await readMetadata(this.backend, this.layout.versionKey(domain, modelId), options.signal);
+    const metadata = await this.metadata.getModel(validateDomain(domain), validateModelId(modelId), options);
     if (metadata) return metadata;
     throw await this.notFound(domain, modelId, options);
   }
 
   /** The newest model's metadata. @throws NotFoundError when the domain has no models */
   async getLatest(domain: string, options: ReadOptions = {}): Promise<ModelMetadata> {
-    const metadata = await readMetadata(this.backend, this.layout.latestKey(domain), options.signal);
+    const metadata = await this.metadata.latestModel(validateDomain(domain), options);
     if (metadata) return metadata;
     throw new NotFoundError(`Domain "${domain}" has no models. List the domains with store.listDomains(), or upload one with store.upload("${domain}", ...).`);
   }
 
   /** True when the domain holds a model with this id. */
   async modelExists(domain: string, modelId: string, options: ReadOptions = {}): Promise<boolean> {
-    return (await this.backend.head(this.layout.versionKey(domain, modelId), options)) !== null;
+    return (await this.metadata.getModel(validateDomain(domain), validateModelId(modelId), options)) !== null;
+  }
+
+  /** A project. @throws NotFoundError when it does not exist */
+  async getProject(name: string, options: ReadOptions = {}): Promise<ProjectRecord> {
+    const project = await this.metadata.getProject(validateProject(name), options);
+    if (project) return project;
+    throw new NotFoundError(`Project "${name}" does not exist. List the projects with store.listProjects(), or create it with store.ensureProject("${name}").`);
+  }
+
+  /** Gets a project, creating it when missing. */
+  async ensureProject(name: string, options: ReadOptions = {}): Promise<ProjectRecord> {
+    return this.metadata.ensureProject(validateProject(name), options);
+  }
+
+  /** Every project, sorted by name; the default project ("default") is always there. */
+  async listProjects(options: ReadOptions = {}): Promise<ProjectRecord[]> {
+    return this.metadata.listProjects(options);
+  }
+
+  /**
+   * Deletes a project. With `cascade`, its tasks go too, with their models'
+   * metadata and archives; without, a project that has tasks fails with `ConflictError`.
+   * The default project itself always exists: `cascade` empties it.
+   * @throws NotFoundError when it does not exist
+   */
+  async deleteProject(name: string, options: DeleteOptions = {}): Promise<void> {
+    await this.getProject(name, options);
+    if (options.cascade) {
+      for (const task of await this.metadata.listTasks({ project: name, signal: options.signal })) {
+        await this.deleteTask(task.name, options);
+      }
+      if (name === DEFAULT_PROJECT) return;
+    }
+    await this.metadata.deleteProject(name, options);
+  }
+
+  /** A task (domain) and its project. @throws NotFoundError when it does not exist */
+  async getTask(name: string, options: ReadOptions = {}): Promise<TaskRecord> {
+    const task = await this.metadata.getTask(validateDomain(name), options);
+    if (task) return task;
+    throw new NotFoundError(`Task "${name}" does not exist. List the tasks with store.listTasks(), or create it with store.ensureTask("${name}").`);
+  }
+
+  /**
+   * Gets a task, creating it (in `options.project`, created too when missing) when it does not exist.
+   * @throws ConflictError when the task exists in another project
+   */
+  async ensureTask(name: string, options: EnsureTaskOptions = {}): Promise<TaskRecord> {
+    const project = options.project === undefined ? DEFAULT_PROJECT : validateProject(options.project);
+    return this.metadata.ensureTask(validateDomain(name), project, options);
+  }
+
+  /** Tasks sorted by name: all, or one project's. @throws NotFoundError for an unknown project */
+  async listTasks(options: ListTasksOptions = {}): Promise<TaskRecord[]> {
+    if (options.project !== undefined) await this.getProject(options.project, options);
+    return this.metadata.listTasks(options);
+  }
+
+  /**
+   * Deletes a task. With `cascade`, its models go too (metadata, then archive,
+   * oldest first so the latest moves once); without, a task that still holds
+   * models fails with `ConflictError`.
+   * @throws NotFoundError when it does not exist
+   */
+  async deleteTask(name: string, options: DeleteOptions = {}): Promise<void> {
+    await this.getTask(name, options);
+    if (options.cascade) {
+      const models = await this.metadata.listModels(name, options);
+      for (const model of models.reverse()) await this.deleteDescribed(model, options);
+    }
+    await this.metadata.deleteTask(name, options);
+  }
+
+  /** Releases the metadata repository's connections (PostgreSQL); a no-op for the others. */
+  async close(): Promise<void> {
+    await this.metadata.close?.();
   }
 
   /**
@@ -238,15 +333,18 @@ export class ModelStore {
   }
 
   /**
-   * Removes a model's version document and archive. If it was the latest,
-   * `latest.json` is moved to the newest remaining model, or removed.
+   * Removes a model's metadata, then its archive. If it was the latest, the
+   * latest becomes the newest remaining model (`latest.json` is moved or removed).
    */
   async deleteModel(domain: string, modelId: string, options: ReadOptions = {}): Promise<void> {
-    const metadata = await this.getModelInfo(domain, modelId, options);
-    // Version first: a reader must never find a version whose archive is gone.
-    await this.backend.delete(this.layout.versionKey(domain, modelId), options);
-    await this.backend.delete(this.keyOf(metadata.storage, modelId), options);
-    await repairLatest(this.backend, this.layout.latestKey(domain), modelId, async () => (await this.listModels(domain, options))[0], options.signal);
+    await this.deleteDescribed(await this.getModelInfo(domain, modelId, options), options);
+  }
+
+  private async deleteDescribed(metadata: ModelMetadata, options: ReadOptions): Promise<void> {
+    const { domain, model_id: id } = metadata.model;
+    // Metadata first: a reader must never find a model whose archive is gone.
+    await this.metadata.deleteModel(domain, id, options);
+    await this.backend.delete(this.keyOf(metadata.storage, id), options);
   }
 
   /** Reserves a free `<datetime>/artifacts.tar.gz` key with a create-only write, moving to later seconds on conflict. */
@@ -292,7 +390,7 @@ export class ModelStore {
   }
 
   private async notFound(domain: string, modelId: string, options: ReadOptions): Promise<NotFoundError> {
-    const domainExists = (await this.backend.head(this.layout.latestKey(domain), options)) !== null;
+    const domainExists = (await this.metadata.getTask(domain, options)) !== null;
     return domainExists
       ? new NotFoundError(`Model "${modelId}" does not exist in domain "${domain}". List the domain's models with store.listModels("${domain}").`)
       : new NotFoundError(`Domain "${domain}" does not exist (looking for model "${modelId}"). List the domains with store.listDomains().`);
@@ -320,13 +418,4 @@ async function holdsClaim(backend: Backend, key: string, claim: Uint8Array, sign
     if (stored !== new TextDecoder().decode(claim)) return false;
   }
   return true;
-}
-
-function isValidDomain(name: string): boolean {
-  try {
-    validateDomain(name);
-    return true;
-  } catch {
-    return false;
-  }
 }

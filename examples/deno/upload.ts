@@ -2,10 +2,11 @@
 /**
  * Uploads examples/model to a file-system store and fetches it back, on Deno.
  *
- *   deno run --allow-read --allow-write --allow-env examples/deno/upload.ts [store-dir]
+ *   deno run --allow-read --allow-write --allow-env=USER,USERNAME examples/deno/upload.ts [store-dir]
  *
- * --allow-read/--allow-write: the model directory and the store (default ./.modelstore);
- * --allow-env: the runtime info recorded with the model reads USER.
+ * --allow-read/--allow-write: the model directory and the store (default ./.modelstore).
+ * --allow-env=USER,USERNAME is optional: with it the metadata records who uploaded
+ * (`code.user`); without it Deno prompts on a terminal, and "unknown" is recorded.
  * In your own project import "jsr:@modelstore/modelstore" / "npm:modelstore" instead:
  * this repository's deno.json maps "modelstore" to its sources.
  */

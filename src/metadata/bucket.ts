@@ -1,0 +1,247 @@
+/**
+ * Metadata in the bucket itself, next to the archives: the default repository,
+ * and the Python modelstore's layout (`versions/<id>.json`, `latest.json`, see
+ * layout.ts). Projects add small documents under `<root>/.projects/` only when
+ * a project other than the default is used, so a store written without
+ * projects is byte-for-byte what it was.
+ */
+import type { Backend } from "../backends/backend.js";
+import { ModelStoreError } from "../errors.js";
+import { BucketLayout, DEFAULT_ROOT_PREFIX } from "../layout.js";
+import { compareNewestFirst, type ModelMetadata } from "../meta.js";
+import { validateDomain } from "../names.js";
+import { advanceLatest, readMetadata, repairLatest } from "../store-documents.js";
+import { defaultProjectUndeletable, modelExists, projectNotEmpty, taskInOtherProject, taskNotEmpty } from "./errors.js";
+import {
+  DEFAULT_PROJECT,
+  type AddModelOptions,
+  type ListTasksOptions,
+  type MetadataCallOptions,
+  type MetadataRepository,
+  type ProjectRecord,
+  type TaskRecord,
+} from "./repository.js";
+
+/** Options for {@link bucketMetadata}. */
+export interface BucketMetadataOptions {
+  /** The backend that holds the archives; the documents go beside them. */
+  backend: Backend;
+  /** Top-level prefix of every key. @default "operatorai-model-store" */
+  rootPrefix?: string;
+}
+
+// Version documents read at once when listing a domain: enough to hide S3 latency, few enough to be polite.
+const LIST_CONCURRENCY = 16;
+
+const hasCode = (error: unknown, code: string) => error instanceof ModelStoreError && error.code === code;
+const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value, null, 2) + "\n");
+
+/** What one listing of `<root>/.projects/` says. */
+interface ProjectsIndex {
+  projects: Map<string, string | undefined>; // name → created
+  tasks: Map<string, { project: string; created?: string }>;
+}
+
+/** A {@link MetadataRepository} kept as JSON documents in the artifact backend, in the bucket layout. */
+export function bucketMetadata(options: BucketMetadataOptions): MetadataRepository & { readonly layout: BucketLayout } {
+  const { backend } = options;
+  const layout = new BucketLayout(options.rootPrefix ?? DEFAULT_ROOT_PREFIX);
+
+  async function readIndex(signal?: AbortSignal): Promise<ProjectsIndex> {
+    const index: ProjectsIndex = { projects: new Map(), tasks: new Map() };
+    for await (const object of backend.list(layout.projectsPrefix(), { signal })) {
+      const parsed = layout.parseProjectsKey(object.key);
+      if (!parsed) continue;
+      if (parsed.task === undefined) index.projects.set(parsed.project, object.lastModified);
+      // Two racing creations in different projects can leave two memberships; the first in key order wins.
+      else if (!index.tasks.has(parsed.task)) index.tasks.set(parsed.task, { project: parsed.project, created: object.lastModified });
+    }
+    return index;
+  }
+
+  async function hasModels(task: string, signal?: AbortSignal): Promise<boolean> {
+    if (await backend.head(layout.latestKey(task), { signal })) return true;
+    for await (const _ of backend.list(layout.versionsPrefix(task), { signal, limit: 1 })) return true;
+    return false;
+  }
+
+  async function domainsWithModels(signal?: AbortSignal): Promise<string[]> {
+    const domains: string[] = [];
+    for await (const prefix of backend.listPrefixes(layout.domainsPrefix(), { signal })) {
+      const name = layout.domainOfPrefix(prefix);
+      if (name !== undefined && isValidDomain(name)) domains.push(name);
+    }
+    return domains;
+  }
+
+  async function listModelIds(task: string, options: MetadataCallOptions = {}): Promise<string[]> {
+    const ids: string[] = [];
+    for await (const object of backend.list(layout.versionsPrefix(task), options)) {
+      const id = layout.modelIdOfVersionKey(task, object.key);
+      if (id !== undefined) ids.push(id);
+    }
+    return ids;
+  }
+
+  async function listModels(task: string, options: MetadataCallOptions = {}): Promise<ModelMetadata[]> {
+    const ids = await listModelIds(task, options);
+    const models: ModelMetadata[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < ids.length) {
+        const metadata = await readMetadata(backend, layout.versionKey(task, ids[next++]), options.signal);
+        if (metadata) models.push(metadata); // deleted while listing: leave it out
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(LIST_CONCURRENCY, ids.length) }, worker));
+    return models.sort(compareNewestFirst);
+  }
+
+  const newestOf = (task: string, signal?: AbortSignal) => async () => (await listModels(task, { signal }))[0];
+
+  async function getTask(name: string, options: MetadataCallOptions = {}): Promise<TaskRecord | null> {
+    const member = (await readIndex(options.signal)).tasks.get(name);
+    if (member) return { name, project: member.project, created: member.created };
+    return (await hasModels(name, options.signal)) ? { name, project: DEFAULT_PROJECT } : null;
+  }
+
+  async function ensureProject(name: string, options: MetadataCallOptions = {}): Promise<ProjectRecord> {
+    if (name === DEFAULT_PROJECT) return { name };
+    const key = layout.projectKey(name);
+    const created = new Date().toISOString();
+    try {
+      await backend.put(key, json({ name, created }), { signal: options.signal, ifNoneMatch: "*", contentType: "application/json" });
+      return { name, created };
+    } catch (error) {
+      if (!hasCode(error, "ALREADY_EXISTS")) throw error;
+      const info = await backend.head(key, options);
+      return { name, created: info?.lastModified };
+    }
+  }
+
+  async function ensureTask(name: string, project: string, options: MetadataCallOptions = {}): Promise<TaskRecord> {
+    const found = await getTask(name, options);
+    if (found) {
+      if (found.project !== project) throw taskInOtherProject(name, found.project, project);
+      return found;
+    }
+    await ensureProject(project, options);
+    const created = new Date().toISOString();
+    try {
+      await backend.put(layout.membershipKey(project, name), json({ project, task: name, created }), {
+        signal: options.signal,
+        ifNoneMatch: "*",
+        contentType: "application/json",
+      });
+    } catch (error) {
+      if (!hasCode(error, "ALREADY_EXISTS")) throw error; // created by someone else meanwhile: same result
+    }
+    return { name, project, created };
+  }
+
+  return {
+    name: "bucket",
+    layout,
+
+    async getProject(name, options = {}) {
+      if (name === DEFAULT_PROJECT) return { name };
+      const info = await backend.head(layout.projectKey(name), options);
+      return info ? { name, created: info.lastModified } : null;
+    },
+
+    ensureProject,
+
+    async listProjects(options = {}) {
+      const { projects } = await readIndex(options.signal);
+      const names = new Set([DEFAULT_PROJECT, ...projects.keys()]);
+      return [...names].sort().map((name) => (name === DEFAULT_PROJECT ? { name } : { name, created: projects.get(name) }));
+    },
+
+    async deleteProject(name, options = {}) {
+      if (name === DEFAULT_PROJECT) throw defaultProjectUndeletable();
+      const index = await readIndex(options.signal);
+      if (!index.projects.has(name)) return false;
+      const tasks = [...index.tasks.values()].filter((task) => task.project === name).length;
+      if (tasks > 0) throw projectNotEmpty(name, tasks);
+      await backend.delete(layout.projectKey(name), options);
+      return true;
+    },
+
+    getTask,
+    ensureTask,
+
+    async listTasks(options: ListTasksOptions = {}) {
+      const [index, domains] = await Promise.all([readIndex(options.signal), domainsWithModels(options.signal)]);
+      const tasks = new Map<string, TaskRecord>();
+      for (const name of domains) tasks.set(name, { name, project: DEFAULT_PROJECT });
+      for (const [name, member] of index.tasks) tasks.set(name, { name, project: member.project, created: member.created });
+      return [...tasks.values()]
+        .filter((task) => options.project === undefined || task.project === options.project)
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    },
+
+    async deleteTask(name, options = {}) {
+      const task = await getTask(name, options);
+      if (!task) return false;
+      const models = (await listModelIds(name, options)).length;
+      if (models > 0) throw taskNotEmpty(name, models);
+      await backend.delete(layout.latestKey(name), options); // a stray copy left by an interrupted delete
+      const index = await readIndex(options.signal);
+      for (const [project] of index.projects) await backend.delete(layout.membershipKey(project, name), options);
+      await backend.delete(layout.membershipKey(task.project, name), options);
+      return true;
+    },
+
+    async addModel(metadata: ModelMetadata, options: AddModelOptions = {}) {
+      const { domain: task, model_id: id } = metadata.model;
+      const { signal } = options;
+      const existing = await getTask(task, options);
+      const project = options.project ?? existing?.project ?? DEFAULT_PROJECT;
+      if (existing && existing.project !== project) throw taskInOtherProject(task, existing.project, project);
+      // Tasks of the default project need no document: the Python layout stays untouched.
+      if (!existing && project !== DEFAULT_PROJECT) await ensureTask(task, project, options);
+      const versionKey = layout.versionKey(task, id);
+      try {
+        await backend.put(versionKey, new TextEncoder().encode(JSON.stringify(metadata, null, 2) + "\n"), {
+          signal,
+          ifNoneMatch: "*",
+          contentType: "application/json",
+        });
+      } catch (error) {
+        if (hasCode(error, "ALREADY_EXISTS")) throw modelExists(task, id);
+        throw error;
+      }
+      try {
+        await advanceLatest(backend, layout.latestKey(task), metadata, signal);
+      } catch (error) {
+        // Cleanup runs after the caller's signal may have fired, so it takes none.
+        await backend.delete(versionKey).catch(() => undefined);
+        // The latest.json write may have landed before its response was lost: point it back.
+        await repairLatest(backend, layout.latestKey(task), id, newestOf(task)).catch(() => undefined);
+        throw error;
+      }
+    },
+
+    getModel: (task, id, options = {}) => readMetadata(backend, layout.versionKey(task, id), options.signal),
+    listModelIds,
+    listModels,
+    latestModel: (task, options = {}) => readMetadata(backend, layout.latestKey(task), options.signal),
+
+    async deleteModel(task, id, options = {}) {
+      const key = layout.versionKey(task, id);
+      if (!(await backend.head(key, options))) return false;
+      await backend.delete(key, options);
+      await repairLatest(backend, layout.latestKey(task), id, newestOf(task, options.signal), options.signal);
+      return true;
+    },
+  };
+}
+
+function isValidDomain(name: string): boolean {
+  try {
+    validateDomain(name);
+    return true;
+  } catch {
+    return false;
+  }
+}

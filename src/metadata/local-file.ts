@@ -1,0 +1,140 @@
+/**
+ * Metadata in one local JSON file (`metadata.json` in the store directory).
+ * Every change runs under a lock file (so two processes never interleave a
+ * read-modify-write) and is committed by writing a temp file and renaming it
+ * over the old one (so a reader, or a crash, sees the old file or the new one,
+ * never half). Readers take no lock. Node, Deno and Bun only: it needs `node:fs`.
+ */
+import { mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { fsCall, isErrno } from "../backends/fs-errors.js";
+import { tempName } from "../backends/fs-keys.js";
+import { withFileLock } from "../backends/fs-lock.js";
+import { IntegrityError } from "../errors.js";
+import type { ModelMetadata } from "../meta.js";
+import type { AddModelOptions, ListTasksOptions, MetadataCallOptions, MetadataRepository } from "./repository.js";
+import * as S from "./state.js";
+
+/** Options for {@link localMetadata}. */
+export interface LocalMetadataOptions {
+  /** The JSON file. @default ".modelstore/metadata.json" */
+  path?: string;
+  /**
+   * A lock older than this belongs to a crashed process and is broken. Changes
+   * hold the lock for as long as one rewrite of the file takes.
+   * @default 30_000
+   */
+  staleLockMs?: number;
+}
+
+/** The file name inside a store directory. */
+export const LOCAL_METADATA_FILE = "metadata.json";
+
+/** A {@link MetadataRepository} in one JSON file, safe for several processes at once. */
+export function localMetadata(options: LocalMetadataOptions = {}): MetadataRepository & { readonly path: string } {
+  const path = resolve(options.path ?? join(".modelstore", LOCAL_METADATA_FILE));
+  const dir = dirname(path);
+  // The lock and temp names are the file-system backend's hidden ones, so a
+  // backend rooted in the same directory never lists them as objects.
+  const lockPath = join(dir, `.${basename(path)}.lock`);
+  const context = { operation: "metadata", key: basename(path), root: dir };
+  // The parsed file, reused while the file is unchanged: every write renames a new
+  // file into place, so a new inode (or size, or mtime) means new contents.
+  let cache: { stamp: string; state: S.MetadataState } | undefined;
+  const staleMs = options.staleLockMs;
+
+  async function load(): Promise<S.MetadataState> {
+    for (;;) {
+      const info = await stat(path, { bigint: true }).catch((error) => {
+        if (isErrno(error, "ENOENT")) return undefined;
+        throw error;
+      });
+      if (!info) return S.emptyState();
+      const stamp = `${info.ino}:${info.size}:${info.mtimeNs}`;
+      if (cache?.stamp === stamp) return cache.state;
+      let text: string;
+      try {
+        text = await readFile(path, "utf8");
+      } catch (error) {
+        if (isErrno(error, "ENOENT")) continue; // replaced between stat and read: look again
+        throw error;
+      }
+      const state = parse(text, path);
+      cache = { stamp, state };
+      return state;
+    }
+  }
+
+  const read = <T>(action: (state: S.MetadataState) => T, _options?: MetadataCallOptions): Promise<T> =>
+    fsCall(context, async () => structuredClone(action(await load())));
+
+  function change<T>(action: (state: S.MetadataState, now: string) => T, callOptions: MetadataCallOptions = {}): Promise<T> {
+    return fsCall(context, async () => {
+      await mkdir(dir, { recursive: true });
+      return withFileLock(
+        lockPath,
+        async () => {
+          // A copy: if the action throws halfway, the cached state stays what the file says.
+          const state = structuredClone(await load());
+          const result = action(state, new Date().toISOString());
+          await writeAtomically(dir, path, JSON.stringify(state));
+          cache = undefined;
+          return result;
+        },
+        { signal: callOptions.signal, staleMs },
+      );
+    });
+  }
+
+  return {
+    name: "local",
+    path,
+    getProject: (name, o) => read((s) => S.getProject(s, name), o),
+    ensureProject: (name, o) => change((s, now) => S.ensureProject(s, name, now), o),
+    listProjects: (o) => read((s) => S.listProjects(s), o),
+    deleteProject: (name, o) => change((s) => S.deleteProject(s, name), o),
+    getTask: (name, o) => read((s) => S.getTask(s, name), o),
+    ensureTask: (name, project, o) => change((s, now) => S.ensureTask(s, name, project, now), o),
+    listTasks: (o: ListTasksOptions = {}) => read((s) => S.listTasks(s, o.project), o),
+    deleteTask: (name, o) => change((s) => S.deleteTask(s, name), o),
+    addModel: (metadata: ModelMetadata, o: AddModelOptions = {}) => change((s, now) => S.addModel(s, metadata, o.project, now), o),
+    getModel: (task, id, o) => read((s) => S.getModel(s, task, id), o),
+    listModelIds: (task, o) => read((s) => S.listModels(s, task).map((m) => m.model.model_id), o),
+    listModels: (task, o) => read((s) => S.listModels(s, task), o),
+    latestModel: (task, o) => read((s) => S.latestModel(s, task), o),
+    deleteModel: (task, id, o) => change((s) => S.deleteModel(s, task, id), o),
+  };
+}
+
+function parse(text: string, path: string): S.MetadataState {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (cause) {
+    throw new IntegrityError(`The metadata file "${path}" is not valid JSON. Restore it from a backup, or delete it to start an empty store (the archives stay).`, { cause });
+  }
+  const state = doc as Partial<S.MetadataState> | null;
+  if (!state || state.version !== 1 || typeof state.projects !== "object" || typeof state.tasks !== "object" || typeof state.models !== "object") {
+    throw new IntegrityError(`The metadata file "${path}" is not a modelstore metadata file (version 1). Point the store at another path, or restore the file.`);
+  }
+  return state as S.MetadataState;
+}
+
+/** Writes `text` to a temp file beside `path`, flushes it, and renames it over `path`. */
+async function writeAtomically(dir: string, path: string, text: string): Promise<void> {
+  const temp = join(dir, tempName(basename(path)));
+  const handle = await open(temp, "wx");
+  try {
+    try {
+      await handle.writeFile(text);
+      // Flushed before the rename: after a crash the file is the old one or the whole new one.
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+}

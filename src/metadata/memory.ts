@@ -1,0 +1,32 @@
+/**
+ * In-memory metadata: for tests, ephemeral workers and `inMemory()` stores.
+ * Documents are copied in and out, so callers never share objects with it.
+ */
+import type { ModelMetadata } from "../meta.js";
+import type { AddModelOptions, ListTasksOptions, MetadataRepository, ProjectRecord, TaskRecord } from "./repository.js";
+import * as S from "./state.js";
+
+const copy = <T>(value: T): T => structuredClone(value);
+
+/** A {@link MetadataRepository} that lives in this process's memory. */
+export function memoryMetadata(): MetadataRepository {
+  const state = S.emptyState();
+  const now = () => new Date().toISOString();
+  return {
+    name: "memory",
+    getProject: async (name): Promise<ProjectRecord | null> => S.getProject(state, name),
+    ensureProject: async (name) => S.ensureProject(state, name, now()),
+    listProjects: async () => S.listProjects(state),
+    deleteProject: async (name) => S.deleteProject(state, name),
+    getTask: async (name): Promise<TaskRecord | null> => S.getTask(state, name),
+    ensureTask: async (name, project) => S.ensureTask(state, name, project, now()),
+    listTasks: async (options: ListTasksOptions = {}) => S.listTasks(state, options.project),
+    deleteTask: async (name) => S.deleteTask(state, name),
+    addModel: async (metadata: ModelMetadata, options: AddModelOptions = {}) => S.addModel(state, copy(metadata), options.project, now()),
+    getModel: async (task, id) => copy(S.getModel(state, task, id)),
+    listModelIds: async (task) => S.listModels(state, task).map((m) => m.model.model_id),
+    listModels: async (task) => copy(S.listModels(state, task)),
+    latestModel: async (task) => copy(S.latestModel(state, task)),
+    deleteModel: async (task, id) => S.deleteModel(state, task, id),
+  };
+}

@@ -1,0 +1,189 @@
+/**
+ * The one MetadataRepository contract suite. Every repository (bucket, memory,
+ * local JSON file, PostgreSQL) calls `runMetadataContract` in a few lines.
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { ModelMetadata } from "../../src/meta.js";
+import type { MetadataRepository } from "../../src/metadata/repository.js";
+
+/** What a repository factory hands the suite. */
+export interface MetadataSubject {
+  repository: MetadataRepository;
+  /** Removes whatever the repository created (temp dirs, schemas). */
+  cleanup?: () => Promise<void>;
+}
+
+/** A valid metadata document for `task`/`id`, created at `created`. */
+export function fakeModel(task: string, id: string, created = new Date().toISOString(), extra?: ModelMetadata["extra"]): ModelMetadata {
+  return {
+    model: { domain: task, model_id: id, model_type: { library: "onnx", type: "InferenceSession" } },
+    storage: { type: "memory", prefix: `operatorai-model-store/${task}/${id}/artifacts.tar.gz` },
+    modelstore: "0.1.0",
+    code: { runtime: "node:20.0.0", user: "tester", created, dependencies: { fflate: "0.8.3" } },
+    ...(extra !== undefined ? { extra } : {}),
+    archive: { size: 123, sha256: "a".repeat(64) },
+  };
+}
+
+const at = (second: number) => new Date(Date.UTC(2025, 0, 1, 0, 0, second)).toISOString();
+const ids = (models: ModelMetadata[]) => models.map((m) => m.model.model_id);
+const names = (records: { name: string }[]) => records.map((r) => r.name);
+
+export function runMetadataContract(name: string, makeSubject: () => Promise<MetadataSubject>): void {
+  describe(`MetadataRepository contract: ${name}`, () => {
+    let repo: MetadataRepository;
+    let cleanup: (() => Promise<void>) | undefined;
+
+    beforeEach(async () => {
+      ({ repository: repo, cleanup } = await makeSubject());
+    });
+    afterEach(async () => {
+      await repo.close?.();
+      await cleanup?.();
+    });
+
+    it("always has the default project, and nothing else when empty", async () => {
+      expect(names(await repo.listProjects())).toEqual(["default"]);
+      expect((await repo.getProject("default"))?.name).toBe("default");
+      expect(await repo.getProject("payments")).toBeNull();
+      expect(await repo.listTasks()).toEqual([]);
+      expect(await repo.getTask("refunds")).toBeNull();
+      expect(await repo.listModels("refunds")).toEqual([]);
+      expect(await repo.latestModel("refunds")).toBeNull();
+      expect(await repo.getModel("refunds", "x")).toBeNull();
+    });
+
+    it("ensureProject() creates once and lists projects sorted by name", async () => {
+      const first = await repo.ensureProject("payments");
+      expect(first.name).toBe("payments");
+      expect((await repo.ensureProject("payments")).name).toBe("payments");
+      await repo.ensureProject("analytics");
+      expect(names(await repo.listProjects())).toEqual(["analytics", "default", "payments"]);
+      expect((await repo.getProject("payments"))?.name).toBe("payments");
+    });
+
+    it("ensureTask() creates the task and its project, and refuses to move a task to another project", async () => {
+      const task = await repo.ensureTask("refunds", "payments");
+      expect(task).toMatchObject({ name: "refunds", project: "payments" });
+      expect(await repo.getTask("refunds")).toMatchObject({ name: "refunds", project: "payments" });
+      expect((await repo.getProject("payments"))?.name).toBe("payments");
+      expect(await repo.ensureTask("refunds", "payments")).toMatchObject({ project: "payments" });
+      await expect(repo.ensureTask("refunds", "default")).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining('belongs to project "payments"') });
+      await repo.ensureTask("churn", "default");
+      expect(await repo.getTask("churn")).toMatchObject({ project: "default" });
+    });
+
+    it("listTasks() lists every task sorted, or one project's", async () => {
+      await repo.ensureTask("refunds", "payments");
+      await repo.ensureTask("chargebacks", "payments");
+      await repo.addModel(fakeModel("churn", "m1", at(1)));
+      expect(names(await repo.listTasks())).toEqual(["chargebacks", "churn", "refunds"]);
+      expect(names(await repo.listTasks({ project: "payments" }))).toEqual(["chargebacks", "refunds"]);
+      expect(names(await repo.listTasks({ project: "default" }))).toEqual(["churn"]);
+      expect(await repo.listTasks({ project: "nowhere" })).toEqual([]);
+    });
+
+    it("addModel() puts a new task in the default project, or in the project it is given", async () => {
+      await repo.addModel(fakeModel("churn", "m1", at(1)));
+      expect(await repo.getTask("churn")).toMatchObject({ name: "churn", project: "default" });
+      await repo.addModel(fakeModel("refunds", "m1", at(1)), { project: "payments" });
+      expect(await repo.getTask("refunds")).toMatchObject({ project: "payments" });
+      expect((await repo.getProject("payments"))?.name).toBe("payments");
+      // Without a project, a model joins its task wherever the task is.
+      await repo.addModel(fakeModel("refunds", "m2", at(2)));
+      expect(ids(await repo.listModels("refunds"))).toEqual(["m2", "m1"]);
+    });
+
+    it("addModel() into a task of another project fails with ConflictError and records nothing", async () => {
+      await repo.addModel(fakeModel("refunds", "m1", at(1)), { project: "payments" });
+      await expect(repo.addModel(fakeModel("refunds", "m2", at(2)), { project: "analytics" })).rejects.toMatchObject({ code: "CONFLICT" });
+      expect(ids(await repo.listModels("refunds"))).toEqual(["m1"]);
+      expect(await repo.getModel("refunds", "m2")).toBeNull();
+    });
+
+    it("addModel() refuses an id the task already holds and keeps the original", async () => {
+      await repo.addModel(fakeModel("refunds", "v1", at(1), { run: 1 }));
+      await expect(repo.addModel(fakeModel("refunds", "v1", at(2), { run: 2 }))).rejects.toMatchObject({ code: "ALREADY_EXISTS" });
+      expect((await repo.getModel("refunds", "v1"))?.extra).toEqual({ run: 1 });
+      expect(await repo.listModels("refunds")).toHaveLength(1);
+    });
+
+    it("getModel() returns the document as it was added, and the same id may live in two tasks", async () => {
+      const doc = fakeModel("refunds", "v1", at(1), { accuracy: 0.93, tags: ["a", "b"], nested: { ok: true, none: null } });
+      await repo.addModel(doc);
+      await repo.addModel(fakeModel("churn", "v1", at(5)));
+      expect(await repo.getModel("refunds", "v1")).toEqual(doc);
+      expect((await repo.getModel("churn", "v1"))?.code.created).toBe(at(5));
+      const copy = await repo.getModel("refunds", "v1");
+      copy!.model.model_id = "changed";
+      expect((await repo.getModel("refunds", "v1"))?.model.model_id).toBe("v1");
+    });
+
+    it("listModels() is newest first and latestModel() is the newest, whatever the order of adds", async () => {
+      for (const [id, second] of [["b", 2], ["d", 4], ["a", 1], ["c", 3]] as const) await repo.addModel(fakeModel("refunds", id, at(second)));
+      expect(ids(await repo.listModels("refunds"))).toEqual(["d", "c", "b", "a"]);
+      expect((await repo.latestModel("refunds"))?.model.model_id).toBe("d");
+      expect((await repo.listModelIds("refunds")).sort()).toEqual(["a", "b", "c", "d"]);
+      expect(await repo.listModels("churn")).toEqual([]);
+    });
+
+    it("deleteModel() moves the latest to the newest remaining model, and to none after the last", async () => {
+      await repo.addModel(fakeModel("refunds", "old", at(1)));
+      await repo.addModel(fakeModel("refunds", "new", at(2)));
+      expect(await repo.deleteModel("refunds", "new")).toBe(true);
+      expect((await repo.latestModel("refunds"))?.model.model_id).toBe("old");
+      expect(await repo.deleteModel("refunds", "new")).toBe(false);
+      expect(await repo.deleteModel("refunds", "old")).toBe(true);
+      expect(await repo.latestModel("refunds")).toBeNull();
+      expect(await repo.listModels("refunds")).toEqual([]);
+    });
+
+    it("deleteTask() refuses a task that holds models, removes an empty one, and reports a missing one", async () => {
+      await repo.addModel(fakeModel("refunds", "m1", at(1)), { project: "payments" });
+      await expect(repo.deleteTask("refunds")).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("cascade") });
+      expect(await repo.getTask("refunds")).not.toBeNull();
+      await repo.deleteModel("refunds", "m1");
+      expect(await repo.deleteTask("refunds")).toBe(true);
+      expect(await repo.getTask("refunds")).toBeNull();
+      expect(await repo.listTasks({ project: "payments" })).toEqual([]);
+      expect(await repo.deleteTask("refunds")).toBe(false);
+    });
+
+    it("deleteProject() refuses a project with tasks, removes an empty one, and never removes the default", async () => {
+      await repo.ensureTask("refunds", "payments");
+      await expect(repo.deleteProject("payments")).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("cascade") });
+      expect(await repo.deleteTask("refunds")).toBe(true);
+      expect(await repo.deleteProject("payments")).toBe(true);
+      expect(await repo.getProject("payments")).toBeNull();
+      expect(await repo.deleteProject("payments")).toBe(false);
+      await expect(repo.deleteProject("default")).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+      expect(names(await repo.listProjects())).toEqual(["default"]);
+    });
+
+    it("a deleted task can be created again in another project", async () => {
+      await repo.ensureTask("refunds", "payments");
+      await repo.deleteTask("refunds");
+      await repo.addModel(fakeModel("refunds", "m1", at(1)), { project: "analytics" });
+      expect(await repo.getTask("refunds")).toMatchObject({ project: "analytics" });
+    });
+
+    it("concurrent addModel() calls all land and the latest is the newest", async () => {
+      const count = 20;
+      await Promise.all(Array.from({ length: count }, (_, i) => repo.addModel(fakeModel("refunds", `m${String(i).padStart(2, "0")}`, at(i)))));
+      const listed = await repo.listModels("refunds");
+      expect(listed).toHaveLength(count);
+      expect(listed[0].model.model_id).toBe("m19");
+      expect((await repo.latestModel("refunds"))?.model.model_id).toBe("m19");
+    });
+
+    it("names that are special to JavaScript or SQL are plain names", async () => {
+      for (const name of ["__proto__", "constructor", "x'; drop table models; --"]) {
+        await repo.addModel(fakeModel(name, name, at(1)), { project: name === "__proto__" ? "hasOwnProperty" : undefined });
+        expect((await repo.getModel(name, name))?.model.model_id).toBe(name);
+        expect((await repo.latestModel(name))?.model.model_id).toBe(name);
+      }
+      expect(names(await repo.listTasks())).toEqual(["__proto__", "constructor", "x'; drop table models; --"].sort());
+      expect(names(await repo.listProjects())).toEqual(["default", "hasOwnProperty"]);
+    });
+  });
+}
