@@ -20,11 +20,7 @@ import { pipeline } from "node:stream/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import zlib from "node:zlib";
 
-const MiB = 1 << 20;
-const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = join(HERE, "..");
-const DATA = join(HERE, ".data");
-const TIME = existsSync("/usr/bin/time") ? "/usr/bin/time" : undefined;
+import { benchCases, BENCH_DIR as HERE, DATA, measure, median, MiB, prepareModelData, ROOT } from "./common.mjs";
 
 // ---------------------------------------------------------------- child mode
 // `node bench/archive.mjs --child <method> <args...>`: runs one method and
@@ -149,41 +145,8 @@ async function runChild(method, args) {
 }
 
 // ---------------------------------------------------------------- data
-function float32Noise(bytes) {
-  // Like trained weights: small values with random mantissas (deflate saves ~8 %).
-  const f = new Float32Array(bytes / 4);
-  for (let i = 0; i < f.length; i++) f[i] = (Math.random() + Math.random() + Math.random() - 1.5) * 0.05;
-  return new Uint8Array(f.buffer);
-}
-
-function jsonText(bytes) {
-  const parts = [];
-  let size = 0;
-  for (let i = 0; size < bytes; i++) {
-    const line = JSON.stringify({ id: i, token: `tok_${(i * 7919) % 50021}`, score: Math.round(Math.random() * 1e5) / 1e5, merges: [i % 977, (i * 31) % 1013] }) + ",\n";
-    parts.push(line);
-    size += line.length;
-  }
-  return Buffer.from(parts.join("").slice(0, bytes));
-}
-
-async function writeIfMissing(path, make) {
-  if (existsSync(path)) return;
-  await mkdir(dirname(path), { recursive: true });
-  await writeFile(path + ".part", make());
-  await (await import("node:fs/promises")).rename(path + ".part", path);
-}
-
 async function prepareData(cases) {
-  for (const c of cases) {
-    if (c.name === "model-512") {
-      for (let i = 0; i < 4; i++) await writeIfMissing(join(c.dir, `weights/shard-${i}.bin`), () => float32Noise(100 * MiB));
-      for (let i = 0; i < 2; i++) await writeIfMissing(join(c.dir, `text/tokenizer-${i}.json`), () => jsonText(50 * MiB));
-      for (let i = 0; i < 200; i++) await writeIfMissing(join(c.dir, `configs/config-${String(i).padStart(3, "0")}.json`), () => jsonText(1000 + ((i * 7919) % 20000)));
-    } else {
-      await writeIfMissing(join(c.dir, "weights.bin"), () => float32Noise(64 * MiB));
-    }
-  }
+  await prepareModelData(cases);
   // Our code as one ESM file, for when dist/ has no archive API yet.
   const esbuild = await import("esbuild");
   await esbuild.build({
@@ -212,33 +175,11 @@ function which(cmd) {
   return spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
 }
 
-/** Runs `argv` under /usr/bin/time; returns wall seconds, peak RSS MiB and the `bytes=` it printed. */
-function measure(argv) {
-  const rssFile = join(DATA, "rss.txt");
-  const full = TIME ? [TIME, "-f", "%M", "-o", rssFile, ...argv] : argv;
-  const t0 = performance.now();
-  const run = spawnSync(full[0], full.slice(1), { encoding: "utf8", maxBuffer: 16 * MiB });
-  const wall = (performance.now() - t0) / 1000;
-  if (run.status !== 0) throw new Error(`${argv.join(" ")} failed: ${run.stderr}`);
-  const bytes = Number(/bytes=(\d+)/.exec(run.stdout)?.[1] ?? /^\s*(\d+)\s*$/m.exec(run.stdout)?.[1] ?? NaN);
-  let rss = Number(/maxrss=(\d+)/.exec(run.stdout)?.[1] ?? NaN);
-  if (TIME) rss = Math.round(Number(spawnSync("tail", ["-1", rssFile], { encoding: "utf8" }).stdout) / 1024);
-  return { wall, rss, bytes };
-}
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
 const argv = process.argv.slice(2);
 const quick = argv.includes("--quick") || process.env.BENCH_SIZE === "quick";
 const runs = argv.includes("--runs") ? Math.max(1, Number(argv[argv.indexOf("--runs") + 1]) || 1) : 1;
 const only = argv.includes("--only") ? argv[argv.indexOf("--only") + 1] : undefined;
-const cases = [
-  { name: "noise-64", label: "64 MiB float32 file", dir: join(DATA, "noise-64") },
-  ...(quick ? [] : [{ name: "model-512", label: "512 MiB model dir", dir: join(DATA, "model-512") }]),
-];
+const cases = benchCases(quick);
 await prepareData(cases);
 const self = fileURLToPath(import.meta.url);
 const node = (method, ...args) => [process.execPath, self, "--child", method, ...args];

@@ -5,6 +5,8 @@
  *     modelstore's s3Backend vs @aws-sdk/client-s3 + @aws-sdk/lib-storage Upload,
  *     same part size (8 MiB) and concurrency (4); MB/s and peak RSS, each case in
  *     its own child process so RSS is its own; median of BENCH_RUNS (default 3);
+ *     RSS is shown after the upload and at the end (upload + download), next to the
+ *     floor: a process that loads the client and sends one tiny put and get;
  *   - minified + gzipped size of each client bundled by esbuild.
  * Run: node bench/s3.mjs  (starts and stops Swift via test/support/swift.sh).
  */
@@ -53,13 +55,23 @@ async function drain(stream) {
 /** One measurement in this (child) process; prints JSON. */
 async function child(which, endpoint, bucket, bundle) {
   const key = `bench/${which}-${Date.now()}`;
-  let upload, download;
+  let upload, download, rssUploadMiB;
+  if (which === "floor") {
+    const { s3Backend } = await import(bundle);
+    const b = s3Backend({ bucket, endpoint, credentials: creds, partSize: PART, concurrency: CONCURRENCY });
+    await b.put(key, new Uint8Array(1024));
+    await drain(await b.get(key));
+    await b.delete(key);
+    console.log(JSON.stringify({ rssMiB: process.resourceUsage().maxRSS / 1024 }));
+    return;
+  }
   if (which === "modelstore") {
     const { s3Backend } = await import(bundle);
     const b = s3Backend({ bucket, endpoint, credentials: creds, partSize: PART, concurrency: CONCURRENCY });
     let t = performance.now();
     await b.put(key, noise(SIZE));
     upload = performance.now() - t;
+    rssUploadMiB = process.resourceUsage().maxRSS / 1024;
     t = performance.now();
     const n = await drain(await b.get(key));
     download = performance.now() - t;
@@ -76,6 +88,7 @@ async function child(which, endpoint, bucket, bundle) {
     let t = performance.now();
     await new Upload({ client, params: { Bucket: bucket, Key: key, Body: noise(SIZE) }, partSize: PART, queueSize: CONCURRENCY }).done();
     upload = performance.now() - t;
+    rssUploadMiB = process.resourceUsage().maxRSS / 1024;
     t = performance.now();
     const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     const n = await drain(res.Body);
@@ -84,7 +97,7 @@ async function child(which, endpoint, bucket, bundle) {
     await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
   }
   const rssMiB = process.resourceUsage().maxRSS / 1024;
-  console.log(JSON.stringify({ upload, download, rssMiB }));
+  console.log(JSON.stringify({ upload, download, rssUploadMiB, rssMiB }));
 }
 
 function freePort() {
@@ -148,7 +161,7 @@ async function main() {
       if (i > 40) throw new Error(`create bucket: ${r.status}`);
       await new Promise((res) => setTimeout(res, 250));
     }
-    const results = { modelstore: [], "aws-sdk": [] };
+    const results = { modelstore: [], "aws-sdk": [], floor: [] };
     for (let run = 0; run < RUNS; run++) {
       for (const which of Object.keys(results)) {
         const { stdout } = await promisify(execFile)(process.execPath, [fileURLToPath(import.meta.url), "--child", which, endpoint, bucket, bundle], { maxBuffer: 1 << 20 });
@@ -157,10 +170,18 @@ async function main() {
     }
     const mbps = (ms) => (SIZE / 1e6 / (ms / 1000)).toFixed(0);
     console.log(`\n${SIZE / MiB} MiB via local Swift s3api, part ${PART / MiB} MiB, concurrency ${CONCURRENCY}, median of ${RUNS}:`);
-    console.log("| client | upload MB/s | download MB/s | peak RSS MiB |\n|---|---|---|---|");
-    for (const [which, rs] of Object.entries(results)) {
-      console.log(`| ${which} | ${mbps(median(rs.map((r) => r.upload)))} | ${mbps(median(rs.map((r) => r.download)))} | ${median(rs.map((r) => r.rssMiB)).toFixed(0)} |`);
+    const med = (which, field) => median(results[which].map((r) => r[field]));
+    console.log("| client | upload MB/s | download MB/s | peak RSS MiB after upload | peak RSS MiB |\n|---|---|---|---|---|");
+    for (const which of ["modelstore", "aws-sdk"]) {
+      console.log(`| ${which} | ${mbps(med(which, "upload"))} | ${mbps(med(which, "download"))} | ${med(which, "rssUploadMiB").toFixed(0)} | ${med(which, "rssMiB").toFixed(0)} |`);
     }
+    console.log(`| floor: load modelstore/s3, one 1 KiB put + get | | | | ${med("floor", "rssMiB").toFixed(0)} |`);
+    const limit = (PART * (CONCURRENCY + 1)) / MiB + 60;
+    console.log(
+      `\nmodelstore / aws-sdk (medians): upload ${(med("aws-sdk", "upload") / med("modelstore", "upload")).toFixed(2)}×, ` +
+        `download ${(med("aws-sdk", "download") / med("modelstore", "download")).toFixed(2)}× (target ≥ 1.0×); ` +
+        `peak RSS ${med("modelstore", "rssMiB").toFixed(0)} MiB (target ≤ ${limit} MiB = part × (concurrency + 1) + 60).`,
+    );
   } finally {
     execFileSync("bash", [swift, "stop", base]);
     rmSync(work, { recursive: true, force: true });

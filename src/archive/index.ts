@@ -17,3 +17,5 @@ export type {
   EntrySource,
   ReadArchiveOptions,
 } from "./types.js";
+export { createGzipStream, createGunzipStream, BLOCK_SIZE, type GzipOptions } from "./gzip.js";
+export { Sha256, createDigestStream, type DigestResult } from "./sha256.js";
