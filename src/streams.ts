@@ -1,4 +1,5 @@
 /** Small stream helpers shared by the store. Web standard streams only. */
+import { concatBytes } from "./bytes.js";
 import { IntegrityError } from "./errors.js";
 import { Sha256 } from "./archive/sha256.js";
 
@@ -20,13 +21,7 @@ export async function readSmallText(stream: ReadableStream<Uint8Array>, what: st
   } finally {
     reader.releaseLock();
   }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return new TextDecoder().decode(bytes);
+  return new TextDecoder().decode(concatBytes(chunks));
 }
 
 /** Passes bytes through while counting them and hashing them with SHA-256; `result()` is valid after the stream ends. */

@@ -14,6 +14,7 @@ import { Inflate } from "fflate";
 import { InvalidArchiveError } from "../errors.js";
 import { crc32 } from "./crc32.js";
 import { parseHeader, readU32LE, TRAILER_SIZE } from "./gzip-member.js";
+import { concatBytes } from "../bytes.js";
 
 /** Compressed bytes handed to the inflater at once: bounds the output of one push. */
 const PIECE_SIZE = 256 << 10;
@@ -172,7 +173,7 @@ class GunzipFramer {
       // the stored output so far as its window for back-references.
       const bytes = concat(this.held, buf);
       this.held = new Uint8Array(0);
-      const dictionary = this.recentBytes > 0 ? concatAll(this.recent).subarray(-WINDOW) : undefined;
+      const dictionary = this.recentBytes > 0 ? concatBytes(this.recent).subarray(-WINDOW) : undefined;
       this.recent = [];
       this.recentBytes = 0;
       this.inflater = new Inflate({ dictionary }, (chunk) => this.output(chunk, false));
@@ -223,15 +224,6 @@ class GunzipFramer {
   }
 }
 
-function concatAll(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   if (a.length === 0) return b;

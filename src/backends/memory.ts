@@ -12,6 +12,7 @@ import {
 } from "../errors.js";
 import type { Backend, BaseOptions, GetOptions, ListOptions, ObjectInfo, PutOptions } from "./backend.js";
 import { compareKeys } from "./key-order.js";
+import { concatBytes } from "../bytes.js";
 
 interface StoredObject {
   bytes: Uint8Array;
@@ -162,7 +163,6 @@ async function collect(stream: ReadableStream<Uint8Array>, signal: AbortSignal |
   const onAbort = () => void reader.cancel(signal?.reason).catch(() => {});
   signal?.addEventListener("abort", onAbort, { once: true });
   const chunks: Uint8Array[] = [];
-  let total = 0;
   try {
     for (;;) {
       throwIfAborted(signal);
@@ -170,7 +170,6 @@ async function collect(stream: ReadableStream<Uint8Array>, signal: AbortSignal |
       if (done) break;
       // Copy: the producer may reuse its buffer after handing it over.
       chunks.push(value.slice());
-      total += value.byteLength;
     }
     throwIfAborted(signal);
   } catch (error) {
@@ -180,11 +179,5 @@ async function collect(stream: ReadableStream<Uint8Array>, signal: AbortSignal |
     signal?.removeEventListener("abort", onAbort);
     reader.releaseLock();
   }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
+  return concatBytes(chunks);
 }
