@@ -178,7 +178,8 @@ class S3BackendImpl implements S3Backend {
 
   /**
    * PutObject for bodies up to `partSize`, else a multipart upload. Streams are
-   * read into `partSize` buffers, so memory stays near `partSize × (concurrency + 1)`.
+   * read into a pool of `concurrency + 1` buffers of `partSize`, reused part after
+   * part, so memory stays near `partSize × (concurrency + 1)`.
    * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html
    */
   async put(key: string, body: Uint8Array | ReadableStream<Uint8Array>, options: PutOptions = {}): Promise<ObjectInfo> {
@@ -210,7 +211,7 @@ class S3BackendImpl implements S3Backend {
     }
     // A known size picks a part size that stays within 10,000 parts.
     const size = declared === undefined ? partSize : Math.max(partSize, Math.ceil(declared / MAX_PARTS));
-    const reader = new PartReader(body, size, options.signal);
+    const reader = new PartReader(body, size, options.signal, this.options.concurrency + 1);
     try {
       const first = (await reader.next()) ?? new Uint8Array(0);
       const second = first.byteLength < size ? null : await reader.next();
@@ -220,6 +221,7 @@ class S3BackendImpl implements S3Backend {
       }
       let pending: Uint8Array[] = [first, second];
       const next: PartSource = async () => (pending.length > 0 ? pending.shift()! : reader.next());
+      next.release = (part) => reader.release(part);
       return await this.#putMultipart(key, next, options, checkSize, (reason) => {
         pending = [];
         return reader.cancel(reason);

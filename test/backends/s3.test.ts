@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { s3Backend, type S3Backend, type S3BackendOptions } from "../../src/backends/s3.js";
 import { s3BackendFromEnv } from "../../src/backends/s3-env.js";
+import { PartReader } from "../../src/backends/s3-multipart.js";
 import { decodeXmlText, xmlElements, xmlText } from "../../src/backends/s3-xml.js";
 import { BackendError } from "../../src/errors.js";
 import { startFaultProxy } from "../support/fault-proxy.js";
@@ -296,6 +297,50 @@ describe("s3Backend on Swift", () => {
     }
   }, 60_000);
 
+  it("multipart parts go as one-chunk streams with a Content-Length, and round-trip", async () => {
+    const parts: { stream: boolean; length: string | null }[] = [];
+    const recording: typeof fetch = (input, init) => {
+      if (String(input).includes("partNumber=")) {
+        parts.push({ stream: init?.body instanceof ReadableStream, length: new Headers(init?.headers).get("content-length") });
+      }
+      return fetch(input, init);
+    };
+    const key = `${ns("streamed")}m.bin`;
+    const data = new Uint8Array(12 * MiB).map((_, i) => (i * 13) & 255);
+    await backend({ fetch: recording, concurrency: 2 }).put(key, data);
+    expect(parts).toEqual([
+      { stream: true, length: String(5 * MiB) },
+      { stream: true, length: String(5 * MiB) },
+      { stream: true, length: String(2 * MiB) },
+    ]);
+    const back = new Uint8Array(await new Response(await backend().get(key)).arrayBuffer());
+    expect(createHash("sha256").update(back).digest("hex")).toBe(createHash("sha256").update(data).digest("hex"));
+  }, 60_000);
+
+  for (const refusal of ["throws", "answers 411"] as const) {
+    it(`a fetch that ${refusal} for stream bodies gets the part again as bytes, and plain bodies from then on`, async () => {
+      let streamed = 0;
+      let plain = 0;
+      const noStreams: typeof fetch = async (input, init) => {
+        if (String(input).includes("partNumber=")) {
+          if (init?.body instanceof ReadableStream) {
+            streamed++;
+            await init.body.cancel();
+            if (refusal === "throws") throw new TypeError("fetch failed: streaming upload bodies are not supported");
+            return new Response("<Error><Code>MissingContentLength</Code></Error>", { status: 411 });
+          }
+          plain++;
+        }
+        return fetch(input, init);
+      };
+      const key = `${ns("nostream")}m.bin`;
+      await backend({ fetch: noStreams, concurrency: 1 }).put(key, noise(12 * MiB));
+      expect({ streamed, plain }).toEqual({ streamed: 1, plain: 3 });
+      expect(await sha256Of((await backend().get(key))!)).toEqual(await sha256Of(noise(12 * MiB)));
+      expect(await unfinishedUploads(key)).toEqual([]);
+    }, 60_000);
+  }
+
   it("a connection reset during a single PUT fails with a network BackendError after retries and leaves nothing", async () => {
     const proxy = await startFaultProxy(server.endpoint, (req) => (req.method === "PUT" ? "reset" : "forward"));
     try {
@@ -338,6 +383,49 @@ describe("s3Backend on Swift", () => {
     const key = `${ns("env")}k`;
     await b.put(key, bytes("from env"));
     expect(await text(await b.get(key))).toBe("from env");
+  });
+});
+
+describe("PartReader", () => {
+  function chunks(...parts: string[]): ReadableStream<Uint8Array> {
+    return new ReadableStream({
+      start(controller) {
+        for (const part of parts) controller.enqueue(bytes(part));
+        controller.close();
+      },
+    });
+  }
+  const decode = (part: Uint8Array | null) => (part ? new TextDecoder().decode(part) : null);
+
+  it("cuts chunks into exact parts and reuses released buffers, never making more than its pool size", async () => {
+    const reader = new PartReader(chunks("abcdefg", "hij", "klmnopqrstu", "vwxyz"), 4, undefined, 2);
+    const a = await reader.next();
+    const b = await reader.next();
+    expect([decode(a), decode(b)]).toEqual(["abcd", "efgh"]);
+    expect(reader.allocated).toBe(2);
+    reader.release(a!);
+    const c = await reader.next();
+    expect(c!.buffer).toBe(a!.buffer);
+    expect(decode(c)).toBe("ijkl");
+    reader.release(b!);
+    reader.release(c!);
+    const rest: (string | null)[] = [];
+    for (let part = await reader.next(); part; part = await reader.next()) {
+      rest.push(decode(part));
+      reader.release(part);
+    }
+    expect(rest).toEqual(["mnop", "qrst", "uvwx", "yz"]);
+    expect(reader.allocated).toBe(2);
+  });
+
+  it("takes back only its own buffers", async () => {
+    const reader = new PartReader(chunks("abcdefgh"), 4, undefined, 1);
+    const a = await reader.next();
+    reader.release(new Uint8Array(4));
+    const b = await reader.next();
+    expect(b!.buffer).not.toBe(a!.buffer);
+    expect([decode(a), decode(b)]).toEqual(["abcd", "efgh"]);
+    expect(reader.allocated).toBe(1);
   });
 });
 
