@@ -67,7 +67,9 @@ export function fileStream(open: () => Promise<FileHandle>, options: FileStreamO
           }
           position += bytesRead;
           remaining -= bytesRead;
-          controller.enqueue(bytesRead === buffer.byteLength ? buffer : buffer.subarray(0, bytesRead));
+          // A short read is copied out: a view would pin the whole buffer for as long as
+          // a consumer (a gzip block, a multipart part) holds on to the chunk.
+          controller.enqueue(bytesRead === buffer.byteLength ? buffer : buffer.slice(0, bytesRead));
         } catch (error) {
           await close();
           throw options.mapError ? options.mapError(error) : error;
