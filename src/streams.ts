@@ -1,7 +1,7 @@
 /** Small stream helpers shared by the store. Web standard streams only. */
 import { concatBytes } from "./bytes.js";
 import { IntegrityError } from "./errors.js";
-import { Sha256 } from "./archive/sha256.js";
+import { createSha256 } from "./archive/sha256.js";
 
 /** Reads a small stream (a metadata document) whole, refusing more than `limit` bytes. */
 export async function readSmallText(stream: ReadableStream<Uint8Array>, what: string, limit = 16 * 1024 * 1024): Promise<string> {
@@ -26,7 +26,7 @@ export async function readSmallText(stream: ReadableStream<Uint8Array>, what: st
 
 /** Passes bytes through while counting them and hashing them with SHA-256; `result()` is valid after the stream ends. */
 export class MeasuringStream extends TransformStream<Uint8Array, Uint8Array> {
-  #hash = new Sha256();
+  #hash = createSha256();
   #size = 0;
   #done = false;
 
@@ -57,7 +57,7 @@ export class MeasuringStream extends TransformStream<Uint8Array, Uint8Array> {
  * never delivered as a good one.
  */
 export function verifyingStream(expected: { size: number; sha256: string }, what: string): TransformStream<Uint8Array, Uint8Array> {
-  const hash = new Sha256();
+  const hash = createSha256();
   let size = 0;
   return new TransformStream({
     transform(chunk, controller) {

@@ -80,3 +80,18 @@ describe("createDigestStream", () => {
     expect(result).toEqual({ size: 0, sha256: nodeHex(new Uint8Array(0)) });
   });
 });
+
+describe("createSha256", () => {
+  it("uses the runtime's native SHA-256 on Node and agrees with the TypeScript one", async () => {
+    const { createSha256, Sha256 } = await import("../../src/archive/sha256.js");
+    const { createHash, randomBytes } = await import("node:crypto");
+    const bytes = new Uint8Array(randomBytes(1_000_003));
+    const hasher = createSha256();
+    expect(hasher).not.toBeInstanceOf(Sha256); // native on Node 20.16+
+    hasher.update(bytes.subarray(0, 12345));
+    hasher.update(bytes.subarray(12345));
+    const expected = createHash("sha256").update(bytes).digest("hex");
+    expect(hasher.hexDigest()).toBe(expected);
+    expect(new Sha256().update(bytes).hexDigest()).toBe(expected);
+  });
+});
