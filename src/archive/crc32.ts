@@ -24,11 +24,34 @@ const TABLES: Int32Array = (() => {
   return t;
 })();
 
+type Crc32 = (bytes: Uint8Array, crc?: number) => number;
+
+/**
+ * The runtime's native CRC-32 where it offers one without an import
+ * (`zlib.crc32` through `process.getBuiltinModule`: Node ≥ 20.15, Bun, Deno):
+ * about 3 GB/s against ~400 MB/s for the table-driven loop below. Feature
+ * detection, as for `CompressionStream`; edge bundles stay neutral.
+ */
+const nativeCrc32: Crc32 | undefined = (() => {
+  try {
+    const builtin = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule;
+    const crc = (builtin?.("node:zlib") as { crc32?: Crc32 } | undefined)?.crc32;
+    return typeof crc === "function" ? crc : undefined;
+  } catch {
+    return undefined; // a sandbox that refuses the module: the portable loop serves
+  }
+})();
+
 /**
  * Continues a CRC-32 over `bytes`. Start with `crc = 0`; the result is the
  * unsigned value stored in a gzip trailer.
  */
 export function crc32(bytes: Uint8Array, crc = 0): number {
+  return nativeCrc32 ? nativeCrc32(bytes, crc) : portableCrc32(bytes, crc);
+}
+
+/** The table-driven CRC-32 (exported for tests: it is what runtimes without a native one use). */
+export function portableCrc32(bytes: Uint8Array, crc = 0): number {
   const t = TABLES;
   let c = ~crc;
   let i = 0;
