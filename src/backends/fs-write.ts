@@ -62,6 +62,22 @@ async function createTemp(dir: string, base: string): Promise<{ path: string; ha
   }
 }
 
+const WRITE_BATCH_BYTES = 1 << 20;
+
+/** Writes `pieces` in order with one writev, finishing any short write piece by piece. */
+async function writeBatch(handle: FileHandle, pieces: Uint8Array[]): Promise<void> {
+  const { bytesWritten } = await handle.writev(pieces);
+  let skip = bytesWritten;
+  for (const piece of pieces) {
+    if (skip >= piece.byteLength) {
+      skip -= piece.byteLength;
+      continue;
+    }
+    await writeAll(handle, piece.subarray(skip));
+    skip = 0;
+  }
+}
+
 async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<number> {
   let offset = 0;
   // FileHandle.write may write less than asked; loop until the chunk is out.
@@ -78,13 +94,33 @@ async function pump(handle: FileHandle, body: ReadableStream<Uint8Array>, signal
   const onAbort = () => void reader.cancel(signal?.reason).catch(() => {});
   signal?.addEventListener("abort", onAbort, { once: true });
   let total = 0;
+  // Chunks are gathered into batches of about WRITE_BATCH_BYTES and written with one
+  // writev each, while the next batch is read: archives arrive as many small pieces
+  // (512-byte tar headers, 5-byte stored-block headers), and one awaited write per
+  // piece left the pipeline waiting on the thread pool.
+  let batch: Uint8Array[] = [];
+  let batchBytes = 0;
+  let writing: Promise<void> | undefined;
+  const startBatch = async () => {
+    if (writing) await writing;
+    const pieces = batch;
+    batch = [];
+    batchBytes = 0;
+    writing = pieces.length > 0 ? writeBatch(handle, pieces) : undefined;
+    writing?.catch(() => {}); // observed when awaited; this only avoids an unhandled rejection meanwhile
+  };
   try {
     for (;;) {
       throwIfAborted(signal);
       const { done, value } = await reader.read();
       if (done) break;
-      total += await writeAll(handle, value);
+      batch.push(value);
+      batchBytes += value.byteLength;
+      total += value.byteLength;
+      if (batchBytes >= WRITE_BATCH_BYTES) await startBatch();
     }
+    await startBatch();
+    if (writing) await writing;
     throwIfAborted(signal);
     return total;
   } catch (error) {
