@@ -1,10 +1,13 @@
 /**
- * Reading and writing the store's JSON documents (`versions/<id>.json`,
- * `latest.json`) over a Backend, including the compare-and-swap loop that
- * moves `latest.json` only forward.
+ * The store's conditional writes over a Backend: claiming an archive slot
+ * create-only, and reading and writing the bucket layout's JSON documents
+ * (`versions/<id>.json`, `latest.json`), including the compare-and-swap loop
+ * that moves `latest.json` only forward.
  */
+import { v4 as uuidv4 } from "uuid";
 import type { Backend } from "./backends/backend.js";
 import { ModelStoreError, throwIfAborted } from "./errors.js";
+import type { BucketLayout } from "./layout.js";
 import { compareNewestFirst, encodeMetadata, parseMetadata, type ModelMetadata } from "./meta.js";
 import { readSmallText } from "./streams.js";
 
@@ -117,4 +120,42 @@ export async function repairLatest(
     if (await swap(backend, key, current, encodeMetadata(replacement), signal)) return;
   }
   throw new ModelStoreError("CONFLICT", `Could not repair "${key}": it kept changing. Run the delete again.`);
+}
+
+// How many later seconds an upload tries when uploads in the same second hold the earlier keys.
+const MAX_ARCHIVE_SLOTS = 3600;
+
+/** Reserves a free `<datetime>/artifacts.tar.gz` key with a create-only write, moving to later seconds on conflict. */
+export async function claimArchiveKey(backend: Backend, layout: BucketLayout, domain: string, created: Date, signal?: AbortSignal): Promise<string> {
+  for (let slot = 0; slot < MAX_ARCHIVE_SLOTS; slot++) {
+    throwIfAborted(signal);
+    const key = layout.archiveKey(domain, new Date(created.getTime() + slot * 1000));
+    // A placeholder naming this upload: no metadata points at it, so readers never see it,
+    // and the real archive replaces it.
+    const claim = new TextEncoder().encode(`modelstore upload claim ${uuidv4()}`);
+    try {
+      await backend.put(key, claim, { signal, ifNoneMatch: "*", contentType: "application/gzip" });
+    } catch (error) {
+      if (!isCode(error, "ALREADY_EXISTS")) throw error;
+      continue;
+    }
+    if (backend.capabilities.conditionalWrites || (await holdsClaim(backend, key, claim, signal))) return key;
+  }
+  throw new ModelStoreError("CONFLICT", `No free archive slot in domain "${domain}" within an hour of ${created.toISOString()}. Retry later.`);
+}
+
+/**
+ * Where create-only writes are emulated (check, then write), two uploads can both
+ * "win" a slot. Reading the claim back, twice with a pause between, makes the one
+ * whose claim was overwritten move on; what remains is a window of a few
+ * milliseconds, documented in the README.
+ */
+async function holdsClaim(backend: Backend, key: string, claim: Uint8Array, signal?: AbortSignal): Promise<boolean> {
+  for (let check = 0; check < 2; check++) {
+    if (check > 0) await settle(signal);
+    const body = await backend.get(key, { signal });
+    const stored = body ? await readSmallText(body, `The claim at "${key}"`) : "";
+    if (stored !== new TextDecoder().decode(claim)) return false;
+  }
+  return true;
 }

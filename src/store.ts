@@ -18,8 +18,8 @@ import { taskInOtherProject } from "./metadata/errors.js";
 import { DEFAULT_PROJECT, type MetadataRepository, type ProjectRecord, type TaskRecord } from "./metadata/repository.js";
 import { validateDomain, validateModelId, validateProject } from "./names.js";
 import { detectRuntime } from "./runtime-info.js";
-import { settle } from "./store-documents.js";
-import { MeasuringStream, readSmallText, verifyingStream } from "./streams.js";
+import { claimArchiveKey } from "./store-documents.js";
+import { MeasuringStream, verifyingStream } from "./streams.js";
 import { DEPENDENCY_VERSIONS, LIBRARY_VERSION } from "./version.js";
 
 /** Options for {@link ModelStore}. */
@@ -97,9 +97,6 @@ export interface ReadOptions {
   signal?: AbortSignal;
 }
 
-// How many later seconds an upload tries when uploads in the same second hold the earlier keys.
-const MAX_ARCHIVE_SLOTS = 3600;
-
 const hasCode = (error: unknown, code: string) => error instanceof ModelStoreError && error.code === code;
 
 /** Uploads, lists, reads and deletes models, projects and tasks. */
@@ -138,7 +135,8 @@ export class ModelStore {
       if (task && task.project !== project) throw taskInOtherProject(domain, task.project, project);
     }
     const created = new Date();
-    const archiveKey = await this.claimArchiveKey(domain, created, signal);
+    const archiveKey = await claimArchiveKey(this.backend, this.layout, domain, created, signal);
+    let recorded: ModelMetadata | undefined; // set once the repository was asked to record the model
     try {
       const measure = new MeasuringStream(options.onProgress && ((bytes) => options.onProgress!({ bytes })));
       const archive = createArchive(
@@ -148,9 +146,13 @@ export class ModelStore {
       await this.backend.put(archiveKey, archive, { signal, contentType: "application/gzip" });
       const metadata = this.describe(domain, modelId, created, archiveKey, measure.result(), options);
       throwIfAborted(signal);
+      recorded = metadata;
       await this.metadata.addModel(metadata, { project, signal });
       return metadata;
     } catch (error) {
+      // A commit whose answer was lost (a dropped connection) did record the model:
+      // then the archive must stay, or the metadata would point at nothing.
+      if (recorded && !hasCode(error, "ALREADY_EXISTS") && !hasCode(error, "CONFLICT") && (await this.holdsRecord(recorded))) return recorded;
       await this.removeQuietly([archiveKey]);
       if (hasCode(error, "ALREADY_EXISTS")) {
         throw new AlreadyExistsError(`Model "${modelId}" was uploaded to domain "${domain}" by someone else meanwhile. Choose another modelId.`, { cause: error });
@@ -347,25 +349,6 @@ export class ModelStore {
     await this.backend.delete(this.keyOf(metadata.storage, id), options);
   }
 
-  /** Reserves a free `<datetime>/artifacts.tar.gz` key with a create-only write, moving to later seconds on conflict. */
-  private async claimArchiveKey(domain: string, created: Date, signal?: AbortSignal): Promise<string> {
-    for (let slot = 0; slot < MAX_ARCHIVE_SLOTS; slot++) {
-      throwIfAborted(signal);
-      const key = this.layout.archiveKey(domain, new Date(created.getTime() + slot * 1000));
-      // A placeholder naming this upload: no version points at it, so readers never see it,
-      // and the real archive replaces it.
-      const claim = new TextEncoder().encode(`modelstore upload claim ${uuidv4()}`);
-      try {
-        await this.backend.put(key, claim, { signal, ifNoneMatch: "*", contentType: "application/gzip" });
-      } catch (error) {
-        if (!hasCode(error, "ALREADY_EXISTS")) throw error;
-        continue;
-      }
-      if (this.backend.capabilities.conditionalWrites || (await holdsClaim(this.backend, key, claim, signal))) return key;
-    }
-    throw new ModelStoreError("CONFLICT", `No free archive slot in domain "${domain}" within an hour of ${created.toISOString()}. Retry later.`);
-  }
-
   private describe(domain: string, modelId: string, created: Date, archiveKey: string, archive: { size: number; sha256: string }, options: UploadOptions): ModelMetadata {
     const runtime = detectRuntime();
     return {
@@ -396,26 +379,16 @@ export class ModelStore {
       : new NotFoundError(`Domain "${domain}" does not exist (looking for model "${modelId}"). List the domains with store.listDomains().`);
   }
 
+  /** True when the repository holds exactly `metadata` (same id and archive). */
+  private async holdsRecord(metadata: ModelMetadata): Promise<boolean> {
+    const found = await this.metadata.getModel(metadata.model.domain, metadata.model.model_id).catch(() => null);
+    return found !== null && found.archive.sha256 === metadata.archive.sha256 && this.keyOf(found.storage, found.model.model_id) === this.keyOf(metadata.storage, metadata.model.model_id);
+  }
+
   private async removeQuietly(keys: string[]): Promise<void> {
     for (const key of keys) {
       // Cleanup runs after the caller's signal may have fired, so it takes none.
       await this.backend.delete(key).catch(() => undefined);
     }
   }
-}
-
-/**
- * Where create-only writes are emulated (check, then write), two uploads can both
- * "win" a slot. Reading the claim back, twice with a pause between, makes the one
- * whose claim was overwritten move on; what remains is a window of a few
- * milliseconds, documented in the README.
- */
-async function holdsClaim(backend: Backend, key: string, claim: Uint8Array, signal?: AbortSignal): Promise<boolean> {
-  for (let check = 0; check < 2; check++) {
-    if (check > 0) await settle(signal);
-    const body = await backend.get(key, { signal });
-    const stored = body ? await readSmallText(body, `The claim at "${key}"`) : "";
-    if (stored !== new TextDecoder().decode(claim)) return false;
-  }
-  return true;
 }

@@ -1,40 +1,65 @@
 /**
- * Chooses the store the CLI talks to, the way the Python modelstore does:
- * `MODEL_STORE_STORAGE` names the backend, and each backend reads its own
- * variables. Flags override the environment.
+ * Chooses the store the CLI talks to. A config file (`--config` or
+ * `MODEL_STORE_CONFIG`) describes everything, e.g. PostgreSQL metadata + S3
+ * artifacts. Without one, it works like the Python modelstore:
+ * `MODEL_STORE_STORAGE` names the artifact backend, each backend reads its own
+ * variables, and `MODEL_STORE_METADATA` picks where metadata lives (default: in
+ * the bucket layout). Flags override the environment.
  */
-import { resolve } from "node:path";
-import { ModelStore } from "../index.js";
+import { join, resolve } from "node:path";
 import { InvalidArgumentError } from "../errors.js";
-import { fileSystemBackend } from "../fs.js";
+import { custom, DEFAULT_LOCAL_DIRECTORY, fileSystemBackend, LOCAL_METADATA_FILE, storeFromConfigFile, type MetadataSpec } from "../fs.js";
+import type { ModelStore } from "../index.js";
 import { s3BackendFromEnv } from "../s3.js";
 
 /** Storage names accepted in `MODEL_STORE_STORAGE` / `--storage` (the Python library's names). */
 export const STORAGE_NAMES = ["filesystem", "aws-s3"] as const;
 
+/** Metadata names accepted in `MODEL_STORE_METADATA` / `--metadata`. */
+export const METADATA_NAMES = ["bucket", "local", "postgres"] as const;
+
 /** What the CLI was told about where models live. */
 export interface StoreSettings {
+  /** A JSON config file; when given, the other settings except rootPrefix are ignored. */
+  config?: string;
   storage?: string;
+  metadata?: string;
   root?: string;
   rootPrefix?: string;
 }
 
 /** The default file-system root: `./.modelstore`. */
-export const DEFAULT_FILESYSTEM_ROOT = ".modelstore";
+export const DEFAULT_FILESYSTEM_ROOT = DEFAULT_LOCAL_DIRECTORY;
 
 /** Builds the store from flags, then environment, then defaults. */
-export function storeFromSettings(flags: StoreSettings, env: Record<string, string | undefined>): ModelStore {
+export async function storeFromSettings(flags: StoreSettings, env: Record<string, string | undefined>): Promise<ModelStore> {
+  const config = flags.config ?? env.MODEL_STORE_CONFIG;
+  if (config) return storeFromConfigFile(resolve(config), env);
   const storage = flags.storage ?? env.MODEL_STORE_STORAGE ?? "filesystem";
   const rootPrefix = flags.rootPrefix ?? env.MODEL_STORE_ROOT_PREFIX;
+  const root = resolve(flags.root ?? env.MODEL_STORE_ROOT ?? DEFAULT_FILESYSTEM_ROOT);
+  const metadataName = flags.metadata ?? env.MODEL_STORE_METADATA ?? "bucket";
+  let metadata: MetadataSpec;
+  switch (metadataName) {
+    case "bucket":
+    case "postgres":
+      metadata = metadataName; // postgres: MODEL_STORE_POSTGRES_URL, DATABASE_URL or the PG* variables
+      break;
+    case "local":
+      metadata = { type: "local", path: join(root, LOCAL_METADATA_FILE) };
+      break;
+    default:
+      throw new InvalidArgumentError(
+        `Unknown metadata ${JSON.stringify(metadataName)} (from --metadata or MODEL_STORE_METADATA). Use one of: ${METADATA_NAMES.join(", ")}.`,
+      );
+  }
   switch (storage) {
     case "filesystem":
-    case "file_system": {
-      const root = resolve(flags.root ?? env.MODEL_STORE_ROOT ?? DEFAULT_FILESYSTEM_ROOT);
-      return new ModelStore({ backend: fileSystemBackend({ root }), rootPrefix });
-    }
+    case "file_system":
+      return custom({ artifacts: fileSystemBackend({ root }), metadata, rootPrefix, env });
     case "aws-s3":
       // Bucket, region, endpoint and credentials from the AWS and MODEL_STORE_AWS_* variables.
-      return new ModelStore({ backend: s3BackendFromEnv(env), rootPrefix: rootPrefix ?? env.MODEL_STORE_AWS_ROOT_PREFIX });
+      return custom({ artifacts: s3BackendFromEnv(env), metadata, rootPrefix: rootPrefix ?? env.MODEL_STORE_AWS_ROOT_PREFIX, env });
     default:
       throw new InvalidArgumentError(
         `Unknown storage ${JSON.stringify(storage)} (from --storage or MODEL_STORE_STORAGE). Use one of: ${STORAGE_NAMES.join(", ")}.`,

@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 /**
- * The `modelstore` command: upload, list, inspect, download and delete models
- * from the shell. Storage is chosen like the Python modelstore's, by
- * `MODEL_STORE_STORAGE` (default `filesystem`) and `MODEL_STORE_ROOT`
- * (default `./.modelstore`); flags override both.
+ * The `modelstore` command: upload, list, inspect, download and delete models,
+ * and list projects and tasks, from the shell. Storage is chosen like the
+ * Python modelstore's, by `MODEL_STORE_STORAGE` (default `filesystem`) and
+ * `MODEL_STORE_ROOT` (default `./.modelstore`), metadata by
+ * `MODEL_STORE_METADATA`, or everything by a config file (`--config`,
+ * `MODEL_STORE_CONFIG`); flags override the environment.
  */
 import { createReadStream, createWriteStream } from "node:fs";
 import { Readable, Writable } from "node:stream";
 import { parseArgs } from "node:util";
-import { createArchive, LIBRARY_VERSION, ModelStoreError, readArchive, type ModelMetadata, type JsonValue } from "../index.js";
+import { createArchive, LIBRARY_VERSION, ModelStoreError, readArchive, type ModelMetadata, type ModelStore, type JsonValue } from "../index.js";
 import { InvalidArgumentError } from "../errors.js";
 import { downloadModel } from "../fs.js";
 import { storeFromSettings } from "./config.js";
@@ -18,9 +20,13 @@ import { ProgressLine } from "./progress.js";
 const USAGE = `modelstore ${LIBRARY_VERSION}: store and fetch trained models
 
 Usage:
-  modelstore upload <domain> <paths...> [--extra FILE]... [--meta JSON] [--id ID]
-  modelstore domains
-  modelstore models <domain>
+  modelstore upload <domain> <paths...> [--extra FILE]... [--meta JSON] [--id ID] [--project P]
+  modelstore domains [--project P]
+  modelstore models <domain> [--project P]
+  modelstore projects
+  modelstore tasks [project]                 (every task with its project when omitted)
+  modelstore delete-task <task> [--cascade]
+  modelstore delete-project <project> [--cascade]
   modelstore info <domain> [id]              (latest when id is omitted)
   modelstore download <domain> [id] [--to DIR]
   modelstore cat <domain> <id|latest> <path>
@@ -28,7 +34,12 @@ Usage:
   modelstore archive <paths...> [-o artifacts.tar.gz]
 
 Options:
+  --config FILE    JSON config: metadata + artifacts, e.g. PostgreSQL + S3 (env MODEL_STORE_CONFIG)
   --storage NAME   backend (env MODEL_STORE_STORAGE, default "filesystem")
+  --metadata NAME  bucket, local or postgres (env MODEL_STORE_METADATA, default "bucket";
+                   postgres reads MODEL_STORE_POSTGRES_URL or DATABASE_URL)
+  --project P      the project of an uploaded task, or the project to list
+  --cascade        also delete what a task or project holds
   --root DIR       file-system root (env MODEL_STORE_ROOT, default ./.modelstore)
   --prefix P       root prefix (env MODEL_STORE_ROOT_PREFIX, default operatorai-model-store)
   --json           machine-readable output
@@ -53,7 +64,11 @@ function parse(argv: string[]) {
     args: argv,
     allowPositionals: true,
     options: {
+      config: { type: "string" },
       storage: { type: "string" },
+      metadata: { type: "string" },
+      project: { type: "string" },
+      cascade: { type: "boolean", default: false },
       root: { type: "string" },
       prefix: { type: "string" },
       json: { type: "boolean", default: false },
@@ -102,7 +117,28 @@ async function run(argv: string[]): Promise<void> {
     for await (const entry of readArchive(written)) entries.push(entry.path);
     return print(flags, { output, entries }, () => `${output}\n${entries.map((e) => `  ${e}`).join("\n")}`);
   }
-  const store = storeFromSettings({ storage: flags.storage, root: flags.root, rootPrefix: flags.prefix }, process.env);
+  const store = await storeFromSettings(
+    { config: flags.config, storage: flags.storage, metadata: flags.metadata, root: flags.root, rootPrefix: flags.prefix },
+    process.env,
+  );
+  try {
+    await runStoreCommand(store, command, args, flags);
+  } finally {
+    // A PostgreSQL pool would keep the process alive.
+    await store.close();
+  }
+}
+
+/** Checks that `domain` belongs to `--project` when one is given. */
+async function checkProject(store: ModelStore, domain: string, project: string | undefined): Promise<void> {
+  if (project === undefined) return;
+  const task = await store.getTask(domain);
+  if (task.project !== project) {
+    throw new InvalidArgumentError(`Domain "${domain}" belongs to project "${task.project}", not "${project}". Drop --project or pass --project ${task.project}.`);
+  }
+}
+
+async function runStoreCommand(store: ModelStore, command: string, args: string[], flags: Flags): Promise<void> {
   switch (command) {
     case "upload": {
       need(args, 2, "upload <domain> <paths...>");
@@ -113,17 +149,38 @@ async function run(argv: string[]): Promise<void> {
         extras: flags.extra ? entriesFromPaths(flags.extra) : undefined,
         extraMetadata: parseMeta(flags.meta),
         modelId: flags.id,
+        project: flags.project,
         onProgress: ({ bytes }) => progress.update(bytes),
       });
       progress.done();
       return print(flags, metadata, () => JSON.stringify(metadata, null, 2));
     }
     case "domains": {
-      const domains = await store.listDomains();
+      const domains = flags.project === undefined ? await store.listDomains() : (await store.listTasks({ project: flags.project })).map((t) => t.name);
       return print(flags, domains, () => domains.join("\n"));
+    }
+    case "projects": {
+      const projects = await store.listProjects();
+      return print(flags, projects, () => projects.map((p) => p.name).join("\n"));
+    }
+    case "tasks": {
+      const project = args[0] ?? flags.project;
+      const tasks = await store.listTasks({ project });
+      return print(flags, tasks, () => tasks.map((t) => (project === undefined ? `${t.name}  ${t.project}` : t.name)).join("\n"));
+    }
+    case "delete-task": {
+      need(args, 1, "delete-task <task> [--cascade]");
+      await store.deleteTask(args[0], { cascade: flags.cascade });
+      return print(flags, { deleted: args[0] }, () => `deleted task ${args[0]}`);
+    }
+    case "delete-project": {
+      need(args, 1, "delete-project <project> [--cascade]");
+      await store.deleteProject(args[0], { cascade: flags.cascade });
+      return print(flags, { deleted: args[0] }, () => `deleted project ${args[0]}`);
     }
     case "models": {
       need(args, 1, "models <domain>");
+      await checkProject(store, args[0], flags.project);
       const models = await store.listModels(args[0]);
       return print(flags, models, () => models.map(summary).join("\n"));
     }

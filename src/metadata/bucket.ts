@@ -195,11 +195,13 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
     async addModel(metadata: ModelMetadata, options: AddModelOptions = {}) {
       const { domain: task, model_id: id } = metadata.model;
       const { signal } = options;
-      const existing = await getTask(task, options);
-      const project = options.project ?? existing?.project ?? DEFAULT_PROJECT;
-      if (existing && existing.project !== project) throw taskInOtherProject(task, existing.project, project);
-      // Tasks of the default project need no document: the Python layout stays untouched.
-      if (!existing && project !== DEFAULT_PROJECT) await ensureTask(task, project, options);
+      // Without a project the model joins its task wherever it is: nothing to look up.
+      if (options.project !== undefined) {
+        const existing = await getTask(task, options);
+        if (existing && existing.project !== options.project) throw taskInOtherProject(task, existing.project, options.project);
+        // Tasks of the default project need no document: the Python layout stays untouched.
+        if (!existing && options.project !== DEFAULT_PROJECT) await ensureTask(task, options.project, options);
+      }
       const versionKey = layout.versionKey(task, id);
       try {
         await backend.put(versionKey, new TextEncoder().encode(JSON.stringify(metadata, null, 2) + "\n"), {

@@ -43,7 +43,8 @@ export function localMetadata(options: LocalMetadataOptions = {}): MetadataRepos
   let cache: { stamp: string; state: S.MetadataState } | undefined;
   const staleMs = options.staleLockMs;
 
-  async function load(): Promise<S.MetadataState> {
+  /** The file's state; the cached one unless `fresh` (a change works on its own copy, parsed anew). */
+  async function load(fresh = false): Promise<S.MetadataState> {
     for (;;) {
       const info = await stat(path, { bigint: true }).catch((error) => {
         if (isErrno(error, "ENOENT")) return undefined;
@@ -51,7 +52,7 @@ export function localMetadata(options: LocalMetadataOptions = {}): MetadataRepos
       });
       if (!info) return S.emptyState();
       const stamp = `${info.ino}:${info.size}:${info.mtimeNs}`;
-      if (cache?.stamp === stamp) return cache.state;
+      if (!fresh && cache?.stamp === stamp) return cache.state;
       let text: string;
       try {
         text = await readFile(path, "utf8");
@@ -60,13 +61,13 @@ export function localMetadata(options: LocalMetadataOptions = {}): MetadataRepos
         throw error;
       }
       const state = parse(text, path);
-      cache = { stamp, state };
+      if (!fresh) cache = { stamp, state };
       return state;
     }
   }
 
   const read = <T>(action: (state: S.MetadataState) => T, _options?: MetadataCallOptions): Promise<T> =>
-    fsCall(context, async () => structuredClone(action(await load())));
+    fsCall(context, async () => S.copyJson(action(await load())));
 
   function change<T>(action: (state: S.MetadataState, now: string) => T, callOptions: MetadataCallOptions = {}): Promise<T> {
     return fsCall(context, async () => {
@@ -74,12 +75,12 @@ export function localMetadata(options: LocalMetadataOptions = {}): MetadataRepos
       return withFileLock(
         lockPath,
         async () => {
-          // A copy: if the action throws halfway, the cached state stays what the file says.
-          const state = structuredClone(await load());
+          // Parsed anew, not the cached state: if the action throws halfway, the cache stays what the file says.
+          const state = await load(true);
           const result = action(state, new Date().toISOString());
-          await writeAtomically(dir, path, JSON.stringify(state));
-          cache = undefined;
-          return result;
+          const stamp = await writeAtomically(dir, path, JSON.stringify(state));
+          cache = { stamp, state }; // what we wrote is what the file now holds: no re-read
+          return S.copyJson(result);
         },
         { signal: callOptions.signal, staleMs },
       );
@@ -97,7 +98,7 @@ export function localMetadata(options: LocalMetadataOptions = {}): MetadataRepos
     ensureTask: (name, project, o) => change((s, now) => S.ensureTask(s, name, project, now), o),
     listTasks: (o: ListTasksOptions = {}) => read((s) => S.listTasks(s, o.project), o),
     deleteTask: (name, o) => change((s) => S.deleteTask(s, name), o),
-    addModel: (metadata: ModelMetadata, o: AddModelOptions = {}) => change((s, now) => S.addModel(s, metadata, o.project, now), o),
+    addModel: (metadata: ModelMetadata, o: AddModelOptions = {}) => change((s, now) => S.addModel(s, S.copyJson(metadata), o.project, now), o),
     getModel: (task, id, o) => read((s) => S.getModel(s, task, id), o),
     listModelIds: (task, o) => read((s) => S.listModels(s, task).map((m) => m.model.model_id), o),
     listModels: (task, o) => read((s) => S.listModels(s, task), o),
@@ -120,19 +121,27 @@ function parse(text: string, path: string): S.MetadataState {
   return state as S.MetadataState;
 }
 
-/** Writes `text` to a temp file beside `path`, flushes it, and renames it over `path`. */
-async function writeAtomically(dir: string, path: string, text: string): Promise<void> {
+/**
+ * Writes `text` to a temp file beside `path`, flushes it, and renames it over `path`.
+ * Returns the new file's stamp (inode, size, mtime), taken from the temp file: a rename
+ * keeps all three, and reading them before the rename cannot pick up a later writer's file.
+ */
+async function writeAtomically(dir: string, path: string, text: string): Promise<string> {
   const temp = join(dir, tempName(basename(path)));
   const handle = await open(temp, "wx");
   try {
+    let stamp: string;
     try {
       await handle.writeFile(text);
       // Flushed before the rename: after a crash the file is the old one or the whole new one.
       await handle.sync();
+      const info = await handle.stat({ bigint: true });
+      stamp = `${info.ino}:${info.size}:${info.mtimeNs}`;
     } finally {
       await handle.close();
     }
     await rename(temp, path);
+    return stamp;
   } catch (error) {
     await unlink(temp).catch(() => undefined);
     throw error;

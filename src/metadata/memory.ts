@@ -6,7 +6,7 @@ import type { ModelMetadata } from "../meta.js";
 import type { AddModelOptions, ListTasksOptions, MetadataRepository, ProjectRecord, TaskRecord } from "./repository.js";
 import * as S from "./state.js";
 
-const copy = <T>(value: T): T => structuredClone(value);
+const copy = S.copyJson;
 
 /** A {@link MetadataRepository} that lives in this process's memory. */
 export function memoryMetadata(): MetadataRepository {

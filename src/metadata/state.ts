@@ -17,6 +17,10 @@ export interface MetadataState {
   models: Record<string, Record<string, ModelMetadata>>;
 }
 
+// The newest model per task's models record, so latestModel() is one lookup while
+// nothing changes. Keyed by the record object: a record replaced (a reloaded file) starts afresh.
+const latestCache = new WeakMap<object, ModelMetadata | null>();
+
 /** An empty store's state. */
 export function emptyState(): MetadataState {
   return { version: 1, projects: {}, tasks: {}, models: {} };
@@ -103,6 +107,7 @@ export function addModel(state: MetadataState, metadata: ModelMetadata, project:
   const models = own(state.models, task) ?? put(state.models, task, {} as Record<string, ModelMetadata>)[task];
   if (own(models, id)) throw modelExists(task, id);
   put(models, id, metadata);
+  latestCache.delete(models);
 }
 
 /** One model, or `null`. */
@@ -113,15 +118,28 @@ export function getModel(state: MetadataState, task: string, id: string): ModelM
 
 /** A task's models, newest first. */
 export function listModels(state: MetadataState, task: string): ModelMetadata[] {
-  return Object.values(own(state.models, task) ?? {}).sort(compareNewestFirst);
+  // Parse each creation time once, not once per comparison.
+  const keyed = Object.values(own(state.models, task) ?? {}).map((model) => ({ model, time: Date.parse(model.code.created) }));
+  keyed.sort((a, b) => b.time - a.time || compareNewestFirst(a.model, b.model));
+  return keyed.map((entry) => entry.model);
 }
 
-/** The newest model of a task, found in one pass (no sort). */
+/** A deep copy of JSON-native data (documents are JSON by design; this is faster than structuredClone). */
+export function copyJson<T>(value: T): T {
+  return value === undefined ? value : (JSON.parse(JSON.stringify(value)) as T);
+}
+
+/** The newest model of a task: one pass (no sort) the first time, then cached until the task changes. */
 export function latestModel(state: MetadataState, task: string): ModelMetadata | null {
+  const models = own(state.models, task);
+  if (!models) return null;
+  const cached = latestCache.get(models);
+  if (cached !== undefined) return cached;
   let newest: ModelMetadata | null = null;
-  for (const model of Object.values(own(state.models, task) ?? {})) {
+  for (const model of Object.values(models)) {
     if (!newest || compareNewestFirst(model, newest) < 0) newest = model;
   }
+  latestCache.set(models, newest);
   return newest;
 }
 
@@ -130,5 +148,6 @@ export function deleteModel(state: MetadataState, task: string, id: string): boo
   const models = own(state.models, task);
   if (!models || !own(models, id)) return false;
   delete models[id];
+  latestCache.delete(models);
   return true;
 }

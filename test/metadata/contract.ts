@@ -29,6 +29,7 @@ const at = (second: number) => new Date(Date.UTC(2025, 0, 1, 0, 0, second)).toIS
 const ids = (models: ModelMetadata[]) => models.map((m) => m.model.model_id);
 const names = (records: { name: string }[]) => records.map((r) => r.name);
 
+/** Defines the contract tests for one repository; `makeSubject` gives each test a fresh, empty one. */
 export function runMetadataContract(name: string, makeSubject: () => Promise<MetadataSubject>): void {
   describe(`MetadataRepository contract: ${name}`, () => {
     let repo: MetadataRepository;

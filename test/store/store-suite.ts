@@ -1,14 +1,18 @@
 /**
  * The ModelStore suite: every behaviour of the store, run against each backend
- * (memory, file system, S3) from a few lines per backend.
+ * (memory, file system, S3) and each metadata repository (bucket layout by
+ * default; memory, local JSON file, PostgreSQL) from a few lines per pairing.
+ * Tests that look at the bucket layout's own documents run only where the
+ * metadata is in the bucket.
  */
 import { describe, expect, it, beforeEach, afterEach } from "vitest";
 import type { Backend } from "../../src/backends/backend.js";
-import { ModelStore, readArchive, encodeMetadata, type ModelMetadata } from "../../src/index.js";
+import { BackendError, ModelStore, readArchive, encodeMetadata, type MetadataRepository, type ModelMetadata } from "../../src/index.js";
 import { advanceLatest } from "../../src/store-documents.js";
 import { collect, failingStream, noise, sha256, streamOf, text } from "../support/bytes.js";
 
-export type BackendFactory = () => Promise<{ backend: Backend; cleanup?: () => Promise<void> }>;
+/** A backend for one test, and optionally the metadata repository to use with it (default: the bucket layout). */
+export type BackendFactory = () => Promise<{ backend: Backend; metadata?: MetadataRepository; cleanup?: () => Promise<void> }>;
 
 const ARCHIVE_KEY = /^operatorai-model-store\/refunds\/\d{4}\/\d{2}\/\d{2}\/\d{2}:\d{2}:\d{2}\/artifacts\.tar\.gz$/;
 
@@ -18,17 +22,34 @@ async function keysUnder(backend: Backend, prefix: string): Promise<string[]> {
   return keys;
 }
 
-export function runStoreSuite(name: string, makeBackend: BackendFactory, options: { concurrentUploads?: number } = {}): void {
+/** Knobs for one pairing of backend and metadata repository. */
+export interface StoreSuiteOptions {
+  /** Parallel uploads in the same-second test. @default 16 */
+  concurrentUploads?: number;
+  /**
+   * Whether the metadata is the bucket layout in the backend (the factory returns no
+   * `metadata`). Tests of the layout's own documents are defined only then. @default true
+   */
+  bucketLayout?: boolean;
+}
+
+/** Defines the store tests for one pairing; `makeBackend` gives each test a fresh, empty one. */
+export function runStoreSuite(name: string, makeBackend: BackendFactory, options: StoreSuiteOptions = {}): void {
+  const inBucket = options.bucketLayout ?? true;
+  // Tests of versions/<id>.json and latest.json themselves; other repositories have theirs in test/metadata.
+  const itInBucket = inBucket ? it : undefined;
   describe(`ModelStore on ${name}`, () => {
     let backend: Backend;
+    let metadata: MetadataRepository | undefined;
     let cleanup: (() => Promise<void>) | undefined;
     let store: ModelStore;
-
     beforeEach(async () => {
-      ({ backend, cleanup } = await makeBackend());
-      store = new ModelStore({ backend });
+      ({ backend, metadata, cleanup } = await makeBackend());
+      expect(metadata === undefined).toBe(inBucket);
+      store = new ModelStore({ backend, metadata });
     });
     afterEach(async () => {
+      await store.close();
       await cleanup?.();
     });
 
@@ -50,8 +71,13 @@ export function runStoreSuite(name: string, makeBackend: BackendFactory, options
       const archiveKeys = keys.filter((k) => k.endsWith("artifacts.tar.gz"));
       expect(archiveKeys).toHaveLength(1);
       expect(archiveKeys[0]).toMatch(ARCHIVE_KEY);
-      expect(keys).toContain(`operatorai-model-store/refunds/versions/${meta.model.model_id}.json`);
-      expect(keys).toContain("operatorai-model-store/refunds/latest.json");
+      if (inBucket) {
+        expect(keys).toContain(`operatorai-model-store/refunds/versions/${meta.model.model_id}.json`);
+        expect(keys).toContain("operatorai-model-store/refunds/latest.json");
+        expect(await keysUnder(backend, "operatorai-model-store/.projects/")).toEqual([]); // no project named: the Python layout only
+      } else {
+        expect(keys).toEqual(archiveKeys); // the documents live in the metadata repository
+      }
       const stored = await backend.head(archiveKeys[0]);
       expect(stored?.size).toBe(meta.archive.size);
     });
@@ -138,7 +164,7 @@ export function runStoreSuite(name: string, makeBackend: BackendFactory, options
     });
 
     it("rejects invalid domains and model ids before touching storage", async () => {
-      for (const domain of ["", "a/b", "..", "a\\b", "versions", "latest.json", "tab\there", " padded"]) {
+      for (const domain of ["", "a/b", "..", "a\\b", "versions", "latest.json", ".projects", "tab\there", " padded"]) {
         await expect(store.upload(domain, { files: modelFiles() })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
       }
       for (const modelId of ["../escape", "a/b", "", "x\u0000y"]) {
@@ -161,13 +187,13 @@ export function runStoreSuite(name: string, makeBackend: BackendFactory, options
       await expect(store.deleteModel("refunds", "x")).rejects.toMatchObject({ code: "NOT_FOUND" });
     });
 
-    it("reports a corrupt metadata document with a clear error", async () => {
+    itInBucket?.("reports a corrupt metadata document with a clear error", async () => {
       await store.upload("refunds", { files: modelFiles(), modelId: "v1" });
       await backend.put("operatorai-model-store/refunds/versions/v1.json", text('{"model": {"domain": "refunds"}}'));
       await expect(store.getModelInfo("refunds", "v1")).rejects.toThrow(/corrupt/);
     });
 
-    it("latest.json moves only forward", async () => {
+    itInBucket?.("latest.json moves only forward", async () => {
       const newer = await store.upload("refunds", { files: modelFiles() });
       const older: ModelMetadata = { ...newer, model: { ...newer.model, model_id: "older" }, code: { ...newer.code, created: "2001-01-01T00:00:00.000Z" } };
       await advanceLatest(backend, store.layout.latestKey("refunds"), older);
@@ -179,10 +205,110 @@ export function runStoreSuite(name: string, makeBackend: BackendFactory, options
     });
 
     it("honours a custom root prefix", async () => {
-      const custom = new ModelStore({ backend, rootPrefix: "team/models" });
+      const custom = new ModelStore({ backend, metadata, rootPrefix: "team/models" });
       const meta = await custom.upload("refunds", { files: modelFiles() });
-      expect(await keysUnder(backend, "team/models/refunds/versions/")).toEqual([`team/models/refunds/versions/${meta.model.model_id}.json`]);
+      if (inBucket) {
+        expect(await keysUnder(backend, "team/models/refunds/versions/")).toEqual([`team/models/refunds/versions/${meta.model.model_id}.json`]);
+        expect(await store.listDomains()).toEqual([]);
+      }
+      expect((await keysUnder(backend, "team/models/refunds/")).filter((k) => k.endsWith("artifacts.tar.gz"))).toHaveLength(1);
+      expect(await keysUnder(backend, "operatorai-model-store/")).toEqual([]);
       expect(await custom.listDomains()).toEqual(["refunds"]);
+    });
+
+    it("upload() with a project puts a new task in it, and later uploads join the task's project", async () => {
+      const first = await store.upload("refunds", { files: modelFiles(), project: "payments" });
+      await store.upload("refunds", { files: modelFiles() });
+      await store.upload("churn", { files: modelFiles() });
+      expect(await store.getTask("refunds")).toMatchObject({ name: "refunds", project: "payments" });
+      expect(await store.getTask("churn")).toMatchObject({ project: "default" });
+      expect((await store.listProjects()).map((p) => p.name)).toEqual(["default", "payments"]);
+      expect((await store.listTasks({ project: "payments" })).map((t) => t.name)).toEqual(["refunds"]);
+      expect(await store.listDomains()).toEqual(["churn", "refunds"]);
+      expect((await store.getModelInfo("refunds", first.model.model_id)).archive).toEqual(first.archive);
+      await expect(store.listTasks({ project: "nowhere" })).rejects.toMatchObject({ code: "NOT_FOUND", message: expect.stringContaining("store.listProjects()") });
+    });
+
+    it("upload() to a task that belongs to another project fails before any archive is written", async () => {
+      await store.upload("refunds", { files: modelFiles(), project: "payments" });
+      const before = await keysUnder(backend, "operatorai-model-store/refunds/");
+      await expect(store.upload("refunds", { files: modelFiles(), project: "analytics" })).rejects.toMatchObject({
+        code: "CONFLICT",
+        message: expect.stringContaining('belongs to project "payments"'),
+      });
+      expect(await keysUnder(backend, "operatorai-model-store/refunds/")).toEqual(before);
+      expect(await store.listModels("refunds")).toHaveLength(1);
+    });
+
+    it("a failed metadata write removes the archive again and leaves no model", async () => {
+      await store.upload("refunds", { files: modelFiles(), modelId: "kept" });
+      const failing: MetadataRepository = {
+        ...store.metadata,
+        addModel: async () => {
+          throw new BackendError("metadata store down", { backend: "test" });
+        },
+      };
+      const broken = new ModelStore({ backend, metadata: failing });
+      await expect(broken.upload("refunds", { files: modelFiles(), modelId: "lost" })).rejects.toThrow(/metadata store down/);
+      const archives = (await keysUnder(backend, "operatorai-model-store/refunds/")).filter((k) => k.endsWith("artifacts.tar.gz"));
+      expect(archives).toHaveLength(1);
+      expect(await store.modelExists("refunds", "lost")).toBe(false);
+      expect((await store.getLatest("refunds")).model.model_id).toBe("kept");
+    });
+
+    it("an upload whose metadata commit answer was lost keeps the archive its recorded metadata points at", async () => {
+      const lostAnswer: MetadataRepository = {
+        ...store.metadata,
+        addModel: async (doc, opts) => {
+          await store.metadata.addModel(doc, opts);
+          throw new BackendError("connection reset after commit", { backend: "test" });
+        },
+      };
+      const flaky = new ModelStore({ backend, metadata: lostAnswer });
+      const meta = await flaky.upload("refunds", { files: modelFiles(), modelId: "committed" });
+      expect(meta.model.model_id).toBe("committed");
+      expect(sha256(await collect(await store.getArchive("refunds", "committed")))).toBe(meta.archive.sha256);
+    });
+
+    it("deleteTask() refuses a task with models, and with cascade removes its models and archives", async () => {
+      await store.upload("refunds", { files: modelFiles(), project: "payments" });
+      await store.upload("refunds", { files: modelFiles() });
+      await store.upload("churn", { files: modelFiles() });
+      await expect(store.deleteTask("refunds")).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("cascade: true") });
+      expect(await store.listModels("refunds")).toHaveLength(2);
+      await store.deleteTask("refunds", { cascade: true });
+      await expect(store.getTask("refunds")).rejects.toMatchObject({ code: "NOT_FOUND" });
+      await expect(store.getLatest("refunds")).rejects.toMatchObject({ code: "NOT_FOUND" });
+      expect(await keysUnder(backend, "operatorai-model-store/refunds/")).toEqual([]);
+      expect(await store.listDomains()).toEqual(["churn"]);
+      expect(await store.listModels("churn")).toHaveLength(1);
+      await expect(store.deleteTask("refunds")).rejects.toMatchObject({ code: "NOT_FOUND" });
+    });
+
+    it("deleteProject() refuses a project with tasks, and with cascade removes its tasks, models and archives", async () => {
+      await store.upload("refunds", { files: modelFiles(), project: "payments" });
+      await store.upload("chargebacks", { files: modelFiles(), project: "payments" });
+      await store.upload("churn", { files: modelFiles() });
+      await store.ensureTask("disputes", { project: "payments" });
+      await expect(store.deleteProject("payments")).rejects.toMatchObject({ code: "CONFLICT", message: expect.stringContaining("cascade: true") });
+      expect(await store.listDomains()).toEqual(["chargebacks", "churn", "disputes", "refunds"]);
+      await store.deleteProject("payments", { cascade: true });
+      await expect(store.getProject("payments")).rejects.toMatchObject({ code: "NOT_FOUND" });
+      expect(await store.listDomains()).toEqual(["churn"]);
+      for (const gone of ["refunds", "chargebacks"]) expect(await keysUnder(backend, `operatorai-model-store/${gone}/`)).toEqual([]);
+      expect((await store.listProjects()).map((p) => p.name)).toEqual(["default"]);
+      await expect(store.deleteProject("default")).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+      await store.deleteProject("default", { cascade: true }); // empties it; it stays
+      expect(await store.listDomains()).toEqual([]);
+      expect((await store.listProjects()).map((p) => p.name)).toEqual(["default"]);
+    });
+
+    it("rejects invalid project names before touching storage", async () => {
+      for (const project of ["", "a/b", "..", ".projects", " padded"]) {
+        await expect(store.upload("refunds", { files: modelFiles(), project })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+        await expect(store.ensureProject(project)).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+      }
+      expect(await keysUnder(backend, "")).toEqual([]);
       expect(await store.listDomains()).toEqual([]);
     });
   });

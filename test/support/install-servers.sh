@@ -5,6 +5,8 @@ set -euo pipefail
 packages=()
 command -v swift-proxy-server >/dev/null || packages+=(swift-proxy swift-object swift-container swift-account)
 command -v memcached >/dev/null || packages+=(memcached)
+# PostgreSQL for the metadata tests: initdb and pg_ctl live in /usr/lib/postgresql/<version>/bin on Debian.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || packages+=(postgresql)
 [ ${#packages[@]} -eq 0 ] && exit 0
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive

@@ -8,8 +8,8 @@
  * developer's own) and otherwise starts one for the calling test file;
  * `createDatabase(server)` gives each test a fresh, empty database.
  */
-import { execFile } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { execFile, execFileSync } from "node:child_process";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { chmod, chown, mkdtemp, rm } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { tmpdir } from "node:os";
@@ -75,7 +75,19 @@ export async function startPostgresServer(): Promise<PostgresServer> {
         lastError = error;
         continue;
       }
+      // If the process ends without stop() (a crash, a timeout), the server would outlive it: stop it here.
+      const onExit = () => {
+        try {
+          const [file, argv] = owner ? ["runuser", ["-u", owner, "--", join(bin, "pg_ctl")]] : [join(bin, "pg_ctl"), []];
+          execFileSync(file, [...argv, "-D", data, "-m", "immediate", "-w", "stop"], { stdio: "ignore" });
+          rmSync(base, { recursive: true, force: true });
+        } catch {
+          // Exiting anyway.
+        }
+      };
+      process.once("exit", onExit);
       const stop = async () => {
+        process.removeListener("exit", onExit);
         await asOwner(owner, join(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"]).catch(() => undefined);
         await rm(base, { recursive: true, force: true });
       };
@@ -116,4 +128,23 @@ export async function createDatabase(server: PostgresServer, label = "t"): Promi
       }
     },
   };
+}
+
+let globalServer: PostgresServer | undefined;
+
+/**
+ * vitest globalSetup: one cluster for the whole run, published as POSTGRES_URL,
+ * unless POSTGRES_URL already names a server. Add this file to `globalSetup` to use it;
+ * without it each test file that needs PostgreSQL starts its own cluster.
+ */
+export async function setup(): Promise<void> {
+  if (process.env.POSTGRES_URL) return;
+  globalServer = await startPostgresServer();
+  process.env.POSTGRES_URL = globalServer.url;
+}
+
+/** vitest globalSetup teardown: stops the cluster that {@link setup} started. */
+export async function teardown(): Promise<void> {
+  await globalServer?.stop();
+  globalServer = undefined;
 }

@@ -1,0 +1,195 @@
+#!/usr/bin/env node
+/**
+ * Metadata benchmark: with BENCH_MODELS (default 10,000) models in one task,
+ * times `listModels` (median of BENCH_RUNS, default 5) and `latest` (median of
+ * 50) for each metadata repository, printed side by side:
+ *   - the bucket layout on the file-system backend and on S3 (a local OpenStack
+ *     Swift, started here unless S3_ENDPOINT names one): one LIST per 1,000 keys,
+ *     then the version documents read with bounded concurrency;
+ *   - PostgreSQL (a throwaway cluster started here unless POSTGRES_URL names one);
+ *   - the local JSON file and memory, for scale.
+ * Seeding writes the documents directly (bulk), since only reads are timed.
+ * Targets (issue 6): PostgreSQL list < 100 ms and latest < 5 ms.
+ * Run: npm run bench:metadata (builds first).
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { build } from "esbuild";
+
+const run = promisify(execFile);
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const COUNT = Number(process.env.BENCH_MODELS ?? 10_000);
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const LATEST_RUNS = 50;
+const TASK = "refunds";
+
+const { ModelStore, memoryMetadata, bucketMetadata } = await import(join(root, "dist/index.js"));
+const { fileSystemBackend, localMetadata } = await import(join(root, "dist/fs.js"));
+const { s3Backend } = await import(join(root, "dist/s3.js"));
+const { postgresMetadata } = await import(join(root, "dist/postgres.js"));
+const { default: postgres } = await import("postgres");
+
+// The test servers' helpers are TypeScript: bundle them next to node_modules so "postgres" resolves.
+const helpers = join(root, "node_modules/.cache/modelstore-bench/servers.mjs");
+await mkdir(join(root, "node_modules/.cache/modelstore-bench"), { recursive: true });
+await build({
+  stdin: { contents: 'export * from "./test/support/postgres-server.ts"; export * from "./test/support/s3-server.ts";', resolveDir: root, loader: "ts" },
+  bundle: true, platform: "node", format: "esm", outfile: helpers, logLevel: "error", external: ["postgres", "aws4fetch"],
+});
+const servers = await import(helpers);
+
+/** The Swift named by S3_ENDPOINT, or one started from test/support/swift.sh (as bench/s3.mjs does). */
+async function startSwift() {
+  if (process.env.S3_ENDPOINT) return servers.useS3Server();
+  const script = join(root, "test/support/swift.sh");
+  const base = mkdtempSync(join(tmpdir(), "modelstore-bench-swift-"));
+  const port = await servers.freePort();
+  await run("bash", [script, "start", base, String(port)], { timeout: 300_000 });
+  return {
+    endpoint: `http://127.0.0.1:${port}`, accessKeyId: "test:tester", secretAccessKey: "testing", region: "us-east-1",
+    stop: async () => { await run("bash", [script, "stop", base]).catch(() => {}); rmSync(base, { recursive: true, force: true }); },
+  };
+}
+
+function fakeModel(i) {
+  const created = new Date(Date.UTC(2025, 0, 1) + i * 1000).toISOString();
+  const id = `model-${String(i).padStart(6, "0")}`;
+  return {
+    model: { domain: TASK, model_id: id, model_type: { library: "onnx", type: "InferenceSession" } },
+    storage: { type: "file_system", root: "/models", path: `operatorai-model-store/${TASK}/${created}/artifacts.tar.gz` },
+    modelstore: "0.1.0",
+    code: { runtime: "node:20.20.2", user: "bench", created, dependencies: { fflate: "0.8.3", uuid: "14.0.3" } },
+    extra: { accuracy: 0.9 + (i % 100) / 1000, epochs: 10, tags: ["bench"] },
+    archive: { size: 123_456 + i, sha256: "ab".repeat(32) },
+  };
+}
+const models = Array.from({ length: COUNT }, (_, i) => fakeModel(i));
+const encode = (doc) => new TextEncoder().encode(JSON.stringify(doc, null, 2) + "\n");
+
+async function pool(items, concurrency, fn) {
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  }));
+}
+
+/** Writes the bucket layout's documents straight into the backend. */
+async function seedBucket(backend) {
+  const layout = new ModelStore({ backend }).layout;
+  await pool(models, 32, (m) => backend.put(layout.versionKey(TASK, m.model.model_id), encode(m), { contentType: "application/json" }));
+  await backend.put(layout.latestKey(TASK), encode(models[models.length - 1]), { contentType: "application/json" });
+}
+
+async function seedPostgres(url) {
+  const repo = postgresMetadata({ url });
+  await repo.ensureTask(TASK, "default"); // runs the migrations
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  const [{ id }] = await sql`select id from modelstore_tasks where name = ${TASK}`;
+  for (let i = 0; i < models.length; i += 1000) {
+    const rows = models.slice(i, i + 1000).map((m) => ({ task_id: id, model_id: m.model.model_id, created: m.code.created, location: m.storage.path, metadata: sql.json(m) }));
+    await sql`insert into modelstore_models ${sql(rows)}`;
+  }
+  await sql`analyze modelstore_models`;
+  await sql.end();
+  return repo;
+}
+
+async function time(fn, runs) {
+  const warm = performance.now();
+  await fn(); // warm-up: connections, caches, JIT
+  // Slow cases (the bucket layout on Swift takes most of a minute per listing) are timed once.
+  if (performance.now() - warm > 10_000) runs = 1;
+  const samples = [];
+  for (let r = 0; r < runs; r++) {
+    const start = performance.now();
+    await fn();
+    samples.push(performance.now() - start);
+  }
+  samples.sort((a, b) => a - b);
+  return samples[Math.floor(samples.length / 2)];
+}
+
+async function measure(label, repository) {
+  console.error(`measuring ${label}...`);
+  globalThis.gc?.(); // start each case with a clean heap (npm run bench:metadata passes --expose-gc)
+  const list = await time(async () => {
+    const listed = await repository.listModels(TASK);
+    if (listed.length !== COUNT) throw new Error(`${label}: listed ${listed.length} of ${COUNT}`);
+  }, RUNS);
+  const latest = await time(async () => {
+    for (let i = 0; i < LATEST_RUNS / RUNS; i++) {
+      const newest = await repository.latestModel(TASK);
+      if (newest?.model.model_id !== models[models.length - 1].model.model_id) throw new Error(`${label}: wrong latest`);
+    }
+  }, RUNS) / (LATEST_RUNS / RUNS);
+  // One more model on top of the 10,000 (the latest moves to it), median of 3.
+  let extra = 0;
+  const add = await time(async () => {
+    const doc = fakeModel(COUNT + extra++);
+    await repository.addModel(doc);
+  }, 2);
+  return { label, list, latest, add };
+}
+
+const results = [];
+const cleanups = [];
+// Interrupted (Ctrl-C, a timeout): stop the servers started here before leaving.
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.once(signal, async () => {
+    for (const cleanup of cleanups) await cleanup().catch(() => {});
+    process.exit(130);
+  });
+}
+try {
+  const work = mkdtempSync(join(tmpdir(), "modelstore-bench-meta-"));
+  cleanups.push(async () => rmSync(work, { recursive: true, force: true }));
+  console.error(`seeding ${COUNT} models per repository...`);
+
+  const pg = await servers.usePostgresServer();
+  cleanups.push(() => pg.stop());
+  const db = await servers.createDatabase(pg, "bench");
+  const pgRepo = await seedPostgres(db.url);
+  cleanups.unshift(async () => { await pgRepo.close(); await db.drop(); });
+  results.push(await measure("PostgreSQL", pgRepo));
+
+  // The file as localMetadata writes it (each addModel rewrites the whole file, so seeding one by one is O(n²)).
+  const now = new Date().toISOString();
+  writeFileSync(join(work, "metadata.json"), JSON.stringify({
+    version: 1, projects: {}, tasks: { [TASK]: { project: "default", created: now } },
+    models: { [TASK]: Object.fromEntries(models.map((m) => [m.model.model_id, m])) },
+  }));
+  const local = localMetadata({ path: join(work, "metadata.json") });
+  results.push(await measure("local JSON file", local));
+
+  const memory = memoryMetadata();
+  for (const m of models) await memory.addModel(m);
+  results.push(await measure("memory", memory));
+  const fsBackend = fileSystemBackend({ root: join(work, "fs") });
+  await seedBucket(fsBackend);
+  results.push(await measure("bucket layout, file system", bucketMetadata({ backend: fsBackend })));
+
+  const s3 = await startSwift();
+  cleanups.push(() => s3.stop());
+  const bucket = await servers.createBucket(s3, "benchmeta");
+  const s3b = s3Backend({ bucket, endpoint: s3.endpoint, region: s3.region, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
+  await seedBucket(s3b);
+  results.push(await measure("bucket layout, S3 (Swift)", bucketMetadata({ backend: s3b })));
+
+} finally {
+  for (const cleanup of cleanups) await cleanup().catch((e) => console.error(String(e)));
+}
+
+const pad = (s, n) => String(s).padEnd(n);
+const ms = (v) => `${v.toFixed(v < 10 ? 2 : 0)} ms`;
+console.log(`\nmetadata: ${COUNT.toLocaleString("en")} models in one task (median; list of ${RUNS} runs, or 1 when a run takes over 10 s; latest of ${LATEST_RUNS})\n`);
+console.log(`${pad("repository", 30)}${pad("listModels", 14)}${pad("latest", 12)}addModel`);
+for (const r of results) console.log(`${pad(r.label, 30)}${pad(ms(r.list), 14)}${pad(ms(r.latest), 12)}${ms(r.add)}`);
+const pgResult = results.find((r) => r.label === "PostgreSQL");
+if (pgResult) console.log(`\nPostgreSQL targets: list < 100 ms ${pgResult.list < 100 ? "met" : "MISSED"}, latest < 5 ms ${pgResult.latest < 5 ? "met" : "MISSED"}`);
+console.log(`bucket layout: ${Math.ceil(COUNT / 1000)} LIST pages of 1,000 keys, then ${COUNT.toLocaleString("en")} document reads, 16 at a time`);
