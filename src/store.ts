@@ -19,7 +19,8 @@ import { DEFAULT_PROJECT, type MetadataRepository, type ProjectRecord, type Task
 import { validateDomain, validateModelId, validateProject } from "./names.js";
 import { detectRuntime } from "./runtime-info.js";
 import { claimArchiveKey } from "./store-documents.js";
-import { MeasuringStream, verifyingStream } from "./streams.js";
+import { verifyingStream } from "./streams.js";
+import { createDigestStream, type DigestResult } from "./archive/sha256.js";
 import { DEPENDENCY_VERSIONS, LIBRARY_VERSION } from "./version.js";
 
 /** Options for {@link ModelStore}. */
@@ -138,13 +139,13 @@ export class ModelStore {
     const archiveKey = await claimArchiveKey(this.backend, this.layout, domain, created, signal);
     let recorded: ModelMetadata | undefined; // set once the repository was asked to record the model
     try {
-      const measure = new MeasuringStream(options.onProgress && ((bytes) => options.onProgress!({ bytes })));
+      let digest: DigestResult | undefined;
       const archive = createArchive(
         { files: options.files, extras: options.extras },
         { ...options.archive, dependencies: options.dependencies, signal },
-      ).pipeThrough(measure);
+      ).pipeThrough(createDigestStream((result) => (digest = result), options.onProgress && ((bytes) => options.onProgress!({ bytes }))));
       await this.backend.put(archiveKey, archive, { signal, contentType: "application/gzip" });
-      const metadata = this.describe(domain, modelId, created, archiveKey, measure.result(), options);
+      const metadata = this.describe(domain, modelId, created, archiveKey, digest!, options);
       throwIfAborted(signal);
       recorded = metadata;
       await this.metadata.addModel(metadata, { project, signal });

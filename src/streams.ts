@@ -24,33 +24,6 @@ export async function readSmallText(stream: ReadableStream<Uint8Array>, what: st
   return new TextDecoder().decode(concatBytes(chunks));
 }
 
-/** Passes bytes through while counting them and hashing them with SHA-256; `result()` is valid after the stream ends. */
-export class MeasuringStream extends TransformStream<Uint8Array, Uint8Array> {
-  #hash = createSha256();
-  #size = 0;
-  #done = false;
-
-  constructor(onBytes?: (total: number) => void) {
-    super({
-      transform: (chunk, controller) => {
-        this.#hash.update(chunk);
-        this.#size += chunk.byteLength;
-        onBytes?.(this.#size);
-        controller.enqueue(chunk);
-      },
-      flush: () => {
-        this.#done = true;
-      },
-    });
-  }
-
-  /** Size and lowercase hex sha256 of everything that passed through. */
-  result(): { size: number; sha256: string } {
-    if (!this.#done) throw new Error("MeasuringStream.result() called before the stream ended");
-    return { size: this.#size, sha256: this.#hash.hexDigest() };
-  }
-}
-
 /**
  * Passes bytes through and fails the stream with {@link IntegrityError} if the
  * total size or sha256 differ from what was recorded: a corrupted archive is

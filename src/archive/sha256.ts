@@ -152,15 +152,20 @@ export interface DigestResult {
 /**
  * A pass-through `TransformStream` that counts and hashes the bytes flowing
  * through it, so an upload records `size` and `sha256` without a second read.
- * `onDone` runs once, when the writable side closes (not on error or abort).
+ * `onDone` runs once, when the writable side closes (not on error or abort);
+ * `onProgress` after every chunk with the bytes seen so far.
  */
-export function createDigestStream(onDone: (result: DigestResult) => void): TransformStream<Uint8Array, Uint8Array> {
+export function createDigestStream(
+  onDone: (result: DigestResult) => void,
+  onProgress?: (bytesSoFar: number) => void,
+): TransformStream<Uint8Array, Uint8Array> {
   const hash = createSha256();
   let size = 0;
   return new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, controller) {
       hash.update(chunk);
       size += chunk.length;
+      onProgress?.(size);
       controller.enqueue(chunk);
     },
     flush() {

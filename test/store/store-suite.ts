@@ -174,6 +174,14 @@ export function runStoreSuite(name: string, makeBackend: BackendFactory, options
       expect(await keysUnder(backend, "")).toEqual([]);
     });
 
+    it("upload() reports progress up to the archive's stored size", async () => {
+      const seen: number[] = [];
+      const meta = await store.upload("refunds", { files: modelFiles(), onProgress: ({ bytes }) => seen.push(bytes) });
+      expect(seen.length).toBeGreaterThan(0);
+      expect(seen).toEqual([...seen].sort((a, b) => a - b));
+      expect(seen.at(-1)).toBe(meta.archive.size);
+    });
+
     it("refuses a model id that already exists", async () => {
       await store.upload("refunds", { files: modelFiles(), modelId: "v1" });
       await expect(store.upload("refunds", { files: modelFiles(), modelId: "v1" })).rejects.toMatchObject({ code: "ALREADY_EXISTS" });
