@@ -248,11 +248,18 @@ class S3BackendImpl implements S3Backend {
       return { key, size: bytes.byteLength, etag: normalizeEtag(response.headers.get("etag") ?? "") };
     };
     if (conditional !== "native") return send({});
+    return this.#sendConditionally(key, options, send);
+  }
+
+  /**
+   * Sends with the put's conditions as headers; a server that refuses them
+   * (Swift answers 501) is marked unsupported and the put is redone after a HEAD check.
+   */
+  async #sendConditionally<T>(key: string, options: PutOptions, send: (headers: Record<string, string>) => Promise<T>): Promise<T> {
     try {
       return await send(conditionHeaders(options));
     } catch (error) {
       if (!isNotImplemented(error)) throw preconditionError(error, key, options);
-      // The server refuses conditional PUTs (Swift: 501): emulate from now on.
       this.#markUnsupported();
       checkPrecondition(key, await this.head(key, options), options);
       return send({});
@@ -282,14 +289,7 @@ class S3BackendImpl implements S3Backend {
           checkPrecondition(key, await this.head(key, options), options);
           return send({});
         }
-        try {
-          return await send(conditionHeaders(options));
-        } catch (error) {
-          if (!isNotImplemented(error)) throw preconditionError(error, key, options);
-          this.#markUnsupported();
-          checkPrecondition(key, await this.head(key, options), options);
-          return send({});
-        }
+        return this.#sendConditionally(key, options, send);
       },
     });
     return { key, size, etag: normalizeEtag(etag) };
