@@ -6,7 +6,10 @@ packages=()
 command -v swift-proxy-server >/dev/null || packages+=(swift-proxy swift-object swift-container swift-account)
 command -v memcached >/dev/null || packages+=(memcached)
 # PostgreSQL for the metadata tests: initdb and pg_ctl live in /usr/lib/postgresql/<version>/bin on Debian.
-ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || packages+=(postgresql)
+# As root the test cluster runs as the "postgres" OS user, which the Debian package creates.
+if ! { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null; } || ! id postgres >/dev/null 2>&1; then
+  packages+=(postgresql)
+fi
 [ ${#packages[@]} -eq 0 ] && exit 0
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
