@@ -35,7 +35,7 @@ type Crc32 = (bytes: Uint8Array, crc?: number) => number;
 const nativeCrc32: Crc32 | undefined = (() => {
   try {
     const builtin = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule;
-    const crc = (builtin?.("node:zlib") as { crc32?: Crc32 } | undefined)?.crc32;
+    const crc = (builtin?.("zlib") as { crc32?: Crc32 } | undefined)?.crc32;
     return typeof crc === "function" ? crc : undefined;
   } catch {
     return undefined; // a sandbox that refuses the module: the portable loop serves

@@ -114,7 +114,8 @@ let nativeHash: (() => NativeHash) | null | undefined;
 
 /**
  * The runtime's own SHA-256 where it offers one without an import: Node ≥ 20.16,
- * Bun and Deno expose `node:crypto` through `process.getBuiltinModule`. This is
+ * Bun and Deno expose `crypto` through `process.getBuiltinModule` (asked for by its
+ * bare id, so no `node:` string lands in edge bundles). This is
  * feature detection, like looking for `CompressionStream`: no static `node:`
  * import, so edge bundles stay neutral and fall back to {@link Sha256}.
  * Native hashing runs at ~1.5 GB/s against ~245 MB/s for the TypeScript one.
@@ -124,7 +125,7 @@ function findNativeHash(): (() => NativeHash) | null {
     nativeHash = null;
     try {
       const builtin = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule;
-      const createHash = (builtin?.("node:crypto") as { createHash?: (algorithm: string) => NativeHash } | undefined)?.createHash;
+      const createHash = (builtin?.("crypto") as { createHash?: (algorithm: string) => NativeHash } | undefined)?.createHash;
       if (typeof createHash === "function") nativeHash = () => createHash("sha256");
     } catch {
       // A sandbox that refuses the module: the portable hasher serves.
