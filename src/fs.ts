@@ -4,15 +4,15 @@
  */
 export { fileSystemBackend } from "./backends/fs.js";
 export type { FileSystemBackendOptions } from "./backends/fs.js";
-export { filesFromDirectory } from "./fs-files.js";
-export type { FilesFromDirectoryOptions } from "./fs-files.js";
-export { extractArchive } from "./fs-extract.js";
-export type { ExtractArchiveOptions, ExtractArchiveResult } from "./fs-extract.js";
-export { downloadModel } from "./fs-download.js";
-export type { DownloadOptions, DownloadResult } from "./fs-download.js";
-export { localMetadata, LOCAL_METADATA_FILE } from "./metadata/local-file.js";
-export type { LocalMetadataOptions } from "./metadata/local-file.js";
-export { local, custom, DEFAULT_LOCAL_DIRECTORY } from "./metadata/factories.js";
-export type { LocalStoreOptions, CustomStoreOptions, MetadataSpec, ArtifactsSpec } from "./metadata/factories.js";
-export { storeFromConfigFile, parseStoreConfig } from "./metadata/config-file.js";
-export type { StoreConfig } from "./metadata/config-file.js";
+export { filesFromDirectory } from "./node/files-from-directory.js";
+export type { FilesFromDirectoryOptions } from "./node/files-from-directory.js";
+export { extractArchive } from "./node/extract-archive.js";
+export type { ExtractArchiveOptions, ExtractArchiveResult } from "./node/extract-archive.js";
+export { downloadModel } from "./node/download-model.js";
+export type { DownloadOptions, DownloadResult } from "./node/download-model.js";
+export { localMetadata, LOCAL_METADATA_FILE } from "./node/local-metadata.js";
+export type { LocalMetadataOptions } from "./node/local-metadata.js";
+export { local, custom, DEFAULT_LOCAL_DIRECTORY } from "./node/store-factories.js";
+export type { LocalStoreOptions, CustomStoreOptions, MetadataSpec, ArtifactsSpec } from "./node/store-factories.js";
+export { storeFromConfigFile, parseStoreConfig } from "./node/config-file.js";
+export type { StoreConfig } from "./node/config-file.js";

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { localMetadata } from "../../src/metadata/local-file.js";
+import { localMetadata } from "../../src/node/local-metadata.js";
 import { runMetadataContract } from "./contract.js";
 
 runMetadataContract("local JSON file", async () => {

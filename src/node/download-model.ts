@@ -6,9 +6,9 @@
  */
 import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import type { ModelMetadata } from "./meta.js";
-import type { ModelStore } from "./store.js";
-import { extractArchive } from "./fs-extract.js";
+import type { ModelMetadata } from "../meta.js";
+import type { ModelStore } from "../store.js";
+import { extractArchive } from "./extract-archive.js";
 
 /** Options for {@link downloadModel}. */
 export interface DownloadOptions {

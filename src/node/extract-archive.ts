@@ -7,12 +7,12 @@
 import { chmod, link, lstat, mkdir, realpath, rename, symlink, unlink, utimes } from "node:fs/promises";
 import type { Stats } from "node:fs";
 import { dirname, join, resolve, sep } from "node:path";
-import { readArchive } from "./archive/read-archive.js";
-import type { ArchiveEntry } from "./archive/types.js";
-import { fsCall, isErrno } from "./backends/fs-errors.js";
-import { tempName } from "./backends/fs-keys.js";
-import { writeTempFile } from "./backends/fs-write.js";
-import { InvalidArchiveError, throwIfAborted } from "./errors.js";
+import { readArchive } from "../archive/read-archive.js";
+import type { ArchiveEntry } from "../archive/types.js";
+import { fsCall, isErrno } from "../backends/fs-errors.js";
+import { tempName } from "../backends/fs-keys.js";
+import { writeTempFile } from "../backends/fs-write.js";
+import { InvalidArchiveError, throwIfAborted } from "../errors.js";
 
 /** Options for {@link extractArchive}. */
 export interface ExtractArchiveOptions {

@@ -13,10 +13,10 @@ import type { EnvVars } from "../backends/s3-env.js";
 import type { S3BackendOptions } from "../backends/s3-options.js";
 import { InvalidArgumentError } from "../errors.js";
 import { ModelStore } from "../store.js";
-import { bucketMetadata } from "./bucket.js";
-import { LOCAL_METADATA_FILE, localMetadata } from "./local-file.js";
-import { memoryMetadata } from "./memory.js";
-import type { MetadataRepository } from "./repository.js";
+import { bucketMetadata } from "../metadata/bucket.js";
+import { LOCAL_METADATA_FILE, localMetadata } from "./local-metadata.js";
+import { memoryMetadata } from "../metadata/memory.js";
+import type { MetadataRepository } from "../metadata/repository.js";
 
 /** The default store directory of `local()` and of the CLI. */
 export const DEFAULT_LOCAL_DIRECTORY = ".modelstore";

@@ -14,7 +14,7 @@ import { readFile } from "node:fs/promises";
 import type { EnvVars } from "../backends/s3-env.js";
 import { InvalidArgumentError } from "../errors.js";
 import type { ModelStore } from "../store.js";
-import { custom, defaultEnv, type ArtifactsSpec, type MetadataSpec } from "./factories.js";
+import { custom, defaultEnv, type ArtifactsSpec, type MetadataSpec } from "./store-factories.js";
 
 /** The shape of a config file. */
 export interface StoreConfig {

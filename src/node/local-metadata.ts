@@ -12,8 +12,8 @@ import { tempName } from "../backends/fs-keys.js";
 import { withFileLock } from "../backends/fs-lock.js";
 import { IntegrityError } from "../errors.js";
 import type { ModelMetadata } from "../meta.js";
-import type { AddModelOptions, ListTasksOptions, MetadataCallOptions, MetadataRepository } from "./repository.js";
-import * as S from "./state.js";
+import type { AddModelOptions, ListTasksOptions, MetadataCallOptions, MetadataRepository } from "../metadata/repository.js";
+import * as S from "../metadata/state.js";
 
 /** Options for {@link localMetadata}. */
 export interface LocalMetadataOptions {
