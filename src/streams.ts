@@ -1,26 +1,53 @@
 /** Small stream helpers shared by the store. Web standard streams only. */
 import { concatBytes } from "./bytes.js";
-import { IntegrityError } from "./errors.js";
+import { IntegrityError, throwIfAborted } from "./errors.js";
 import { createSha256 } from "./archive/sha256.js";
+
+/**
+ * Reads `stream` chunk by chunk into `onChunk`, which may be async (its promise is
+ * awaited before the next read). If `signal` fires, the pending read is cancelled
+ * at once, even while the source stalls; if anything fails, the producer is
+ * cancelled so it stops working for nobody. Returns the number of bytes read.
+ */
+export async function forEachChunk(
+  stream: ReadableStream<Uint8Array>,
+  onChunk: (chunk: Uint8Array) => void | Promise<void>,
+  signal?: AbortSignal,
+): Promise<number> {
+  const reader = stream.getReader();
+  const onAbort = () => void reader.cancel(signal?.reason).catch(() => {});
+  signal?.addEventListener("abort", onAbort, { once: true });
+  let total = 0;
+  try {
+    for (;;) {
+      throwIfAborted(signal);
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      await onChunk(value);
+    }
+    throwIfAborted(signal);
+    return total;
+  } catch (error) {
+    await reader.cancel(error).catch(() => {});
+    throw error;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    reader.releaseLock();
+  }
+}
 
 /** Reads a small stream (a metadata document) whole, refusing more than `limit` bytes. */
 export async function readSmallText(stream: ReadableStream<Uint8Array>, what: string, limit = 16 * 1024 * 1024): Promise<string> {
   const chunks: Uint8Array[] = [];
   let total = 0;
-  const reader = stream.getReader();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > limit) {
-        throw new IntegrityError(`${what} is larger than ${limit} bytes; it is not a metadata document. Check what wrote it.`);
-      }
-      chunks.push(value);
+  await forEachChunk(stream, (chunk) => {
+    total += chunk.byteLength;
+    if (total > limit) {
+      throw new IntegrityError(`${what} is larger than ${limit} bytes; it is not a metadata document. Check what wrote it.`);
     }
-  } finally {
-    reader.releaseLock();
-  }
+    chunks.push(chunk);
+  });
   return new TextDecoder().decode(concatBytes(chunks));
 }
 

@@ -8,6 +8,7 @@ import { mkdir, open, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { IntegrityError, throwIfAborted } from "../errors.js";
+import { forEachChunk } from "../streams.js";
 import { isErrno } from "./fs-errors.js";
 import { tempName } from "./fs-keys.js";
 
@@ -89,11 +90,6 @@ async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<number> 
 }
 
 async function pump(handle: FileHandle, body: ReadableStream<Uint8Array>, signal: AbortSignal | undefined): Promise<number> {
-  const reader = body.getReader();
-  // Cancelling the reader settles a pending read(), so an abort is noticed even while the source stalls.
-  const onAbort = () => void reader.cancel(signal?.reason).catch(() => {});
-  signal?.addEventListener("abort", onAbort, { once: true });
-  let total = 0;
   // Chunks are gathered into batches of about WRITE_BATCH_BYTES and written with one
   // writev each, while the next batch is read: archives arrive as many small pieces
   // (512-byte tar headers, 5-byte stored-block headers), and one awaited write per
@@ -109,26 +105,17 @@ async function pump(handle: FileHandle, body: ReadableStream<Uint8Array>, signal
     writing = pieces.length > 0 ? writeBatch(handle, pieces) : undefined;
     writing?.catch(() => {}); // observed when awaited; this only avoids an unhandled rejection meanwhile
   };
-  try {
-    for (;;) {
-      throwIfAborted(signal);
-      const { done, value } = await reader.read();
-      if (done) break;
-      batch.push(value);
-      batchBytes += value.byteLength;
-      total += value.byteLength;
+  const total = await forEachChunk(
+    body,
+    async (chunk) => {
+      batch.push(chunk);
+      batchBytes += chunk.byteLength;
       if (batchBytes >= WRITE_BATCH_BYTES) await startBatch();
-    }
-    await startBatch();
-    if (writing) await writing;
-    throwIfAborted(signal);
-    return total;
-  } catch (error) {
-    // Tell the producer we stopped (a disk error, an abort); harmless if it already failed.
-    await reader.cancel(error).catch(() => {});
-    throw error;
-  } finally {
-    signal?.removeEventListener("abort", onAbort);
-    reader.releaseLock();
-  }
+    },
+    signal,
+  );
+  await startBatch();
+  if (writing) await writing;
+  throwIfAborted(signal);
+  return total;
 }

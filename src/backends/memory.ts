@@ -13,6 +13,7 @@ import {
 import type { Backend, BaseOptions, GetOptions, ListOptions, ObjectInfo, PutOptions } from "./backend.js";
 import { compareKeys } from "./key-order.js";
 import { concatBytes } from "../bytes.js";
+import { forEachChunk } from "../streams.js";
 
 interface StoredObject {
   bytes: Uint8Array;
@@ -158,26 +159,8 @@ function byteRange(range: GetOptions["range"], size: number): { start: number; e
 
 /** Reads a stream whole, cancelling it promptly when `signal` fires. */
 async function collect(stream: ReadableStream<Uint8Array>, signal: AbortSignal | undefined): Promise<Uint8Array> {
-  const reader = stream.getReader();
-  // Cancelling the reader settles a pending read(), so an abort is noticed even while the source stalls.
-  const onAbort = () => void reader.cancel(signal?.reason).catch(() => {});
-  signal?.addEventListener("abort", onAbort, { once: true });
   const chunks: Uint8Array[] = [];
-  try {
-    for (;;) {
-      throwIfAborted(signal);
-      const { done, value } = await reader.read();
-      if (done) break;
-      // Copy: the producer may reuse its buffer after handing it over.
-      chunks.push(value.slice());
-    }
-    throwIfAborted(signal);
-  } catch (error) {
-    await reader.cancel(error).catch(() => {});
-    throw error;
-  } finally {
-    signal?.removeEventListener("abort", onAbort);
-    reader.releaseLock();
-  }
+  // Copy: the producer may reuse its buffer after handing it over.
+  await forEachChunk(stream, (chunk) => void chunks.push(chunk.slice()), signal);
   return concatBytes(chunks);
 }

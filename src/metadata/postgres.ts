@@ -57,6 +57,13 @@ export function postgresMetadata(options: PostgresMetadataOptions = {}): Metadat
   let ready: Promise<number> | undefined;
 
   /** Runs `action` once the schema is current, turning driver failures into BackendErrors. */
+  /**
+   * A task's models, newest first: the same order as `compareNewestFirst`, and the
+   * order of the (task_id, created, location, model_id) index, so no sort is needed.
+   */
+  const modelsOfTaskNewestFirst = (task: string) =>
+    sql`where m.task_id = (select id from modelstore_tasks where name = ${task}) order by m.created desc, m.location desc, m.model_id desc`;
+
   async function call<T>(operation: string, action: () => Promise<T>): Promise<T> {
     try {
       // A failed migration is retried by the next call instead of being cached.
@@ -183,7 +190,7 @@ export function postgresMetadata(options: PostgresMetadataOptions = {}): Metadat
       call("list model ids", async () => {
         const rows = await sql`
           select m.model_id from modelstore_models m
-          where m.task_id = (select id from modelstore_tasks where name = ${task}) order by m.created desc, m.location desc, m.model_id desc`;
+          ${modelsOfTaskNewestFirst(task)}`;
         return rows.map((row) => row.model_id as string);
       }),
 
@@ -191,7 +198,7 @@ export function postgresMetadata(options: PostgresMetadataOptions = {}): Metadat
       call("list models", async () => {
         const rows = await sql`
           select m.metadata from modelstore_models m
-          where m.task_id = (select id from modelstore_tasks where name = ${task}) order by m.created desc, m.location desc, m.model_id desc`;
+          ${modelsOfTaskNewestFirst(task)}`;
         return rows.map((row) => row.metadata as ModelMetadata);
       }),
 
@@ -199,7 +206,7 @@ export function postgresMetadata(options: PostgresMetadataOptions = {}): Metadat
       call("read the latest model", async () => {
         const [row] = await sql`
           select m.metadata from modelstore_models m
-          where m.task_id = (select id from modelstore_tasks where name = ${task}) order by m.created desc, m.location desc, m.model_id desc limit 1`;
+          ${modelsOfTaskNewestFirst(task)} limit 1`;
         return row ? (row.metadata as ModelMetadata) : null;
       }),
 

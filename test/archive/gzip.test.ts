@@ -1,6 +1,8 @@
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { crc32, gunzipSync } from "node:zlib";
+import { streamOfParts as streamOf } from "../support/bytes.js";
+import { concatBytes } from "../../src/bytes.js";
 import { describe, expect, it } from "vitest";
 import { InvalidArchiveError } from "../../src/errors.js";
 import { BLOCK_SIZE, createGunzipStream, createGzipStream, type GzipOptions } from "../../src/archive/gzip.js";
@@ -28,16 +30,6 @@ function source(bytes: Uint8Array, chunk = 100_003): ReadableStream<Uint8Array> 
   return streamOf(parts);
 }
 
-/** A stream of `parts`, one chunk per pull (ReadableStream.from is missing from the DOM typings). */
-function streamOf(parts: Uint8Array[]): ReadableStream<Uint8Array> {
-  let i = 0;
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (i < parts.length) controller.enqueue(parts[i++]);
-      else controller.close();
-    },
-  });
-}
 
 async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());
@@ -60,13 +52,7 @@ const inputs: Record<string, Uint8Array> = {
 };
 
 function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 describe("createGzipStream / createGunzipStream", () => {

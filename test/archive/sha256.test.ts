@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
+import { streamOfParts as streamOf } from "../support/bytes.js";
 import { describe, expect, it } from "vitest";
 import { createDigestStream, Sha256 } from "../../src/archive/sha256.js";
 
@@ -18,16 +19,6 @@ function hashInPieces(bytes: Uint8Array, maxPiece: number): string {
   return h.hexDigest();
 }
 
-/** A stream of `parts`, one chunk per pull (ReadableStream.from is missing from the DOM typings). */
-function streamOf(parts: Uint8Array[]): ReadableStream<Uint8Array> {
-  let i = 0;
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (i < parts.length) controller.enqueue(parts[i++]);
-      else controller.close();
-    },
-  });
-}
 
 describe("Sha256", () => {
   it("matches the FIPS 180-4 example digests", () => {

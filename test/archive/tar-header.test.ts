@@ -1,3 +1,4 @@
+import { concatBytes } from "../../src/bytes.js";
 import { describe, expect, test } from "vitest";
 import {
   BLOCK_SIZE,
@@ -19,15 +20,7 @@ const padded = (bytes: Uint8Array) => {
   out.set(bytes);
   return out;
 };
-const concat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-};
+const concat = (...parts: Uint8Array[]) => concatBytes(parts);
 const END = new Uint8Array(2 * BLOCK_SIZE);
 
 function rechecksum(block: Uint8Array): Uint8Array {

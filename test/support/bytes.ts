@@ -43,3 +43,14 @@ export function streamOf(bytes: Uint8Array, chunkSize = 64 * 1024): ReadableStre
     },
   });
 }
+
+/** A stream of `parts`, one chunk per pull (ReadableStream.from is missing from the DOM typings). */
+export function streamOfParts(parts: Uint8Array[]): ReadableStream<Uint8Array> {
+  let i = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (i < parts.length) controller.enqueue(parts[i++]);
+      else controller.close();
+    },
+  });
+}
