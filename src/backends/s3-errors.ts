@@ -11,6 +11,7 @@ import { xmlText } from "./s3-xml.js";
 export type S3Operation =
   | "GetObject"
   | "HeadObject"
+  | "HeadBucket"
   | "PutObject"
   | "DeleteObject"
   | "DeleteObjects"
@@ -34,6 +35,7 @@ export interface S3ErrorContext {
 const PERMISSION: Record<S3Operation, string> = {
   GetObject: "s3:GetObject",
   HeadObject: "s3:GetObject",
+  HeadBucket: "s3:ListBucket",
   PutObject: "s3:PutObject",
   DeleteObject: "s3:DeleteObject",
   DeleteObjects: "s3:DeleteObject",
@@ -78,6 +80,9 @@ function advice(code: string, status: number, ctx: S3ErrorContext): string {
     case "AccessDenied":
     case "Forbidden":
       return `The credentials need ${PERMISSION[ctx.operation]} on bucket "${ctx.bucket}"${status === 403 && code === "Forbidden" ? " (or the key or clock is wrong: HEAD answers carry no detail)" : ""}.`;
+    case "PreconditionFailed":
+      if (ctx.operation === "GetObject") return "The object was replaced while it was being read; read it again.";
+      break;
     case "NoSuchUpload":
       return "The multipart upload was aborted or expired; upload the object again.";
     case "EntityTooSmall":
@@ -143,6 +148,17 @@ export function networkError(ctx: S3ErrorContext, endpointHost: string, cause: u
   return new BackendError(
     `${what} failed: no answer from ${endpointHost} (${detail})${tries}. Check the endpoint and the network.`,
     { backend: "s3", operation: ctx.operation, key: ctx.key },
+    { cause },
+  );
+}
+
+/** A GetObject body that broke off part-way and could not be resumed. */
+export function cutOffError(ctx: S3ErrorContext, received: number, cause: unknown): BackendError {
+  const what = `S3 GetObject of "${ctx.key}" in bucket "${ctx.bucket}"`;
+  const tries = ctx.attempts && ctx.attempts > 1 ? ` after ${ctx.attempts} attempts` : "";
+  return new BackendError(
+    `${what} broke off after ${received} bytes of the body (${describeNetworkCause(cause)})${tries}. Read it again; check the network if it persists.`,
+    { backend: "s3", operation: "GetObject", key: ctx.key },
     { cause },
   );
 }

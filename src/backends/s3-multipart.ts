@@ -6,6 +6,7 @@
  */
 import { AbortedError, BackendError, InvalidArgumentError } from "../errors.js";
 import { parseErrorXml, s3Error } from "./s3-errors.js";
+import { md5 } from "./s3-md5.js";
 import type { S3Transport } from "./s3-transport.js";
 import { escapeXmlText, xmlText } from "./s3-xml.js";
 
@@ -209,7 +210,17 @@ export async function uploadMultipart(
     if (signal?.aborted) throw abortedUpload(signal);
     options.checkSize?.(size);
     const body = completeDocument(etags);
-    const send = async (headers: Record<string, string>): Promise<string> => {
+    const send = (headers: Record<string, string>): Promise<string> =>
+      completeOnce(headers).catch(async (error: unknown) => {
+        // NoSuchUpload after a retry: the first attempt may have completed the
+        // upload and only its answer was lost. The object says whether it did.
+        if (error instanceof BackendError && error.serverCode === "NoSuchUpload") {
+          const etag = await completedEarlier(transport, key, etags, size, signal);
+          if (etag) return etag;
+        }
+        throw error;
+      });
+    const completeOnce = async (headers: Record<string, string>): Promise<string> => {
       const response = await transport.send({
         method: "POST",
         operation: "CompleteMultipartUpload",
@@ -248,6 +259,41 @@ export async function uploadMultipart(
   } finally {
     signal?.removeEventListener("abort", onAbort);
   }
+}
+
+/**
+ * The ETag S3 gives an object completed from `partEtags`: the MD5 of the
+ * parts' binary MD5s, a dash and the part count; `undefined` when a part's
+ * ETag is not a plain MD5 (SSE-KMS, some S3-compatible servers).
+ */
+export function multipartEtag(partEtags: readonly string[]): string | undefined {
+  const digests = partEtags.map((etag) => etag.replace(/"/g, ""));
+  if (!digests.every((digest) => /^[0-9a-f]{32}$/i.test(digest))) return undefined;
+  const joined = new Uint8Array(16 * digests.length);
+  digests.forEach((digest, i) => {
+    for (let j = 0; j < 16; j++) joined[i * 16 + j] = parseInt(digest.slice(2 * j, 2 * j + 2), 16);
+  });
+  const hex = Array.from(md5(joined), (b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex}-${digests.length}`;
+}
+
+/**
+ * The ETag of `key` if it is exactly this upload's result (ETag from these
+ * parts and this size), else `undefined`.
+ */
+async function completedEarlier(
+  transport: S3Transport,
+  key: string,
+  partEtags: readonly string[],
+  size: number,
+  signal: AbortSignal | undefined,
+): Promise<string | undefined> {
+  const expected = multipartEtag(partEtags);
+  if (!expected) return undefined;
+  const response = await transport.send({ method: "HEAD", operation: "HeadObject", key, signal, accept: [404] });
+  const etag = response.headers.get("etag") ?? "";
+  const found = response.status === 200 && etag.replace(/"/g, "") === expected && Number(response.headers.get("content-length")) === size;
+  return found ? etag : undefined;
 }
 
 /** The CompleteMultipartUpload request document. */

@@ -13,7 +13,8 @@ import {
   preconditionError,
   probeConditionalWrites,
 } from "./s3-conditional.js";
-import { s3Error, parseErrorXml } from "./s3-errors.js";
+import { resumableBody } from "./s3-body.js";
+import { cutOffError, s3Error, parseErrorXml } from "./s3-errors.js";
 import { listPages } from "./s3-list.js";
 import { base64, md5 } from "./s3-md5.js";
 import { MAX_PARTS, PartReader, uploadMultipart, type PartSource } from "./s3-multipart.js";
@@ -70,6 +71,8 @@ class S3BackendImpl implements S3Backend {
   readonly transport: S3Transport;
   #conditional: "probe" | "native" | "emulate";
   #probe?: Promise<"native" | "emulate">;
+  /** Seen to exist: a bucket is not deleted under a running store, so a 404 after this is a missing key. */
+  #bucketExists = false;
 
   constructor(readonly options: ResolvedS3Options) {
     this.bucket = options.bucket;
@@ -109,19 +112,48 @@ class S3BackendImpl implements S3Backend {
       await response.body?.cancel().catch(() => {});
       return emptyStream();
     }
-    return response.body ?? emptyStream();
+    if (!response.body) return emptyStream();
+    this.#bucketExists = true;
+    const start = range?.offset ?? 0;
+    const end = range?.length === undefined ? "" : String(start + range.length - 1);
+    return resumableBody(response, {
+      start,
+      retries: this.options.retries,
+      signal: options.signal,
+      fetchFrom: (from, etag) =>
+        this.transport.send({ method: "GET", operation: "GetObject", key, headers: { range: `bytes=${from}-${end}`, "if-match": etag }, signal: options.signal }),
+      cutOff: (cause, received) => cutOffError({ operation: "GetObject", bucket: this.bucket, key }, received, cause),
+    });
   }
 
   /**
-   * HeadObject; 404 → null. A HEAD answer has no body, so a missing bucket also reads as null here.
+   * HeadObject; 404 → null. A HEAD answer has no body to tell a missing key
+   * from a missing bucket, so the first 404 is followed by one HeadBucket.
    * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html
    */
   async head(key: string, options: BaseOptions = {}): Promise<ObjectInfo | null> {
     checkKey(key);
     throwIfAborted(options.signal);
     const response = await this.transport.send({ method: "HEAD", operation: "HeadObject", key, signal: options.signal, accept: [404] });
-    if (response.status === 404) return null;
+    if (response.status === 404) {
+      if (!this.#bucketExists) await this.#checkBucket(key, options.signal);
+      return null;
+    }
+    this.#bucketExists = true;
     return infoFromHeaders(key, response.headers, Number(response.headers.get("content-length") ?? 0));
+  }
+
+  /**
+   * HeadBucket: throws NoSuchBucket when the bucket is missing. A 403 (the
+   * credentials lack s3:ListBucket) proves nothing either way and is let pass.
+   * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadBucket.html
+   */
+  async #checkBucket(key: string, signal?: AbortSignal): Promise<void> {
+    const response = await this.transport.send({ method: "HEAD", operation: "HeadBucket", signal, accept: [403, 404] });
+    if (response.status === 404) {
+      throw s3Error({ operation: "HeadObject", bucket: this.bucket, key }, 404, { code: "NoSuchBucket", message: "The specified bucket does not exist." });
+    }
+    if (response.ok) this.#bucketExists = true;
   }
 
   /** DeleteObject; a missing key is fine. @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObject.html */

@@ -7,10 +7,10 @@ import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { s3Backend, type S3Backend, type S3BackendOptions } from "../../src/backends/s3.js";
 import { s3BackendFromEnv } from "../../src/backends/s3-env.js";
-import { PartReader } from "../../src/backends/s3-multipart.js";
+import { multipartEtag, PartReader } from "../../src/backends/s3-multipart.js";
 import { decodeXmlText, xmlElements, xmlText } from "../../src/backends/s3-xml.js";
 import { BackendError } from "../../src/errors.js";
-import { startFaultProxy } from "../support/fault-proxy.js";
+import { CUT_AFTER, startFaultProxy } from "../support/fault-proxy.js";
 import { createBucket, testClient, useS3Server, type S3Server } from "../support/s3-server.js";
 import { bytes, collect, runBackendContract, text } from "./contract.js";
 
@@ -122,6 +122,21 @@ describe("s3Backend on Swift", () => {
     });
     await expect(b.get("k")).rejects.toMatchObject({ serverCode: "NoSuchBucket", message: expect.stringContaining("MODEL_STORE_AWS_BUCKET") });
     await expect(collect(b.list(""))).rejects.toMatchObject({ serverCode: "NoSuchBucket", status: 404 });
+    // HEAD answers have no body: head() asks HeadBucket rather than report a missing key.
+    await expect(b.head("k")).rejects.toMatchObject({ serverCode: "NoSuchBucket", message: expect.stringContaining("Create the bucket") });
+  });
+
+  it("head() of a missing key in an existing bucket is null, checking the bucket once", async () => {
+    const proxy = await startFaultProxy(server.endpoint, () => "forward");
+    try {
+      const b = backend({}, proxy.endpoint);
+      expect(await b.head(`${ns("nokey")}a`)).toBeNull();
+      expect(await b.head(`${ns("nokey")}b`)).toBeNull();
+      const bucketHeads = proxy.seen.filter((line) => line === `HEAD /${bucket}/`);
+      expect(bucketHeads.length).toBe(1);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it("signs with rotating credentials from an async provider, once per request", async () => {
@@ -370,6 +385,105 @@ describe("s3Backend on Swift", () => {
     }
   }, 60_000);
 
+  it("a GET whose body breaks off resumes with a ranged GET pinned by If-Match, whole ranges too", async () => {
+    const key = `${ns("cut")}m.bin`;
+    const data = new Uint8Array(3 * MiB).map((_, i) => (i * 7) & 255);
+    await backend().put(key, data);
+    let cuts = 0;
+    const ranges: (string | undefined)[] = [];
+    const proxy = await startFaultProxy(server.endpoint, (req) => {
+      if (req.method !== "GET") return "forward";
+      ranges.push(req.headers.range);
+      // Cut each read's first answer: the whole object's, then the ranged one's.
+      return ranges.length === 1 || ranges.length === 3 ? (cuts++, "cut") : "forward";
+    });
+    try {
+      const b = backend({}, proxy.endpoint);
+      expect((await sha256Of((await b.get(key))!)).sha256).toBe(createHash("sha256").update(data).digest("hex"));
+      const ranged = await sha256Of((await b.get(key, { range: { offset: 1000, length: MiB } }))!);
+      expect(ranged.sha256).toBe(createHash("sha256").update(data.subarray(1000, 1000 + MiB)).digest("hex"));
+      expect(cuts).toBe(2);
+      expect(ranges).toEqual([undefined, `bytes=${CUT_AFTER}-`, `bytes=1000-${1000 + MiB - 1}`, `bytes=${1000 + CUT_AFTER}-${1000 + MiB - 1}`]);
+    } finally {
+      await proxy.close();
+    }
+  }, 60_000);
+
+  it("a GET body that keeps breaking off fails with a BackendError, not fetch's TypeError", async () => {
+    const key = `${ns("cutall")}m.bin`;
+    await backend().put(key, new Uint8Array(2 * MiB));
+    const proxy = await startFaultProxy(server.endpoint, (req) => (req.method === "GET" ? "cut" : "forward"));
+    try {
+      const body = (await backend({ retries: 1 }, proxy.endpoint).get(key))!;
+      const error = await sha256Of(body).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(BackendError);
+      expect(error).toMatchObject({ operation: "GetObject", key });
+      expect((error as Error).message).toMatch(new RegExp(`broke off after ${2 * CUT_AFTER} bytes`));
+      expect(proxy.seen.filter((line) => line.startsWith("GET ")).length).toBe(2);
+    } finally {
+      await proxy.close();
+    }
+  }, 60_000);
+
+  it("a resumed GET of an object replaced meanwhile fails with PreconditionFailed instead of splicing versions", async () => {
+    const key = `${ns("replaced")}m.bin`;
+    await backend().put(key, new Uint8Array(2 * MiB).fill(1));
+    let gets = 0;
+    const proxy = await startFaultProxy(server.endpoint, (req) => (req.method === "GET" && gets++ === 0 ? "cut" : "forward"));
+    try {
+      const body = (await backend({}, proxy.endpoint).get(key))!;
+      const reader = body.getReader();
+      await reader.read();
+      // Replace the object before the body reaches the cut and resumes.
+      await backend().put(key, new Uint8Array(2 * MiB).fill(2));
+      let error: unknown;
+      try {
+        for (;;) if ((await reader.read()).done) break;
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toMatchObject({ name: "BackendError", status: 412, message: expect.stringContaining("replaced while it was being read") });
+    } finally {
+      await proxy.close();
+    }
+  }, 60_000);
+
+  // AWS answers a CompleteMultipartUpload repeated after success with NoSuchUpload; Swift
+  // answers it with success. The proxy plays AWS's part for the repeat.
+  for (const repeat of ["forward", "no-such-upload"] as const) {
+    it(`a CompleteMultipartUpload whose answer was lost is retried, and a repeat answered ${repeat === "forward" ? "by Swift" : "NoSuchUpload"} counts as done`, async () => {
+      let completes = 0;
+      const proxy = await startFaultProxy(server.endpoint, (req) => {
+        if (req.method !== "POST" || !req.url?.includes("uploadId=")) return "forward";
+        return ++completes === 1 ? "drop-answer" : repeat;
+      });
+      try {
+        const key = `${ns("lostcomplete")}m.bin`;
+        const info = await backend({}, proxy.endpoint).put(key, noise(12 * MiB));
+        expect(completes).toBe(2);
+        expect(info.size).toBe(12 * MiB);
+        expect(await sha256Of((await backend().get(key))!)).toEqual(await sha256Of(noise(12 * MiB)));
+        expect(await unfinishedUploads(key)).toEqual([]);
+      } finally {
+        await proxy.close();
+      }
+    }, 60_000);
+  }
+
+  it("a NoSuchUpload answer to an upload that never completed still fails the put, and leaves no object", async () => {
+    const proxy = await startFaultProxy(server.endpoint, (req) =>
+      req.method === "POST" && req.url?.includes("uploadId=") ? "no-such-upload" : "forward",
+    );
+    try {
+      const key = `${ns("nosuchupload")}m.bin`;
+      await expect(backend({}, proxy.endpoint).put(key, noise(12 * MiB))).rejects.toMatchObject({ serverCode: "NoSuchUpload" });
+      expect(await backend().head(key)).toBeNull();
+      expect(await unfinishedUploads(key)).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  }, 60_000);
+
   it("s3BackendFromEnv() reads the AWS variables and names a missing MODEL_STORE_AWS_BUCKET", async () => {
     const env = {
       AWS_ACCESS_KEY_ID: server.accessKeyId,
@@ -426,6 +540,16 @@ describe("PartReader", () => {
     expect(b!.buffer).not.toBe(a!.buffer);
     expect([decode(a), decode(b)]).toEqual(["abcd", "efgh"]);
     expect(reader.allocated).toBe(1);
+  });
+});
+
+describe("multipartEtag", () => {
+  it("is the MD5 of the parts' binary MD5s with the part count, as S3 computes it", () => {
+    const a = createHash("md5").update("part one").digest();
+    const b = createHash("md5").update("part two").digest();
+    const expected = createHash("md5").update(Buffer.concat([a, b])).digest("hex");
+    expect(multipartEtag([`"${a.toString("hex")}"`, b.toString("hex")])).toBe(`${expected}-2`);
+    expect(multipartEtag(["not-an-md5"])).toBeUndefined();
   });
 });
 
