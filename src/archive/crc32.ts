@@ -5,6 +5,7 @@
  * byte-wise loop in V8. Needed because stored gzip members are written and
  * verified in JavaScript, where no native CRC is available.
  */
+import { builtinModule } from "../builtin.js";
 
 const TABLES: Int32Array = (() => {
   const t = new Int32Array(256 * 8);
@@ -33,13 +34,8 @@ type Crc32 = (bytes: Uint8Array, crc?: number) => number;
  * detection, as for `CompressionStream`; edge bundles stay neutral.
  */
 const nativeCrc32: Crc32 | undefined = (() => {
-  try {
-    const builtin = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule;
-    const crc = (builtin?.("zlib") as { crc32?: Crc32 } | undefined)?.crc32;
-    return typeof crc === "function" ? crc : undefined;
-  } catch {
-    return undefined; // a sandbox that refuses the module: the portable loop serves
-  }
+  const crc = builtinModule<{ crc32?: Crc32 }>("zlib")?.crc32;
+  return typeof crc === "function" ? crc : undefined;
 })();
 
 /**

@@ -20,7 +20,7 @@ import { InvalidArgumentError, NotSupportedError } from "../errors.js";
 import { BLOCK_BYTES, GzipBlock } from "./gzip-block.js";
 import { wrapDeflate } from "./gzip-member.js";
 
-export { createGunzipStream } from "./gunzip.js";
+export { createGunzipStream, type GunzipOptions } from "./gunzip.js";
 
 /** Options for {@link createGzipStream}. */
 export interface GzipOptions {

@@ -17,5 +17,5 @@ export type {
   EntrySource,
   ReadArchiveOptions,
 } from "./types.js";
-export { createGzipStream, createGunzipStream, BLOCK_SIZE, type GzipOptions } from "./gzip.js";
+export { createGzipStream, createGunzipStream, BLOCK_SIZE, type GzipOptions, type GunzipOptions } from "./gzip.js";
 export { Sha256, createSha256, createDigestStream, type DigestResult, type Sha256Hasher } from "./sha256.js";

@@ -7,6 +7,7 @@
  * stream past, so an archive is hashed while it is written or uploaded.
  */
 import { sha256Blocks } from "./sha256-block.js";
+import { builtinModule } from "../builtin.js";
 
 // FIPS 180-4 §5.3.3: the initial hash value H(0).
 const H0 = [
@@ -122,14 +123,8 @@ let nativeHash: (() => NativeHash) | null | undefined;
  */
 function findNativeHash(): (() => NativeHash) | null {
   if (nativeHash === undefined) {
-    nativeHash = null;
-    try {
-      const builtin = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule;
-      const createHash = (builtin?.("crypto") as { createHash?: (algorithm: string) => NativeHash } | undefined)?.createHash;
-      if (typeof createHash === "function") nativeHash = () => createHash("sha256");
-    } catch {
-      // A sandbox that refuses the module: the portable hasher serves.
-    }
+    const createHash = builtinModule<{ createHash?: (algorithm: string) => NativeHash }>("crypto")?.createHash;
+    nativeHash = typeof createHash === "function" ? () => createHash("sha256") : null;
   }
   return nativeHash;
 }
