@@ -201,7 +201,7 @@ for (const engine of DECODERS) {
     it("checks what follows the last member however it is chunked: zeros pass, data after zeros does not", async () => {
       const input = jsonText(10_000);
       const member = await gzip(input);
-      const padded = concat(member, new Uint8Array(200_000));
+      const padded = concat(member, new Uint8Array(1_200_000));
       for (const chunk of [1000, 65_536, 1 << 20]) expect(Buffer.from(await gunzip(padded, chunk)).equals(input), `chunk ${chunk}`).toBe(true);
       const smuggled = concat(padded, new TextEncoder().encode("x"));
       for (const chunk of [1000, 65_536, 1 << 20]) await expect(gunzip(smuggled, chunk), `chunk ${chunk}`).rejects.toThrow(/corrupt gzip data/);
