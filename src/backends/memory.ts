@@ -15,6 +15,9 @@ import { compareKeys } from "./key-order.js";
 import { concatBytes } from "../bytes.js";
 import { forEachChunk } from "../streams.js";
 
+/** Bytes per chunk of a get() body: reads are bounded copies, and an abort is seen between them. */
+const READ_CHUNK = 1 << 20;
+
 interface StoredObject {
   bytes: Uint8Array;
   etag: string;
@@ -53,12 +56,19 @@ export function memoryBackend(): Backend {
       const { start, end } = byteRange(options.range, object.bytes.byteLength);
       // Stored bytes are never mutated (each put replaces the entry), so a view is a safe snapshot.
       const view = object.bytes.subarray(start, end);
-      return new ReadableStream<Uint8Array>({
-        start(controller) {
-          if (view.byteLength > 0) controller.enqueue(view.slice());
-          controller.close();
+      let at = 0;
+      return new ReadableStream<Uint8Array>(
+        {
+          pull(controller) {
+            throwIfAborted(options.signal);
+            if (at >= view.byteLength) return controller.close();
+            // Copies, a chunk at a time: the reader owns what it gets and may change it.
+            controller.enqueue(view.slice(at, at + READ_CHUNK));
+            at += READ_CHUNK;
+          },
         },
-      });
+        { highWaterMark: 0 },
+      );
     },
 
     async put(key: string, body: Uint8Array | ReadableStream<Uint8Array>, options: PutOptions = {}): Promise<ObjectInfo> {

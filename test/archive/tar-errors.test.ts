@@ -5,6 +5,7 @@ import { createTarStream } from "../../src/archive/tar-pack.js";
 import type { ArchiveInputEntry } from "../../src/archive/types.js";
 import { AbortedError, IntegrityError, InvalidArchiveError, InvalidArgumentError } from "../../src/errors.js";
 import { blobStream, collect, failingStream, generatedStream, pseudoRandom, readAll, streamOf, text } from "./helpers.js";
+import { readUntilError } from "../support/bytes.js";
 
 const files = (...entries: ArchiveInputEntry[]) => createArchive({ files: entries });
 
@@ -76,12 +77,7 @@ describe("createArchive rejects bad input with typed errors", () => {
     const reader = createArchive({ files: [{ path: "big", body: source.stream, size: 50 * 1024 * 1024 }] }, { signal: controller.signal, level: 1 }).getReader();
     await reader.read();
     controller.abort();
-    let error: unknown;
-    try {
-      for (;;) if ((await reader.read()).done) break;
-    } catch (e) {
-      error = e;
-    }
+    const error = await readUntilError(reader);
     expect(error).toBeInstanceOf(AbortedError);
     // The gzip layer holds a few 1 MiB blocks in flight; the point is that the rest (800 chunks) is never read.
     expect(source.pulls()).toBeLessThan(400);

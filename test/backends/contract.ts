@@ -4,6 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Backend, ObjectInfo } from "../../src/backends/backend.js";
+import { readUntilError } from "../support/bytes.js";
 
 /** What a backend factory hands the suite. */
 export interface ContractSubject {
@@ -249,6 +250,17 @@ export function runBackendContract(
       await expect(backend.put(`${ns}aborted`, body, { signal: controller.signal })).rejects.toMatchObject({ code: "ABORTED" });
       expect(await backend.get(`${ns}aborted`)).toBeNull();
       expect(await keysOf(backend, ns)).toEqual([]);
+    });
+
+    it("get() aborted by its signal mid-body ends the body with ABORTED", async () => {
+      // Large enough that no backend has handed over the whole body after one read.
+      await backend.put(`${ns}big`, new Uint8Array(4 << 20).fill(7));
+      const controller = new AbortController();
+      const reader = (await backend.get(`${ns}big`, { signal: controller.signal }))!.getReader();
+      expect((await reader.read()).done).toBe(false);
+      controller.abort();
+      const error = await readUntilError(reader);
+      expect(error).toMatchObject({ code: "ABORTED" });
     });
 
     it("put() with an already-aborted signal rejects with ABORTED and writes nothing", async () => {

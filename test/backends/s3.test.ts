@@ -11,6 +11,7 @@ import { multipartEtag, PartReader } from "../../src/backends/s3-multipart.js";
 import { decodeXmlText, xmlElements, xmlText } from "../../src/backends/s3-xml.js";
 import { BackendError } from "../../src/errors.js";
 import { CUT_AFTER, startFaultProxy } from "../support/fault-proxy.js";
+import { readUntilError } from "../support/bytes.js";
 import { createBucket, testClient, useS3Server, type S3Server } from "../support/s3-server.js";
 import { bytes, collect, runBackendContract, text } from "./contract.js";
 
@@ -436,12 +437,7 @@ describe("s3Backend on Swift", () => {
       await reader.read();
       // Replace the object before the body reaches the cut and resumes.
       await backend().put(key, new Uint8Array(2 * MiB).fill(2));
-      let error: unknown;
-      try {
-        for (;;) if ((await reader.read()).done) break;
-      } catch (e) {
-        error = e;
-      }
+      const error = await readUntilError(reader);
       expect(error).toMatchObject({ name: "BackendError", status: 412, message: expect.stringContaining("replaced while it was being read") });
     } finally {
       await proxy.close();

@@ -54,3 +54,12 @@ export function streamOfParts(parts: Uint8Array[]): ReadableStream<Uint8Array> {
     },
   });
 }
+
+/** Reads `reader` to its end; resolves the error that ended it, or `undefined` if it ended cleanly. */
+export async function readUntilError(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<unknown> {
+  try {
+    for (;;) if ((await reader.read()).done) return undefined;
+  } catch (error) {
+    return error;
+  }
+}
