@@ -71,8 +71,11 @@ class S3BackendImpl implements S3Backend {
   readonly transport: S3Transport;
   #conditional: "probe" | "native" | "emulate";
   #probe?: Promise<"native" | "emulate">;
-  /** Seen to exist: a bucket is not deleted under a running store, so a 404 after this is a missing key. */
-  #bucketExists = false;
+  /**
+   * The bucket was seen to exist, or cannot be checked with these credentials: either way a
+   * 404 is read as a missing key from then on (a bucket is not deleted under a running store).
+   */
+  #bucketChecked = false;
 
   constructor(readonly options: ResolvedS3Options) {
     this.bucket = options.bucket;
@@ -113,7 +116,7 @@ class S3BackendImpl implements S3Backend {
       return emptyStream();
     }
     if (!response.body) return emptyStream();
-    this.#bucketExists = true;
+    this.#bucketChecked = true;
     const start = range?.offset ?? 0;
     const end = range?.length === undefined ? "" : String(start + range.length - 1);
     return resumableBody(response, {
@@ -136,16 +139,17 @@ class S3BackendImpl implements S3Backend {
     throwIfAborted(options.signal);
     const response = await this.transport.send({ method: "HEAD", operation: "HeadObject", key, signal: options.signal, accept: [404] });
     if (response.status === 404) {
-      if (!this.#bucketExists) await this.#checkBucket(key, options.signal);
+      if (!this.#bucketChecked) await this.#checkBucket(key, options.signal);
       return null;
     }
-    this.#bucketExists = true;
+    this.#bucketChecked = true;
     return infoFromHeaders(key, response.headers, Number(response.headers.get("content-length") ?? 0));
   }
 
   /**
    * HeadBucket: throws NoSuchBucket when the bucket is missing. A 403 (the
-   * credentials lack s3:ListBucket) proves nothing either way and is let pass.
+   * credentials lack s3:ListBucket) proves nothing either way; it is let pass
+   * and not asked again, so such credentials pay for one extra request only.
    * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadBucket.html
    */
   async #checkBucket(key: string, signal?: AbortSignal): Promise<void> {
@@ -153,7 +157,7 @@ class S3BackendImpl implements S3Backend {
     if (response.status === 404) {
       throw s3Error({ operation: "HeadObject", bucket: this.bucket, key }, 404, { code: "NoSuchBucket", message: "The specified bucket does not exist." });
     }
-    if (response.ok) this.#bucketExists = true;
+    this.#bucketChecked = true;
   }
 
   /** DeleteObject; a missing key is fine. @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObject.html */
