@@ -16,8 +16,3 @@ export function builtinModule<T>(id: "crypto" | "zlib"): T | undefined {
   }
 }
 
-/** Whether this is Node itself, not a runtime that imitates its APIs (Deno, Bun). */
-export function isNode(): boolean {
-  const versions = (globalThis as { process?: { versions?: Record<string, string | undefined> } }).process?.versions;
-  return typeof versions?.node === "string" && versions.bun === undefined && versions.deno === undefined;
-}

@@ -1,6 +1,6 @@
 /**
- * gzip decoding on the runtime's own zlib (Node's `zlib.createGunzip`, found
- * through `process.getBuiltinModule`, so no `node:` import).
+ * gzip decoding on the runtime's own zlib (`zlib.createGunzip` of Node, Deno
+ * and Bun, found through `process.getBuiltinModule`, so no `node:` import).
  *
  * Why: zlib inflates about twice as fast as fflate, and Node runs it on the
  * thread pool, so it overlaps with tar parsing and file writes on the main
@@ -13,7 +13,7 @@
  * same here: it stops quietly at bytes after the last member that are not a
  * gzip header; those must be zeros (tape padding), anything else is corrupt.
  */
-import { builtinModule, isNode } from "../builtin.js";
+import { builtinModule } from "../builtin.js";
 import { corrupt, truncated } from "./gzip-errors.js";
 
 /** The part of Node's zlib Gunzip stream used here. */
@@ -57,11 +57,11 @@ function decodeError(error: Error & { code?: string }): Error {
 
 /**
  * A gunzip `TransformStream` on the runtime's zlib, or `undefined` where there
- * is none. Unless `anyRuntime`, only Node's own zlib is used: Deno's and Bun's
- * imitations are not the implementation this decoder's behaviour was checked on.
+ * is none (workerd, browsers). Checked on Node, Deno and Bun, whose `zlib`
+ * behave alike here; Deno and Bun gain the most (GNU tar's 512 MiB archive:
+ * Bun 2.4 s against 19 s on fflate, Deno 2.5 s against 7.3 s, each with less memory).
  */
-export function nativeGunzipStream(anyRuntime = false): TransformStream<Uint8Array, Uint8Array> | undefined {
-  if (!anyRuntime && !isNode()) return undefined;
+export function nativeGunzipStream(): TransformStream<Uint8Array, Uint8Array> | undefined {
   const zlib = builtinModule<ZlibModule>("zlib");
   if (typeof zlib?.createGunzip !== "function") return undefined;
   const inflater = zlib.createGunzip({ chunkSize: OUTPUT_CHUNK });

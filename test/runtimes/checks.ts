@@ -3,7 +3,19 @@
  * and registered by a thin adapter per runtime (`deno test`, `bun test`, a
  * workerd worker). Every check throws on failure; no runner API in here.
  */
-import { createArchive, memoryBackend, ModelStore, NotFoundError, readArchive, RUNTIME_INFO_FILE, type Backend } from "../../src/index.js";
+import {
+  createArchive,
+  createGunzipStream,
+  createGzipStream,
+  InvalidArchiveError,
+  memoryBackend,
+  ModelStore,
+  NotFoundError,
+  readArchive,
+  RUNTIME_INFO_FILE,
+  type Backend,
+} from "../../src/index.js";
+import { concatBytes } from "../../src/bytes.js";
 
 /** One named check: resolves when it holds, throws when it does not. */
 export interface Check {
@@ -90,6 +102,17 @@ function streamOf(bytes: Uint8Array, chunk = 1000): ReadableStream<Uint8Array> {
   });
 }
 
+/** Each part as its own chunk. */
+function chunksOf(parts: Uint8Array[]): ReadableStream<Uint8Array> {
+  let next = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (next >= parts.length) return controller.close();
+      controller.enqueue(parts[next++].slice());
+    },
+  });
+}
+
 async function readRuntimeInfo(archive: ReadableStream<Uint8Array>): Promise<{ runtime: { name: string; version: string; platform: string }; modelstore: string }> {
   for await (const entry of readArchive(archive)) {
     if (entry.path === RUNTIME_INFO_FILE) return JSON.parse(await new Response(entry.body).text());
@@ -163,6 +186,25 @@ export function coreChecks(expected: ExpectedRuntime): Check[] {
         }
         assert(weights, "the native-engine archive has no weights.bin");
         assertBytesEqual(weights, model.weights, "weights.bin from the native-engine archive");
+      },
+    },
+    {
+      name: "gunzip (this runtime's zlib where it has one) reads members and zero padding, and rejects what follows them or a cut",
+      async run() {
+        const text = encoder.encode("a line of a tokenizer vocabulary\n".repeat(40_000));
+        const member = await bytesOf(streamOf(text, 65_536).pipeThrough(createGzipStream({ engine: "fflate" })));
+        const decode = (parts: Uint8Array[]) => bytesOf(chunksOf(parts).pipeThrough(createGunzipStream()));
+        assertBytesEqual(await decode([member, member]), concatBytes([text, text]), "two members");
+        // Padding in its own chunks: a decoder that stops at the end of the member still sees them.
+        const zeros = new Uint8Array(300_000);
+        assertBytesEqual(await decode([member, zeros, zeros]), text, "zero padding");
+        for (const [what, parts] of [
+          ["data after the padding", [member, zeros, encoder.encode("x")]],
+          ["a cut member", [member.subarray(0, member.length - 5)]],
+        ] as const) {
+          const error = await decode([...parts]).then(() => undefined, (e: unknown) => e);
+          assert(error instanceof InvalidArchiveError, `${what} was not refused with InvalidArchiveError: ${String(error)}`);
+        }
       },
     },
     {
