@@ -52,6 +52,19 @@ async function countWeb(stream) {
   }
 }
 
+/** Counts a byte stream read into one buffer of our own (BYOB), as the store's writers read archives. */
+async function countWebOwnBuffer(stream) {
+  const reader = stream.getReader({ mode: "byob" });
+  let buffer = new ArrayBuffer(1 << 20);
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read(new Uint8Array(buffer));
+    if (value) buffer = value.buffer;
+    if (done) return n;
+    n += value.byteLength;
+  }
+}
+
 function countNode(readable) {
   return new Promise((resolve, reject) => {
     let n = 0;
@@ -74,14 +87,10 @@ async function runChild(method, args) {
   const [input, out] = args;
   switch (method) {
     case "ours-pack": {
+      // The directory through modelstore/fs's filesFromDirectory (file bodies are byte streams).
       const { createArchive } = await loadOurs();
-      async function* files() {
-        for await (const path of walk(input)) {
-          const size = (await stat(path)).size;
-          yield { path: relative(input, path), body: await openAsBlob(path), size };
-        }
-      }
-      return countWeb(createArchive({ files: files() }));
+      const { filesFromDirectory } = await import(pathToFileURL(join(ROOT, "dist/fs.js")).href);
+      return countWebOwnBuffer(createArchive({ files: filesFromDirectory(input) }));
     }
     case "ours-gzip-of-gnu-tar": {
       // GNU tar frames, our gzip compresses: isolates the gzip stage.

@@ -21,9 +21,16 @@ if (process.argv[2] === "--child") {
   const fs = await import(pathToFileURL(join(ROOT, "dist/fs.js")).href);
   let bytes = 0;
   if (method === "pack") {
-    // createArchive of the directory, counted and dropped: what upload adds work to.
-    const reader = core.createArchive({ files: fs.filesFromDirectory(args[0]) }).getReader();
-    for (let r = await reader.read(); !r.done; r = await reader.read()) bytes += r.value.byteLength;
+    // createArchive of the directory, counted and dropped: what upload adds work to. Read
+    // into one buffer of our own (a BYOB reader), as the store's writers do.
+    const reader = core.createArchive({ files: fs.filesFromDirectory(args[0]) }).getReader({ mode: "byob" });
+    let buffer = new ArrayBuffer(1 << 20);
+    for (;;) {
+      const r = await reader.read(new Uint8Array(buffer));
+      if (r.value) buffer = r.value.buffer;
+      if (r.done) break;
+      bytes += r.value.byteLength;
+    }
   } else if (method === "upload") {
     const store = new core.ModelStore({ backend: fs.fileSystemBackend({ root: args[1] }) });
     const meta = await store.upload("bench", { files: fs.filesFromDirectory(args[0]), modelId: "bench" });

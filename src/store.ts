@@ -20,7 +20,7 @@ import { validateDomain, validateModelId, validateProject } from "./names.js";
 import { detectRuntime } from "./runtime-info.js";
 import { claimArchiveKey } from "./store-documents.js";
 import { verifyingStream } from "./streams.js";
-import { createDigestStream, type DigestResult } from "./archive/sha256.js";
+import { digestingStream, type DigestResult } from "./archive/sha256.js";
 import { DEPENDENCY_VERSIONS, LIBRARY_VERSION } from "./version.js";
 
 /** Options for {@link ModelStore}. */
@@ -140,10 +140,11 @@ export class ModelStore {
     let recorded: ModelMetadata | undefined; // set once the repository was asked to record the model
     try {
       let digest: DigestResult | undefined;
-      const archive = createArchive(
-        { files: options.files, extras: options.extras },
-        { ...options.archive, dependencies: options.dependencies, signal },
-      ).pipeThrough(createDigestStream((result) => (digest = result), options.onProgress && ((bytes) => options.onProgress!({ bytes }))));
+      const archive = digestingStream(
+        createArchive({ files: options.files, extras: options.extras }, { ...options.archive, dependencies: options.dependencies, signal }),
+        (result) => (digest = result),
+        options.onProgress && ((bytes) => options.onProgress!({ bytes })),
+      );
       await this.backend.put(archiveKey, archive, { signal, contentType: "application/gzip" });
       const metadata = this.describe(domain, modelId, created, archiveKey, digest!, options);
       throwIfAborted(signal);

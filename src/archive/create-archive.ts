@@ -5,8 +5,9 @@
  */
 import { InvalidArgumentError, throwIfAborted } from "../errors.js";
 import { runtimeInfoDocument } from "../runtime-info.js";
-import { createGzipStream } from "./gzip.js";
-import { createTarStream, type TarEntry } from "./tar-pack.js";
+import { gzipByteStream } from "./archive-stream.js";
+import { createGzipStream, type GzipOptions } from "./gzip.js";
+import { createTarStream, tarChunks, type ReadScratch, type TarEntry, type TarStreamOptions, type WriterState } from "./tar-pack.js";
 import type { ArchiveInput, ArchiveInputEntry, CreateArchiveOptions, EntrySource } from "./types.js";
 
 /** Name of the runtime description stored first in every archive (the Python modelstore's `python-info.json` counterpart). */
@@ -39,15 +40,54 @@ export function createArchive(input: ArchiveInput, options: CreateArchiveOptions
     throw new InvalidArgumentError("createArchive(): deterministic is an invalid Date. Pass true (Unix epoch) or a valid Date.");
   }
   const now = fixed ?? new Date();
-  const tar = createTarStream(archiveEntries(input, options, now, fixed), { mtime: now, signal });
-  return tar.pipeThrough(
-    createGzipStream({
-      level: options.level,
-      engine: options.engine,
-      adaptive: options.adaptive,
-      deterministic: fixed !== undefined,
-    }),
-  );
+  const entries = archiveEntries(input, options, now, fixed);
+  const gzip: GzipOptions = { level: options.level, engine: options.engine, adaptive: options.adaptive, deterministic: fixed !== undefined };
+  const tarOptions: TarStreamOptions = { mtime: now, signal };
+  if (!byteStreamsWork()) return createTarStream(entries, tarOptions).pipeThrough(createGzipStream(gzip));
+  return reusingArchiveStream(entries, tarOptions, gzip);
+}
+
+/** Bytes of the buffer that byte-stream bodies are read into. */
+const SCRATCH_BYTES = 256 * 1024;
+
+/**
+ * The archive as a byte stream that reuses its memory (see archive-stream.ts):
+ * bodies are read into one scratch buffer and copied into pooled gzip blocks.
+ */
+function reusingArchiveStream(entries: EntrySource<TarEntry>, options: TarStreamOptions, gzip: GzipOptions): ReadableStream<Uint8Array> {
+  const { signal } = options;
+  const state: WriterState = {};
+  const scratch: ReadScratch = { buffer: new ArrayBuffer(SCRATCH_BYTES) };
+  // An abort cancels the body being read, so a stalled source cannot hold the abort back.
+  const onAbort = (): void => void state.reader?.cancel(signal?.reason).catch(() => {});
+  signal?.addEventListener("abort", onAbort, { once: true });
+  async function* chunks(): AsyncGenerator<Uint8Array, void, undefined> {
+    try {
+      yield* tarChunks(entries, options, state, scratch);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+  const source = chunks();
+  return gzipByteStream(source, gzip, async (reason) => {
+    await state.reader?.cancel(reason).catch(() => {});
+    await source.return(undefined).catch(() => {});
+  });
+}
+
+let byteStreams: boolean | undefined;
+
+/** Whether this runtime has readable byte streams (every current one does; checked once). */
+function byteStreamsWork(): boolean {
+  if (byteStreams === undefined) {
+    try {
+      new ReadableStream({ type: "bytes" });
+      byteStreams = true;
+    } catch {
+      byteStreams = false;
+    }
+  }
+  return byteStreams;
 }
 
 function isEntrySource(value: unknown): value is EntrySource<ArchiveInputEntry> {

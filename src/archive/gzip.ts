@@ -17,6 +17,7 @@
  */
 import { deflateSync, type DeflateOptions } from "fflate";
 import { InvalidArgumentError, NotSupportedError } from "../errors.js";
+import { builtinModule } from "../builtin.js";
 import { BLOCK_BYTES, GzipBlock } from "./gzip-block.js";
 import { wrapDeflate } from "./gzip-member.js";
 
@@ -75,14 +76,16 @@ const PROBE_SLICE_SIZE = 16 << 10;
 const STORE_ABOVE_RATIO = 0.9;
 
 type Engine = "fflate" | "native";
-interface Settings {
+export interface Settings {
   level: number;
   engine: Engine;
   adaptive: boolean;
   mtime: number;
+  /** Probe with fflate even where zlib exists, so deterministic output is the same on every runtime. */
+  portableProbe: boolean;
 }
 
-function resolveOptions(options: GzipOptions): Settings {
+export function resolveOptions(options: GzipOptions): Settings {
   const { level, engine = "auto", adaptive = true, deterministic = false } = options;
   if (level !== undefined && !(Number.isInteger(level) && level >= 0 && level <= 9)) {
     throw new InvalidArgumentError(
@@ -105,6 +108,7 @@ function resolveOptions(options: GzipOptions): Settings {
     engine: resolved,
     adaptive,
     mtime: deterministic ? 0 : Math.floor(Date.now() / 1000),
+    portableProbe: deterministic,
   };
 }
 
@@ -114,7 +118,7 @@ function resolveOptions(options: GzipOptions): Settings {
  * deflated in one level-1 call (1.6 % of a 4 MiB block at the fastest level;
  * one call because each fflate call allocates its hash tables anew).
  */
-function worthDeflating(block: GzipBlock, probe: Uint8Array): boolean {
+function worthDeflating(block: GzipBlock, probe: Uint8Array, portable: boolean): boolean {
   const slice = probe.length / PROBE_SLICES;
   const stride = Math.max(slice, Math.floor((block.length - slice) / (PROBE_SLICES - 1)));
   let filled = 0;
@@ -122,7 +126,20 @@ function worthDeflating(block: GzipBlock, probe: Uint8Array): boolean {
     filled += block.read(i * stride, probe.subarray(filled, filled + slice)).length;
   }
   const sample = probe.subarray(0, filled);
-  return deflateSync(sample, { level: 1 }).length <= sample.length * STORE_ABOVE_RATIO;
+  return probeDeflate(sample, portable) <= sample.length * STORE_ABOVE_RATIO;
+}
+
+type DeflateRawSync = (bytes: Uint8Array, options: { level: number }) => Uint8Array;
+const nativeDeflateRaw = builtinModule<{ deflateRawSync?: DeflateRawSync }>("zlib")?.deflateRawSync;
+
+/**
+ * The level-1 deflated size of `sample`. The runtime's zlib where it has one:
+ * its working memory is malloc'd and freed at once, while fflate allocates
+ * ~0.4 MiB of typed arrays per call that wait for the garbage collector (the
+ * 512 MiB store upload peaked 6 MiB lower with zlib).
+ */
+function probeDeflate(sample: Uint8Array, portable: boolean): number {
+  return !portable && typeof nativeDeflateRaw === "function" ? nativeDeflateRaw(sample, { level: 1 }).length : deflateSync(sample, { level: 1 }).length;
 }
 
 /** Compresses one block into one complete gzip member with `CompressionStream`. */
@@ -144,7 +161,7 @@ async function nativeMember(block: GzipBlock): Promise<Uint8Array[]> {
 }
 
 /** Per-stream state: settings and reusable scratch buffers for the probe and for fflate. */
-class BlockCompressor {
+export class BlockCompressor {
   private readonly probe = new Uint8Array(PROBE_SLICES * PROBE_SLICE_SIZE);
   private scratch: Uint8Array | undefined;
 
@@ -153,7 +170,7 @@ class BlockCompressor {
   /** Turns a block into a gzip member. */
   async compress(block: GzipBlock): Promise<Uint8Array[]> {
     const { level, engine, adaptive, mtime } = this.s;
-    if (level === 0 || (adaptive && !worthDeflating(block, this.probe))) return block.storedMember(mtime);
+    if (level === 0 || (adaptive && !worthDeflating(block, this.probe, this.s.portableProbe))) return block.storedMember(mtime);
     if (engine === "native") return nativeMember(block);
     // fflate needs contiguous input; it runs synchronously, so one scratch buffer serves every block.
     this.scratch ??= new Uint8Array(BLOCK_BYTES);

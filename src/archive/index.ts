@@ -18,4 +18,4 @@ export type {
   ReadArchiveOptions,
 } from "./types.js";
 export { createGzipStream, createGunzipStream, BLOCK_SIZE, type GzipOptions, type GunzipOptions } from "./gzip.js";
-export { Sha256, createSha256, createDigestStream, type DigestResult, type Sha256Hasher } from "./sha256.js";
+export { Sha256, createSha256, createDigestStream, digestingStream, type DigestResult, type Sha256Hasher } from "./sha256.js";

@@ -169,3 +169,59 @@ export function createDigestStream(
     },
   });
 }
+
+/**
+ * Like {@link createDigestStream}, but as a readable byte stream over `source`
+ * that lets a reader with its own buffer (BYOB) have the source read straight
+ * into it: hashing then costs no copy and no allocation per chunk. Other
+ * readers, and sources that are not byte streams, go through
+ * {@link createDigestStream}'s path.
+ */
+export function digestingStream(
+  source: ReadableStream<Uint8Array>,
+  onDone: (result: DigestResult) => void,
+  onProgress?: (bytesSoFar: number) => void,
+): ReadableStream<Uint8Array> {
+  let byob: ReadableStreamBYOBReader;
+  try {
+    byob = source.getReader({ mode: "byob" });
+  } catch {
+    return source.pipeThrough(createDigestStream(onDone, onProgress));
+  }
+  const hash = createSha256();
+  let size = 0;
+
+  return new ReadableStream(
+    {
+      type: "bytes" as const,
+      async pull(controller: ReadableByteStreamController) {
+        const request = controller.byobRequest;
+        const into = request?.view
+          ? new Uint8Array(request.view.buffer, request.view.byteOffset, request.view.byteLength)
+          : new Uint8Array(DIGEST_DEFAULT_READ);
+        const { done, value } = await byob.read(into);
+        if (done) {
+          onDone({ size, sha256: hash.hexDigest() });
+          controller.close();
+          // The read moved the request's buffer, so it is answered with the moved (empty) view.
+          if (request && value) request.respondWithNewView(value);
+          else request?.respond(0);
+          return;
+        }
+        hash.update(value);
+        size += value.byteLength;
+        onProgress?.(size);
+        // The read moved the reader's buffer; hand it back as the answer to its request.
+        if (request) request.respondWithNewView(value);
+        else controller.enqueue(value);
+      },
+      cancel(reason) {
+        return byob.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/** Bytes per read for a default (non-BYOB) reader of {@link digestingStream}. */
+const DIGEST_DEFAULT_READ = 256 << 10;

@@ -40,9 +40,19 @@ export interface TarStreamOptions {
 // The end-of-archive marker: two zero blocks (POSIX ustar).
 const END_OF_ARCHIVE_BYTES = 2 * BLOCK_SIZE;
 
-interface WriterState {
+export interface WriterState {
   /** The body being copied, so cancel and abort can release it at once. */
-  reader?: ReadableStreamDefaultReader<Uint8Array>;
+  reader?: { cancel(reason?: unknown): Promise<void> };
+}
+
+/**
+ * A buffer that bodies able to (byte streams) are read into, instead of each
+ * chunk arriving in fresh memory. Chunks yielded from it are valid only until
+ * the generator is resumed: the consumer must copy them before asking for more.
+ * A read transfers the buffer, so `buffer` is replaced after each one.
+ */
+export interface ReadScratch {
+  buffer: ArrayBuffer;
 }
 
 /**
@@ -81,10 +91,15 @@ export function createTarStream(entries: EntrySource<TarEntry>, options: TarStre
   );
 }
 
-async function* tarChunks(
+/**
+ * The tar bytes of `entries`, chunk by chunk. With `scratch`, body chunks are
+ * views of it that the next step overwrites (see {@link ReadScratch}).
+ */
+export async function* tarChunks(
   entries: EntrySource<TarEntry>,
   options: TarStreamOptions,
   state: WriterState,
+  scratch?: ReadScratch,
 ): AsyncGenerator<Uint8Array, void, undefined> {
   const { signal, parentDirectories = true } = options;
   const defaultMtime = options.mtime ?? new Date();
@@ -114,7 +129,7 @@ async function* tarChunks(
       throw new InvalidArgumentError(`Entry "${path}" has size ${entry.size}; pass the body's length in bytes as a non-negative integer.`);
     }
     yield encodeEntryHeader({ path, type, size, mode: entry.mode ?? 0o644, mtime });
-    if (entry.body) yield* copyBody(path, size, entry.body, state, signal);
+    if (entry.body) yield* copyBody(path, size, entry.body, state, signal, scratch);
     else if (size !== 0) throw sizeMismatch(path, size, 0, false);
     const padding = paddingFor(size);
     if (padding) yield new Uint8Array(padding);
@@ -129,21 +144,41 @@ function sizeMismatch(path: string, declared: number, actual: number, more: bool
   );
 }
 
+/** A BYOB reader of `body` when it is a byte stream, else `undefined`. */
+function byobReaderOf(body: ReadableStream<Uint8Array>): ReadableStreamBYOBReader | undefined {
+  try {
+    return body.getReader({ mode: "byob" });
+  } catch {
+    return undefined; // not a byte stream
+  }
+}
+
 async function* copyBody(
   path: string,
   size: number,
   body: ReadableStream<Uint8Array>,
   state: WriterState,
   signal: AbortSignal | undefined,
+  scratch: ReadScratch | undefined,
 ): AsyncGenerator<Uint8Array, void, undefined> {
-  const reader = body.getReader();
+  const byob = scratch ? byobReaderOf(body) : undefined;
+  const reader = byob ?? body.getReader();
   state.reader = reader;
   let received = 0;
   let completed = false;
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      let result: ReadableStreamReadResult<Uint8Array>;
+      if (byob) {
+        // One byte past the declared size, so a body that runs over is caught.
+        const room = Math.min(scratch!.buffer.byteLength, size - received + 1);
+        result = await byob.read(new Uint8Array(scratch!.buffer, 0, room));
+        if (result.value) scratch!.buffer = result.value.buffer as ArrayBuffer;
+      } else {
+        result = await (reader as ReadableStreamDefaultReader<Uint8Array>).read();
+      }
       throwIfAborted(signal); // an abort cancels the reader, which looks like an early end: report the abort
+      const { done, value } = result;
       if (done) break;
       if (!(value instanceof Uint8Array)) {
         throw new InvalidArgumentError(`The body of "${path}" yielded a ${typeof value}, not a Uint8Array. Stream bytes only.`);

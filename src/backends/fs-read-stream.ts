@@ -42,9 +42,13 @@ export function fileStream(open: () => Promise<FileHandle>, options: FileStreamO
     closed = true;
     await handle?.close().catch(() => {});
   };
-  return new ReadableStream<Uint8Array>(
+  return new ReadableStream(
     {
-      async pull(controller) {
+      // A byte stream: a reader with its own buffer (a BYOB reader) gets the file
+      // read straight into it, so streaming allocates nothing per chunk.
+      type: "bytes" as const,
+      async pull(controller: ReadableByteStreamController) {
+        const request = controller.byobRequest;
         try {
           throwIfAborted(options.signal);
           if (!handle) {
@@ -53,23 +57,22 @@ export function fileStream(open: () => Promise<FileHandle>, options: FileStreamO
             if (closed) return void (await opened.close().catch(() => {}));
             handle = opened;
           }
-          if (remaining <= 0) {
-            await close();
-            controller.close();
-            return;
-          }
-          const buffer = new Uint8Array(Math.min(CHUNK_SIZE, remaining));
-          const { bytesRead } = await handle.read(buffer, 0, buffer.byteLength, position);
+          const target = request?.view ? new Uint8Array(request.view.buffer, request.view.byteOffset, request.view.byteLength) : undefined;
+          const want = Math.min(target?.byteLength ?? CHUNK_SIZE, remaining);
+          const buffer = want <= 0 ? undefined : (target?.subarray(0, want) ?? new Uint8Array(want));
+          const { bytesRead } = buffer ? await handle.read(buffer, 0, buffer.byteLength, position) : { bytesRead: 0 };
           if (bytesRead === 0) {
             await close();
             controller.close();
+            request?.respond(0);
             return;
           }
           position += bytesRead;
           remaining -= bytesRead;
+          if (request) return request.respond(bytesRead);
           // A short read is copied out: a view would pin the whole buffer for as long as
           // a consumer (a gzip block, a multipart part) holds on to the chunk.
-          controller.enqueue(bytesRead === buffer.byteLength ? buffer : buffer.slice(0, bytesRead));
+          controller.enqueue(bytesRead === buffer!.byteLength ? buffer! : buffer!.slice(0, bytesRead));
         } catch (error) {
           await close();
           throw options.mapError ? options.mapError(error) : error;
@@ -81,6 +84,6 @@ export function fileStream(open: () => Promise<FileHandle>, options: FileStreamO
     },
     // One chunk of read-ahead overlaps the next read with the consumer's work
     // without buffering a file; zero keeps the stream idle until it is read.
-    { highWaterMark: options.readAhead === false ? 0 : 1 },
+    { highWaterMark: options.readAhead === false ? 0 : CHUNK_SIZE },
   );
 }

@@ -89,7 +89,72 @@ async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<number> 
   return bytes.byteLength;
 }
 
+/**
+ * Streams a byte stream into the file through two reused buffers: one fills
+ * (the body is read straight into it) while the other is written. Nothing is
+ * allocated per chunk. Resolves `undefined` if `body` is not a byte stream.
+ */
+async function pumpReusing(handle: FileHandle, body: ReadableStream<Uint8Array>, signal: AbortSignal | undefined): Promise<number | undefined> {
+  let reader: ReadableStreamBYOBReader;
+  try {
+    reader = body.getReader({ mode: "byob" });
+  } catch {
+    return undefined;
+  }
+  const buffers = [new ArrayBuffer(WRITE_BATCH_BYTES), new ArrayBuffer(WRITE_BATCH_BYTES)];
+  let writing: Promise<unknown> | undefined;
+  let total = 0;
+  let completed = false;
+  try {
+    for (let slot = 0; ; slot ^= 1) {
+      let buffer = buffers[slot];
+      let filled = 0;
+      let done = false;
+      while (filled < WRITE_BATCH_BYTES && !done) {
+        const result = await untilAborted(reader.read(new Uint8Array(buffer, filled, WRITE_BATCH_BYTES - filled)), signal);
+        // A read moves the buffer: keep the one it came back in.
+        if (result.value) buffer = result.value.buffer as ArrayBuffer;
+        done = result.done;
+        if (!done) filled += result.value!.byteLength;
+      }
+      buffers[slot] = buffer;
+      // The other buffer's write must finish before it is filled again.
+      if (writing) await writing;
+      writing = filled > 0 ? writeAll(handle, new Uint8Array(buffer, 0, filled)) : undefined;
+      writing?.catch(() => {}); // observed when awaited; this only avoids an unhandled rejection meanwhile
+      total += filled;
+      if (done) break;
+    }
+    if (writing) await writing;
+    throwIfAborted(signal);
+    completed = true;
+    return total;
+  } finally {
+    if (!completed) await reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
+}
+
+/** `read`, or `AbortedError` as soon as `signal` fires: a stalled body must not hold an abort back. */
+function untilAborted<T>(read: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return read;
+  throwIfAborted(signal);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      try {
+        throwIfAborted(signal);
+      } catch (error) {
+        reject(error);
+      }
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    read.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
 async function pump(handle: FileHandle, body: ReadableStream<Uint8Array>, signal: AbortSignal | undefined): Promise<number> {
+  const reused = await pumpReusing(handle, body, signal);
+  if (reused !== undefined) return reused;
   // Chunks are gathered into batches of about WRITE_BATCH_BYTES and written with one
   // writev each, while the next batch is read: archives arrive as many small pieces
   // (512-byte tar headers, 5-byte stored-block headers), and one awaited write per

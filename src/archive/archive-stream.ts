@@ -1,0 +1,141 @@
+/**
+ * The gzip half of `createArchive`: tar chunks in, a readable byte stream of
+ * block-parallel gzip out (see gzip.ts for the format), built so that a
+ * streaming upload allocates nothing per chunk once it runs.
+ *
+ * Why: V8 frees spent `ArrayBuffer`s late. In Node 20 it lets 32 MiB of them
+ * pile up before collecting, so a pipeline that takes fresh memory for every
+ * chunk peaks ~32 MiB above what it holds live. Here, instead:
+ * - bodies that are byte streams are read into one scratch buffer (tar-pack's
+ *   {@link ReadScratch}) and copied into the current block;
+ * - blocks live in pooled 4 MiB buffers, taken back once their gzip member has
+ *   been read out;
+ * - a reader with its own buffer (a BYOB reader) gets the member copied into
+ *   it; a default reader gets fresh copies, as any stream would give it.
+ */
+import { BLOCK_BYTES, GzipBlock } from "./gzip-block.js";
+import { BlockCompressor, NATIVE_IN_FLIGHT, resolveOptions, type GzipOptions } from "./gzip.js";
+
+/** Bytes per chunk handed to a default (non-BYOB) reader. */
+const DEFAULT_READ = 256 << 10;
+
+/** A finished gzip member being read out, and the pooled block buffer its parts may point into. */
+class PendingMember {
+  private part = 0;
+  private offset = 0;
+  constructor(
+    private readonly parts: Uint8Array[],
+    readonly buffer: Uint8Array,
+  ) {}
+
+  get drained(): boolean {
+    return this.part >= this.parts.length;
+  }
+
+  /** Copies as much as fits into `out`; returns the byte count. */
+  copyInto(out: Uint8Array): number {
+    let filled = 0;
+    while (filled < out.length && this.part < this.parts.length) {
+      const source = this.parts[this.part];
+      const n = Math.min(source.length - this.offset, out.length - filled);
+      out.set(source.subarray(this.offset, this.offset + n), filled);
+      filled += n;
+      this.offset += n;
+      if (this.offset === source.length) {
+        this.part++;
+        this.offset = 0;
+      }
+    }
+    return filled;
+  }
+}
+
+/**
+ * Gzips the tar bytes of `chunks` into a readable byte stream. Chunks are
+ * copied before the generator is resumed, so they may be views of a buffer
+ * the generator reuses. `cancel` stops the source.
+ */
+export function gzipByteStream(
+  chunks: AsyncGenerator<Uint8Array, void, undefined>,
+  options: GzipOptions,
+  cancel: (reason: unknown) => Promise<void>,
+): ReadableStream<Uint8Array> {
+  const settings = resolveOptions(options);
+  const compressor = new BlockCompressor(settings);
+  const maxInFlight = settings.engine === "native" ? NATIVE_IN_FLIGHT : 1;
+  const inFlight: { job: Promise<Uint8Array[]>; buffer: Uint8Array }[] = [];
+  const pool: Uint8Array[] = [];
+  let pending: Uint8Array | undefined; // the rest of a chunk that did not fit the last block
+  let sourceDone = false;
+  let ready: { block: GzipBlock; buffer: Uint8Array } | undefined;
+  let current: PendingMember | undefined;
+
+  /** Fills the next block from the source; `undefined` once the source is exhausted. */
+  async function fill(): Promise<{ block: GzipBlock; buffer: Uint8Array } | undefined> {
+    const buffer = pool.pop() ?? new Uint8Array(BLOCK_BYTES);
+    const block = new GzipBlock();
+    let filled = 0;
+    while (filled < BLOCK_BYTES) {
+      if (!pending || pending.length === 0) {
+        const next = await chunks.next();
+        if (next.done) {
+          sourceDone = true;
+          break;
+        }
+        pending = next.value;
+      }
+      const n = Math.min(pending.length, BLOCK_BYTES - filled);
+      buffer.set(pending.subarray(0, n), filled);
+      block.add(buffer.subarray(filled, filled + n));
+      filled += n;
+      pending = pending.subarray(n);
+    }
+    if (filled > 0) return { block, buffer };
+    pool.push(buffer);
+    return undefined;
+  }
+
+  /** The next member in order, once compressed; `undefined` at the end. */
+  async function nextMember(): Promise<PendingMember | undefined> {
+    for (;;) {
+      // Fill the next block while the one before it compresses, as gzip.ts does.
+      if (!ready && !sourceDone) ready = await fill();
+      if (inFlight.length > 0 && (inFlight.length >= maxInFlight || !ready)) {
+        const { job, buffer } = inFlight.shift()!;
+        return new PendingMember(await job, buffer);
+      }
+      if (!ready) return undefined;
+      const job = compressor.compress(ready.block);
+      job.catch(() => {}); // surfaced when awaited above
+      inFlight.push({ job, buffer: ready.buffer });
+      ready = undefined;
+    }
+  }
+
+  return new ReadableStream(
+    {
+      type: "bytes" as const,
+      async pull(controller: ReadableByteStreamController) {
+        while (!current || current.drained) {
+          if (current) pool.push(current.buffer);
+          current = await nextMember();
+          if (!current) {
+            controller.close();
+            controller.byobRequest?.respond(0);
+            return;
+          }
+        }
+        const request = controller.byobRequest;
+        if (request?.view) {
+          const view = new Uint8Array(request.view.buffer, request.view.byteOffset, request.view.byteLength);
+          return request.respond(current.copyInto(view));
+        }
+        const out = new Uint8Array(DEFAULT_READ);
+        const n = current.copyInto(out);
+        controller.enqueue(n === out.length ? out : out.slice(0, n));
+      },
+      cancel,
+    },
+    { highWaterMark: 0 },
+  );
+}
