@@ -95,20 +95,33 @@ export function gzipByteStream(
     return undefined;
   }
 
-  /** The next member in order, once compressed; `undefined` at the end. */
+  function submit(next: { block: GzipBlock; buffer: Uint8Array }): void {
+    const job = compressor.compress(next.block);
+    job.catch(() => {}); // surfaced when awaited in nextMember
+    inFlight.push({ job, buffer: next.buffer });
+  }
+
+  /**
+   * The next member in order, once compressed; `undefined` at the end. The
+   * block after it is filled while it compresses, and starts compressing as
+   * it is handed out, so compression overlaps both reading and the consumer.
+   */
   async function nextMember(): Promise<PendingMember | undefined> {
     for (;;) {
-      // Fill the next block while the one before it compresses, as gzip.ts does.
       if (!ready && !sourceDone) ready = await fill();
-      if (inFlight.length > 0 && (inFlight.length >= maxInFlight || !ready)) {
-        const { job, buffer } = inFlight.shift()!;
-        return new PendingMember(await job, buffer);
+      if (ready && inFlight.length < maxInFlight) {
+        submit(ready);
+        ready = undefined;
+        continue;
       }
-      if (!ready) return undefined;
-      const job = compressor.compress(ready.block);
-      job.catch(() => {}); // surfaced when awaited above
-      inFlight.push({ job, buffer: ready.buffer });
-      ready = undefined;
+      if (inFlight.length === 0) return undefined;
+      const { job, buffer } = inFlight.shift()!;
+      const member = new PendingMember(await job, buffer);
+      if (ready) {
+        submit(ready);
+        ready = undefined;
+      }
+      return member;
     }
   }
 

@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { fileSystemBackend } from "../../src/backends/fs.js";
 import type { Backend } from "../../src/backends/backend.js";
 import { bytes, collect, runBackendContract, slowStream, text } from "./contract.js";
+import { byteStreamOf, noise, sha256 } from "../support/bytes.js";
 
 runBackendContract("fs", async () => {
   const root = await mkdtemp(join(tmpdir(), "modelstore-fs-contract-"));
@@ -90,6 +91,27 @@ describe("fileSystemBackend", () => {
     await expect(backend.put("d/kept", bytes("x"), { ifMatch: '"stale"' })).rejects.toMatchObject({ code: "CONFLICT" });
     await expect(backend.put("d/sized", bytes("abc"), { size: 4 })).rejects.toMatchObject({ code: "INTEGRITY" });
     expect(await tree(root)).toEqual(["d", "d/kept"]);
+  });
+
+  it("takes byte-stream bodies through its reused buffers: bytes intact, and abort, errors and wrong sizes leave nothing", async () => {
+    const data = noise(3 * 1024 * 1024 + 17);
+    await backend.put("b/whole", byteStreamOf(data, 100_000));
+    expect(sha256(await readFile(join(root, "b/whole")))).toBe(sha256(data));
+    // A byte stream that stalls after its first chunk: only the abort ends the put.
+    const controller = new AbortController();
+    let sent = false;
+    const stalled = new ReadableStream({
+      type: "bytes",
+      pull(c: ReadableByteStreamController) {
+        if (sent) return new Promise<void>(() => {});
+        sent = true;
+        c.enqueue(new Uint8Array(1000));
+        setTimeout(() => controller.abort(), 20);
+      },
+    });
+    await expect(backend.put("b/aborted", stalled, { signal: controller.signal })).rejects.toMatchObject({ code: "ABORTED" });
+    await expect(backend.put("b/sized", byteStreamOf(data), { size: data.length - 1 })).rejects.toMatchObject({ code: "INTEGRITY" });
+    expect(await tree(root)).toEqual(["b", "b/whole"]);
   });
 
   it("never exposes a partial file at the key's path while a slow put runs", async () => {

@@ -63,3 +63,48 @@ export async function readUntilError(reader: ReadableStreamDefaultReader<Uint8Ar
     return error;
   }
 }
+
+/** A readable byte stream over `bytes`: BYOB readers get it copied into their buffers, default readers in chunks of `chunkSize`. */
+export function byteStreamOf(bytes: Uint8Array, chunkSize = 64 * 1024): ReadableStream<Uint8Array> {
+  let offset = 0;
+  return new ReadableStream({
+    type: "bytes",
+    pull(controller: ReadableByteStreamController) {
+      const request = controller.byobRequest;
+      if (offset >= bytes.byteLength) {
+        controller.close();
+        request?.respond(0);
+        return;
+      }
+      if (request?.view) {
+        const view = new Uint8Array(request.view.buffer, request.view.byteOffset, request.view.byteLength);
+        const n = Math.min(view.byteLength, bytes.byteLength - offset);
+        view.set(bytes.subarray(offset, offset + n));
+        offset += n;
+        return request.respond(n);
+      }
+      controller.enqueue(bytes.slice(offset, offset + chunkSize));
+      offset += chunkSize;
+    },
+  });
+}
+
+/** Reads `stream` to its end with a BYOB reader into one buffer of `bufferSize`, reused read after read. */
+export async function collectOwnBuffer(stream: ReadableStream<Uint8Array>, bufferSize: number): Promise<Uint8Array> {
+  const reader = stream.getReader({ mode: "byob" });
+  let buffer = new ArrayBuffer(bufferSize);
+  const parts: Uint8Array[] = [];
+  for (;;) {
+    const { done, value } = await reader.read(new Uint8Array(buffer));
+    if (value) buffer = value.buffer as ArrayBuffer;
+    if (done) break;
+    parts.push(value.slice()); // the next read overwrites the buffer
+  }
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
