@@ -1,5 +1,6 @@
 /** Test helpers for bytes and streams. */
 import { createHash, randomBytes } from "node:crypto";
+import { concatBytes } from "../../src/bytes.js";
 
 export const text = (s: string) => new TextEncoder().encode(s);
 
@@ -100,11 +101,5 @@ export async function collectOwnBuffer(stream: ReadableStream<Uint8Array>, buffe
     if (done) break;
     parts.push(value.slice()); // the next read overwrites the buffer
   }
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
+  return concatBytes(parts);
 }
