@@ -66,7 +66,9 @@ export const BLOCK_SIZE = BLOCK_BYTES;
  * main thread fills the next block, probes, CRCs stored blocks and frames tar:
  * so one is already two busy cores. Measured on the 512 MiB model (bench/archive.mjs,
  * 2 shared cores): 1 in flight 107 MiB peak RSS at 0.20x GNU `tar czf` wall,
- * 2 in flight 120 MiB at 0.17-0.30x. The memory budget (100 MiB) decided.
+ * 2 in flight 120 MiB at 0.17-0.30x. Again with createArchive's reused buffers
+ * (archive-stream.ts): 1 in flight packs in 4.6-4.8 s at 93-96 MiB, 2 in
+ * flight in 3.5-3.8 s at 99-104 MiB. The memory budget (100 MiB) decided.
  */
 export const NATIVE_IN_FLIGHT = 1;
 /** The adaptive probe deflates this many evenly spaced slices of a block at level 1. */
