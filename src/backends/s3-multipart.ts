@@ -28,7 +28,9 @@ export type PartSource = (() => Promise<Uint8Array | null>) & { release?: (part:
  * buffers and ~135 MiB with the pool.
  */
 export class PartReader {
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader;
+  /** Set when the stream is a byte stream: parts are then read straight into their buffers, no copy. */
+  readonly #byob: boolean;
   #pending: Uint8Array | null = null;
   #done = false;
   /** Pool buffers not holding a part right now. */
@@ -46,7 +48,19 @@ export class PartReader {
     readonly signal?: AbortSignal,
     readonly buffers = 2,
   ) {
-    this.#reader = stream.getReader();
+    let byob: ReadableStreamBYOBReader | undefined;
+    try {
+      byob = stream.getReader({ mode: "byob" });
+    } catch {
+      // not a byte stream
+    }
+    this.#byob = byob !== undefined;
+    this.#reader = byob ?? stream.getReader();
+  }
+
+  /** How many pool buffers are released and waiting to take a part; for tests. */
+  get idle(): number {
+    return this.#free.length;
   }
 
   /** How many pool buffers exist (they are made on first need); for tests. */
@@ -70,20 +84,45 @@ export class PartReader {
     return buffer;
   }
 
-  /** One read that gives up when the signal fires: a stalled source must not hang an aborted put. */
-  #read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+  /** One read (into `view` for a byte stream) that gives up when the signal fires: a stalled source must not hang an aborted put. */
+  #read(view?: Uint8Array): Promise<ReadableStreamReadResult<Uint8Array>> {
     const { signal } = this;
-    if (!signal) return this.#reader.read();
+    const read = () =>
+      view ? (this.#reader as ReadableStreamBYOBReader).read(view) : (this.#reader as ReadableStreamDefaultReader<Uint8Array>).read();
+    if (!signal) return read();
     if (signal.aborted) return Promise.reject(abortedUpload(signal));
     return new Promise((resolve, reject) => {
       const onAbort = () => reject(abortedUpload(signal));
       signal.addEventListener("abort", onAbort, { once: true });
-      this.#reader.read().then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+      read().then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
     });
+  }
+
+  /** The next part of a byte stream, read into a pool buffer directly. */
+  async #nextByob(): Promise<Uint8Array | null> {
+    const part = this.#buffer();
+    const original = part.buffer;
+    let buffer = original;
+    let filled = 0;
+    while (filled < this.partSize && !this.#done) {
+      const { done, value } = await this.#read(new Uint8Array(buffer, 0, this.partSize).subarray(filled));
+      // A read moves the buffer: keep the one it came back in, and own that one instead.
+      if (value) buffer = value.buffer;
+      if (done) this.#done = true;
+      else filled += value!.byteLength;
+    }
+    if (buffer !== original && this.#owned.delete(original)) this.#owned.add(buffer);
+    const filledPart = new Uint8Array(buffer, 0, filled);
+    if (filled === 0) {
+      this.release(new Uint8Array(buffer, 0, this.partSize));
+      return null;
+    }
+    return filledPart;
   }
 
   /** The next part, or `null` once the stream is exhausted. */
   async next(): Promise<Uint8Array | null> {
+    if (this.#byob) return this.#nextByob();
     const part = this.#buffer();
     let filled = 0;
     while (filled < this.partSize) {
