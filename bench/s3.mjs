@@ -27,21 +27,33 @@ const PART = 8 * MiB;
 const CONCURRENCY = 4;
 const creds = { accessKeyId: "test:tester", secretAccessKey: "testing" };
 
-/** Incompressible bytes in 1 MiB chunks, generated as read (xorshift32). */
+/**
+ * Incompressible bytes generated as read (xorshift32), as a byte stream like the
+ * archives `createArchive` makes: a reader with its own buffer (BYOB) gets them
+ * generated into it, any other reader gets fresh 1 MiB chunks.
+ */
 function noise(size) {
   let sent = 0;
   let state = 0x2545f491;
   return new ReadableStream({
+    type: "bytes",
     pull(controller) {
-      if (sent >= size) return controller.close();
-      const chunk = new Uint8Array(Math.min(MiB, size - sent));
-      const words = new Uint32Array(chunk.buffer, 0, chunk.byteLength >>> 2);
+      const request = controller.byobRequest;
+      if (sent >= size) {
+        controller.close();
+        request?.respond(0);
+        return;
+      }
+      const target = request?.view ? new Uint8Array(request.view.buffer, request.view.byteOffset, request.view.byteLength) : new Uint8Array(MiB);
+      const chunk = target.subarray(0, Math.min(target.byteLength, size - sent) & ~3);
+      const words = new Uint32Array(chunk.buffer, chunk.byteOffset, chunk.byteLength >>> 2);
       for (let i = 0; i < words.length; i++) {
         state ^= state << 13; state ^= state >>> 17; state ^= state << 5;
         words[i] = state >>> 0;
       }
       sent += chunk.byteLength;
-      controller.enqueue(chunk);
+      if (request) request.respond(chunk.byteLength);
+      else controller.enqueue(chunk);
     },
   }, { highWaterMark: 0 });
 }
