@@ -8,6 +8,7 @@
  */
 import { sha256Blocks } from "./sha256-block.js";
 import { builtinModule } from "../builtin.js";
+import { bufferBack } from "../bytes.js";
 
 // FIPS 180-4 §5.3.3: the initial hash value H(0).
 const H0 = [
@@ -170,12 +171,15 @@ export function createDigestStream(
   });
 }
 
+/** Bytes {@link digestingStream} reads from its source at once. */
+const DIGEST_SCRATCH = 256 << 10;
+
 /**
- * Like {@link createDigestStream}, but as a readable byte stream over `source`
- * that lets a reader with its own buffer (BYOB) have the source read straight
- * into it: hashing then costs no copy and no allocation per chunk. Other
- * readers, and sources that are not byte streams, go through
- * {@link createDigestStream}'s path.
+ * Like {@link createDigestStream}, but as a readable byte stream over a byte
+ * stream `source`: the source is read into one reused buffer and copied into
+ * the reader's own (BYOB) buffer, so hashing allocates nothing per chunk.
+ * Default readers get fresh copies; a `source` that is not a byte stream goes
+ * through {@link createDigestStream}.
  */
 export function digestingStream(
   source: ReadableStream<Uint8Array>,
@@ -190,30 +194,30 @@ export function digestingStream(
   }
   const hash = createSha256();
   let size = 0;
-
+  // The source is read into this buffer, then copied into the reader's: lending
+  // the reader's own buffer onward (respondWithNewView) is not portable (workerd
+  // answers in buffers of its own), and one copy costs little next to hashing.
+  let scratch = new ArrayBuffer(DIGEST_SCRATCH);
   return new ReadableStream(
     {
       type: "bytes" as const,
       async pull(controller: ReadableByteStreamController) {
         const request = controller.byobRequest;
-        const into = request?.view
-          ? new Uint8Array(request.view.buffer, request.view.byteOffset, request.view.byteLength)
-          : new Uint8Array(DIGEST_DEFAULT_READ);
-        const { done, value } = await byob.read(into);
+        const want = Math.min(request?.view?.byteLength ?? DIGEST_SCRATCH, DIGEST_SCRATCH);
+        const { done, value } = await byob.read(new Uint8Array(scratch, 0, want));
+        scratch = bufferBack(value, DIGEST_SCRATCH);
         if (done) {
           onDone({ size, sha256: hash.hexDigest() });
           controller.close();
-          // The read moved the request's buffer, so it is answered with the moved (empty) view.
-          if (request && value) request.respondWithNewView(value);
-          else request?.respond(0);
+          request?.respond(0);
           return;
         }
         hash.update(value);
         size += value.byteLength;
         onProgress?.(size);
-        // The read moved the reader's buffer; hand it back as the answer to its request.
-        if (request) request.respondWithNewView(value);
-        else controller.enqueue(value);
+        if (!request) return controller.enqueue(value.slice());
+        new Uint8Array(request.view!.buffer, request.view!.byteOffset, value.byteLength).set(value);
+        request.respond(value.byteLength);
       },
       cancel(reason) {
         return byob.cancel(reason);
@@ -223,5 +227,4 @@ export function digestingStream(
   );
 }
 
-/** Bytes per read for a default (non-BYOB) reader of {@link digestingStream}. */
-const DIGEST_DEFAULT_READ = 256 << 10;
+

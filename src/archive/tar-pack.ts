@@ -4,6 +4,7 @@
  * so memory stays at about one chunk whatever the archive size.
  */
 import { IntegrityError, InvalidArgumentError, throwIfAborted } from "../errors.js";
+import { bufferBack } from "../bytes.js";
 import type { EntrySource } from "./types.js";
 import { BLOCK_SIZE, encodeEntryHeader, paddingFor } from "./tar-header.js";
 
@@ -171,9 +172,9 @@ async function* copyBody(
       let result: ReadableStreamReadResult<Uint8Array>;
       if (byob) {
         // One byte past the declared size, so a body that runs over is caught.
-        const room = Math.min(scratch!.buffer.byteLength, size - received + 1);
-        result = await byob.read(new Uint8Array(scratch!.buffer, 0, room));
-        if (result.value) scratch!.buffer = result.value.buffer as ArrayBuffer;
+        const length = scratch!.buffer.byteLength; // the read detaches the buffer
+        result = await byob.read(new Uint8Array(scratch!.buffer, 0, Math.min(length, size - received + 1)));
+        scratch!.buffer = bufferBack(result.value, length);
       } else {
         result = await (reader as ReadableStreamDefaultReader<Uint8Array>).read();
       }

@@ -8,6 +8,7 @@ import { mkdir, open, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { IntegrityError, throwIfAborted } from "../errors.js";
+import { bufferBack } from "../bytes.js";
 import { forEachChunk } from "../streams.js";
 import { isErrno } from "./fs-errors.js";
 import { tempName } from "./fs-keys.js";
@@ -113,7 +114,7 @@ async function pumpReusing(handle: FileHandle, body: ReadableStream<Uint8Array>,
       while (filled < WRITE_BATCH_BYTES && !done) {
         const result = await untilAborted(reader.read(new Uint8Array(buffer, filled, WRITE_BATCH_BYTES - filled)), signal);
         // A read moves the buffer: keep the one it came back in.
-        if (result.value) buffer = result.value.buffer as ArrayBuffer;
+        buffer = bufferBack(result.value, WRITE_BATCH_BYTES);
         done = result.done;
         if (!done) filled += result.value!.byteLength;
       }

@@ -7,6 +7,7 @@
 import { AbortedError, BackendError, InvalidArgumentError } from "../errors.js";
 import { parseErrorXml, s3Error } from "./s3-errors.js";
 import { md5 } from "./s3-md5.js";
+import { bufferBack } from "../bytes.js";
 import type { S3Transport } from "./s3-transport.js";
 import { escapeXmlText, xmlText } from "./s3-xml.js";
 
@@ -87,8 +88,10 @@ export class PartReader {
   /** One read (into `view` for a byte stream) that gives up when the signal fires: a stalled source must not hang an aborted put. */
   #read(view?: Uint8Array): Promise<ReadableStreamReadResult<Uint8Array>> {
     const { signal } = this;
-    const read = () =>
-      view ? (this.#reader as ReadableStreamBYOBReader).read(view) : (this.#reader as ReadableStreamDefaultReader<Uint8Array>).read();
+    const read = (): Promise<ReadableStreamReadResult<Uint8Array>> =>
+      view
+        ? ((this.#reader as ReadableStreamBYOBReader).read(view as Uint8Array<ArrayBuffer>) as Promise<ReadableStreamReadResult<Uint8Array>>)
+        : (this.#reader as ReadableStreamDefaultReader<Uint8Array>).read();
     if (!signal) return read();
     if (signal.aborted) return Promise.reject(abortedUpload(signal));
     return new Promise((resolve, reject) => {
@@ -101,13 +104,13 @@ export class PartReader {
   /** The next part of a byte stream, read into a pool buffer directly. */
   async #nextByob(): Promise<Uint8Array | null> {
     const part = this.#buffer();
-    const original = part.buffer;
+    const original = part.buffer as ArrayBuffer;
     let buffer = original;
     let filled = 0;
     while (filled < this.partSize && !this.#done) {
       const { done, value } = await this.#read(new Uint8Array(buffer, 0, this.partSize).subarray(filled));
       // A read moves the buffer: keep the one it came back in, and own that one instead.
-      if (value) buffer = value.buffer;
+      buffer = bufferBack(value, this.partSize);
       if (done) this.#done = true;
       else filled += value!.byteLength;
     }
