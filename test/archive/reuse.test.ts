@@ -7,6 +7,7 @@ import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { createArchive } from "../../src/archive/create-archive.js";
 import { createDigestStream, digestingStream, type DigestResult } from "../../src/archive/sha256.js";
+import { bufferBack } from "../../src/bytes.js";
 import { IntegrityError } from "../../src/errors.js";
 import { byteStreamOf, collect, collectOwnBuffer, noise, sha256, streamOf, text } from "../support/bytes.js";
 import { readAll } from "./helpers.js";
@@ -78,5 +79,15 @@ describe("digestingStream", () => {
     let viaTransform: DigestResult | undefined;
     await collect(streamOf(expected).pipeThrough(createDigestStream((r) => (viaTransform = r))));
     expect(viaTransform?.sha256).toBe(sha256(expected));
+  });
+});
+
+describe("bufferBack", () => {
+  it("keeps a lent buffer that came back whole, and replaces one a runtime swapped for a shorter one", () => {
+    const lent = new ArrayBuffer(1024);
+    expect(bufferBack(new Uint8Array(lent, 10, 20), 1024)).toBe(lent);
+    const short = bufferBack(new Uint8Array(new ArrayBuffer(20)), 1024);
+    expect(short.byteLength).toBe(1024);
+    expect(bufferBack(undefined, 64).byteLength).toBe(64);
   });
 });
