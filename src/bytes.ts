@@ -11,14 +11,3 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
-/**
- * The buffer a BYOB read returned `view` in, if it is the whole buffer that was
- * lent (`length` bytes); else a new one of that length. The Streams standard
- * moves the lent buffer into the result, but a runtime may hand back a buffer
- * of its own instead (workerd does), and reusing a short one would shrink every
- * later read.
- */
-export function bufferBack(view: Uint8Array | undefined, length: number): ArrayBuffer {
-  const buffer = view?.buffer;
-  return buffer instanceof ArrayBuffer && buffer.byteLength === length ? buffer : new ArrayBuffer(length);
-}

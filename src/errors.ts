@@ -120,12 +120,12 @@ export class BackendError extends ModelStoreError {
   }
 }
 
+/** The {@link AbortedError} for a fired `signal`. */
+export function abortedError(signal: AbortSignal): AbortedError {
+  return new AbortedError("The operation was aborted by its AbortSignal; nothing further was written.", { cause: signal.reason });
+}
+
 /** Throws {@link AbortedError} if `signal` has fired; call between parts and entries. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) {
-    throw new AbortedError(
-      "The operation was aborted by its AbortSignal; nothing further was written.",
-      { cause: signal.reason },
-    );
-  }
+  if (signal?.aborted) throw abortedError(signal);
 }

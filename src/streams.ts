@@ -1,6 +1,6 @@
 /** Small stream helpers shared by the store. Web standard streams only. */
 import { concatBytes } from "./bytes.js";
-import { IntegrityError, throwIfAborted } from "./errors.js";
+import { abortedError, IntegrityError, throwIfAborted } from "./errors.js";
 import { createSha256 } from "./archive/sha256.js";
 
 /**
@@ -35,6 +35,21 @@ export async function forEachChunk(
     signal?.removeEventListener("abort", onAbort);
     reader.releaseLock();
   }
+}
+
+/**
+ * Runs `read` unless `signal` has fired, and rejects as soon as it fires even
+ * if the read never settles: a stalled source must not hold an abort back.
+ * `aborted` makes the error (by default the generic {@link AbortedError}).
+ */
+export function untilAborted<T>(read: () => Promise<T>, signal: AbortSignal | undefined, aborted = abortedError): Promise<T> {
+  if (!signal) return read();
+  if (signal.aborted) return Promise.reject(aborted(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(aborted(signal));
+    signal.addEventListener("abort", onAbort, { once: true });
+    read().then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 /** Reads a small stream (a metadata document) whole, refusing more than `limit` bytes. */

@@ -7,7 +7,7 @@ import { InvalidArgumentError, throwIfAborted } from "../errors.js";
 import { runtimeInfoDocument } from "../runtime-info.js";
 import { gzipByteStream } from "./archive-stream.js";
 import { createGzipStream, type GzipOptions } from "./gzip.js";
-import { createTarStream, tarChunks, type ReadScratch, type TarEntry, type TarStreamOptions, type WriterState } from "./tar-pack.js";
+import { createTarStream, tarSource, type TarEntry, type TarStreamOptions } from "./tar-pack.js";
 import type { ArchiveInput, ArchiveInputEntry, CreateArchiveOptions, EntrySource } from "./types.js";
 
 /** Name of the runtime description stored first in every archive (the Python modelstore's `python-info.json` counterpart). */
@@ -55,24 +55,8 @@ const SCRATCH_BYTES = 256 * 1024;
  * bodies are read into one scratch buffer and copied into pooled gzip blocks.
  */
 function reusingArchiveStream(entries: EntrySource<TarEntry>, options: TarStreamOptions, gzip: GzipOptions): ReadableStream<Uint8Array> {
-  const { signal } = options;
-  const state: WriterState = {};
-  const scratch: ReadScratch = { buffer: new ArrayBuffer(SCRATCH_BYTES) };
-  // An abort cancels the body being read, so a stalled source cannot hold the abort back.
-  const onAbort = (): void => void state.reader?.cancel(signal?.reason).catch(() => {});
-  signal?.addEventListener("abort", onAbort, { once: true });
-  async function* chunks(): AsyncGenerator<Uint8Array, void, undefined> {
-    try {
-      yield* tarChunks(entries, options, state, scratch);
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
-    }
-  }
-  const source = chunks();
-  return gzipByteStream(source, gzip, async (reason) => {
-    await state.reader?.cancel(reason).catch(() => {});
-    await source.return(undefined).catch(() => {});
-  });
+  const { chunks, cancel } = tarSource(entries, options, { buffer: new ArrayBuffer(SCRATCH_BYTES) });
+  return gzipByteStream(chunks, gzip, cancel);
 }
 
 let byteStreams: boolean | undefined;

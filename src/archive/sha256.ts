@@ -8,7 +8,7 @@
  */
 import { sha256Blocks } from "./sha256-block.js";
 import { builtinModule } from "../builtin.js";
-import { bufferBack } from "../bytes.js";
+import { bufferBack, byobReaderOf } from "../byob.js";
 
 // FIPS 180-4 §5.3.3: the initial hash value H(0).
 const H0 = [
@@ -186,12 +186,8 @@ export function digestingStream(
   onDone: (result: DigestResult) => void,
   onProgress?: (bytesSoFar: number) => void,
 ): ReadableStream<Uint8Array> {
-  let byob: ReadableStreamBYOBReader;
-  try {
-    byob = source.getReader({ mode: "byob" });
-  } catch {
-    return source.pipeThrough(createDigestStream(onDone, onProgress));
-  }
+  const byob = byobReaderOf(source);
+  if (!byob) return source.pipeThrough(createDigestStream(onDone, onProgress));
   const hash = createSha256();
   let size = 0;
   // The source is read into this buffer, then copied into the reader's: lending

@@ -4,7 +4,7 @@
  * so memory stays at about one chunk whatever the archive size.
  */
 import { IntegrityError, InvalidArgumentError, throwIfAborted } from "../errors.js";
-import { bufferBack } from "../bytes.js";
+import { bufferBack, byobReaderOf } from "../byob.js";
 import type { EntrySource } from "./types.js";
 import { BLOCK_SIZE, encodeEntryHeader, paddingFor } from "./tar-header.js";
 
@@ -41,7 +41,7 @@ export interface TarStreamOptions {
 // The end-of-archive marker: two zero blocks (POSIX ustar).
 const END_OF_ARCHIVE_BYTES = 2 * BLOCK_SIZE;
 
-export interface WriterState {
+interface WriterState {
   /** The body being copied, so cancel and abort can release it at once. */
   reader?: { cancel(reason?: unknown): Promise<void> };
 }
@@ -62,41 +62,61 @@ export interface ReadScratch {
  * stream with `IntegrityError`: a tar header promises the size up front.
  */
 export function createTarStream(entries: EntrySource<TarEntry>, options: TarStreamOptions = {}): ReadableStream<Uint8Array> {
-  const state: WriterState = {};
-  const chunks = tarChunks(entries, options, state);
-  // An abort cancels the body being read, so a stalled source cannot hold the abort back.
-  const onAbort = (): void => void state.reader?.cancel(options.signal?.reason).catch(() => {});
-  const stopListening = (): void => options.signal?.removeEventListener("abort", onAbort);
-  options.signal?.addEventListener("abort", onAbort, { once: true });
+  const { chunks, cancel } = tarSource(entries, options);
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        try {
-          const { done, value } = await chunks.next();
-          if (!done) return controller.enqueue(value);
-          stopListening();
-          controller.close();
-        } catch (error) {
-          stopListening();
-          throw error; // errors the stream with the typed error
-        }
+        const { done, value } = await chunks.next(); // an error errors the stream with the typed error
+        if (done) controller.close();
+        else controller.enqueue(value);
       },
-      async cancel(reason) {
-        stopListening();
-        await state.reader?.cancel(reason).catch(() => {});
-        await chunks.return(undefined).catch(() => {});
-      },
+      cancel,
     },
     // Zero high-water mark: pull only when the consumer reads, never ahead of it.
     { highWaterMark: 0 },
   );
 }
 
+/** The tar bytes of `entries` as a generator, and how to stop it from outside. */
+export interface TarSource {
+  chunks: AsyncGenerator<Uint8Array, void, undefined>;
+  /** Cancels the body being read and ends the generator. */
+  cancel(reason?: unknown): Promise<void>;
+}
+
+/**
+ * The chunks of {@link tarChunks}, with `options.signal` wired to cancel the
+ * body being read, so a stalled source cannot hold an abort back. The signal
+ * is let go when the chunks end, fail or are cancelled.
+ */
+export function tarSource(entries: EntrySource<TarEntry>, options: TarStreamOptions, scratch?: ReadScratch): TarSource {
+  const { signal } = options;
+  const state: WriterState = {};
+  const onAbort = (): void => void state.reader?.cancel(signal?.reason).catch(() => {});
+  signal?.addEventListener("abort", onAbort, { once: true });
+  async function* chunks(): AsyncGenerator<Uint8Array, void, undefined> {
+    try {
+      yield* tarChunks(entries, options, state, scratch);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+  const generator = chunks();
+  return {
+    chunks: generator,
+    async cancel(reason) {
+      signal?.removeEventListener("abort", onAbort);
+      await state.reader?.cancel(reason).catch(() => {});
+      await generator.return(undefined).catch(() => {});
+    },
+  };
+}
+
 /**
  * The tar bytes of `entries`, chunk by chunk. With `scratch`, body chunks are
  * views of it that the next step overwrites (see {@link ReadScratch}).
  */
-export async function* tarChunks(
+async function* tarChunks(
   entries: EntrySource<TarEntry>,
   options: TarStreamOptions,
   state: WriterState,
@@ -143,15 +163,6 @@ function sizeMismatch(path: string, declared: number, actual: number, more: bool
     `Entry "${path}" declared ${declared} bytes but its body ${more ? `has at least ${actual}` : `ended after ${actual}`} bytes. ` +
       "Pass the body's exact length as size (a tar header records it before the data).",
   );
-}
-
-/** A BYOB reader of `body` when it is a byte stream, else `undefined`. */
-function byobReaderOf(body: ReadableStream<Uint8Array>): ReadableStreamBYOBReader | undefined {
-  try {
-    return body.getReader({ mode: "byob" });
-  } catch {
-    return undefined; // not a byte stream
-  }
 }
 
 async function* copyBody(

@@ -8,8 +8,8 @@ import { mkdir, open, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { IntegrityError, throwIfAborted } from "../errors.js";
-import { bufferBack } from "../bytes.js";
-import { forEachChunk } from "../streams.js";
+import { bufferBack, byobReaderOf } from "../byob.js";
+import { forEachChunk, untilAborted } from "../streams.js";
 import { isErrno } from "./fs-errors.js";
 import { tempName } from "./fs-keys.js";
 
@@ -96,12 +96,8 @@ async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<number> 
  * allocated per chunk. Resolves `undefined` if `body` is not a byte stream.
  */
 async function pumpReusing(handle: FileHandle, body: ReadableStream<Uint8Array>, signal: AbortSignal | undefined): Promise<number | undefined> {
-  let reader: ReadableStreamBYOBReader;
-  try {
-    reader = body.getReader({ mode: "byob" });
-  } catch {
-    return undefined;
-  }
+  const reader = byobReaderOf(body);
+  if (!reader) return undefined;
   const buffers = [new ArrayBuffer(WRITE_BATCH_BYTES), new ArrayBuffer(WRITE_BATCH_BYTES)];
   let writing: Promise<unknown> | undefined;
   let total = 0;
@@ -112,7 +108,7 @@ async function pumpReusing(handle: FileHandle, body: ReadableStream<Uint8Array>,
       let filled = 0;
       let done = false;
       while (filled < WRITE_BATCH_BYTES && !done) {
-        const result = await untilAborted(reader.read(new Uint8Array(buffer, filled, WRITE_BATCH_BYTES - filled)), signal);
+        const result = await untilAborted(() => reader.read(new Uint8Array(buffer, filled, WRITE_BATCH_BYTES - filled)), signal);
         // A read moves the buffer: keep the one it came back in.
         buffer = bufferBack(result.value, WRITE_BATCH_BYTES);
         done = result.done;
@@ -134,23 +130,6 @@ async function pumpReusing(handle: FileHandle, body: ReadableStream<Uint8Array>,
     if (!completed) await reader.cancel().catch(() => {});
     reader.releaseLock();
   }
-}
-
-/** `read`, or `AbortedError` as soon as `signal` fires: a stalled body must not hold an abort back. */
-function untilAborted<T>(read: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return read;
-  throwIfAborted(signal);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
-      try {
-        throwIfAborted(signal);
-      } catch (error) {
-        reject(error);
-      }
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    read.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }
 
 async function pump(handle: FileHandle, body: ReadableStream<Uint8Array>, signal: AbortSignal | undefined): Promise<number> {

@@ -7,7 +7,8 @@
 import { AbortedError, BackendError, InvalidArgumentError } from "../errors.js";
 import { parseErrorXml, s3Error } from "./s3-errors.js";
 import { md5 } from "./s3-md5.js";
-import { bufferBack } from "../bytes.js";
+import { bufferBack, byobReaderOf } from "../byob.js";
+import { untilAborted } from "../streams.js";
 import type { S3Transport } from "./s3-transport.js";
 import { escapeXmlText, xmlText } from "./s3-xml.js";
 
@@ -49,12 +50,7 @@ export class PartReader {
     readonly signal?: AbortSignal,
     readonly buffers = 2,
   ) {
-    let byob: ReadableStreamBYOBReader | undefined;
-    try {
-      byob = stream.getReader({ mode: "byob" });
-    } catch {
-      // not a byte stream
-    }
+    const byob = byobReaderOf(stream);
     this.#byob = byob !== undefined;
     this.#reader = byob ?? stream.getReader();
   }
@@ -87,18 +83,11 @@ export class PartReader {
 
   /** One read (into `view` for a byte stream) that gives up when the signal fires: a stalled source must not hang an aborted put. */
   #read(view?: Uint8Array): Promise<ReadableStreamReadResult<Uint8Array>> {
-    const { signal } = this;
     const read = (): Promise<ReadableStreamReadResult<Uint8Array>> =>
       view
         ? ((this.#reader as ReadableStreamBYOBReader).read(view as Uint8Array<ArrayBuffer>) as Promise<ReadableStreamReadResult<Uint8Array>>)
         : (this.#reader as ReadableStreamDefaultReader<Uint8Array>).read();
-    if (!signal) return read();
-    if (signal.aborted) return Promise.reject(abortedUpload(signal));
-    return new Promise((resolve, reject) => {
-      const onAbort = () => reject(abortedUpload(signal));
-      signal.addEventListener("abort", onAbort, { once: true });
-      read().then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-    });
+    return untilAborted(read, this.signal, abortedUpload);
   }
 
   /** The next part of a byte stream, read into a pool buffer directly. */

@@ -7,7 +7,7 @@ import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { createArchive } from "../../src/archive/create-archive.js";
 import { createDigestStream, digestingStream, type DigestResult } from "../../src/archive/sha256.js";
-import { bufferBack } from "../../src/bytes.js";
+import { bufferBack } from "../../src/byob.js";
 import { IntegrityError } from "../../src/errors.js";
 import { byteStreamOf, collect, collectOwnBuffer, noise, sha256, streamOf, text } from "../support/bytes.js";
 import { readAll } from "./helpers.js";
