@@ -38,21 +38,31 @@ async function writeIfMissing(path, make) {
   await rename(path + ".part", path);
 }
 
-/** The benchmark cases: a 64 MiB float32 file, and the 512 MiB model dir (400 MiB weights, 100 MiB text, 200 small JSON files). */
+/**
+ * The benchmark cases: a 64 MiB float32 file (BASELINES.md's small case), the
+ * 512 MiB model dir (400 MiB weights, 100 MiB text, 200 small JSON files), and
+ * the same mix at 64 MiB, so that peak memory compares like with like.
+ */
 export function benchCases(quick) {
   return [
     { name: "noise-64", label: "64 MiB float32 file", dir: join(DATA, "noise-64") },
-    ...(quick ? [] : [{ name: "model-512", label: "512 MiB model dir", dir: join(DATA, "model-512") }]),
+    ...(quick
+      ? []
+      : [
+          { name: "model-64", label: "64 MiB model dir", dir: join(DATA, "model-64") },
+          { name: "model-512", label: "512 MiB model dir", dir: join(DATA, "model-512") },
+        ]),
   ];
 }
 
 /** Generates the data of `cases` where missing. */
 export async function prepareModelData(cases) {
   for (const c of cases) {
-    if (c.name === "model-512") {
-      for (let i = 0; i < 4; i++) await writeIfMissing(join(c.dir, `weights/shard-${i}.bin`), () => float32Noise(100 * MiB));
-      for (let i = 0; i < 2; i++) await writeIfMissing(join(c.dir, `text/tokenizer-${i}.json`), () => jsonText(50 * MiB));
-      for (let i = 0; i < 200; i++) await writeIfMissing(join(c.dir, `configs/config-${String(i).padStart(3, "0")}.json`), () => jsonText(1000 + ((i * 7919) % 20000)));
+    const scale = c.name === "model-512" ? 1 : c.name === "model-64" ? 1 / 8 : 0;
+    if (scale > 0) {
+      for (let i = 0; i < 4; i++) await writeIfMissing(join(c.dir, `weights/shard-${i}.bin`), () => float32Noise(100 * MiB * scale));
+      for (let i = 0; i < 2; i++) await writeIfMissing(join(c.dir, `text/tokenizer-${i}.json`), () => jsonText(50 * MiB * scale));
+      for (let i = 0; i < 200 * scale; i++) await writeIfMissing(join(c.dir, `configs/config-${String(i).padStart(3, "0")}.json`), () => jsonText(1000 + ((i * 7919) % 20000)));
     } else {
       await writeIfMissing(join(c.dir, "weights.bin"), () => float32Noise(64 * MiB));
     }

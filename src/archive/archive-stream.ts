@@ -14,7 +14,7 @@
  *   it; a default reader gets fresh copies, as any stream would give it.
  */
 import { BLOCK_BYTES, GzipBlock } from "./gzip-block.js";
-import { BlockCompressor, NATIVE_IN_FLIGHT, resolveOptions, type GzipOptions } from "./gzip.js";
+import { BlockCompressor, NATIVE_IN_FLIGHT, resolveOptions, type GzipOptions, type Member } from "./gzip.js";
 
 /** Bytes per chunk handed to a default (non-BYOB) reader. */
 const DEFAULT_READ = 256 << 10;
@@ -23,10 +23,13 @@ const DEFAULT_READ = 256 << 10;
 class PendingMember {
   private part = 0;
   private offset = 0;
+  private readonly parts: Uint8Array[];
   constructor(
-    private readonly parts: Uint8Array[],
+    readonly member: Member,
     readonly buffer: Uint8Array,
-  ) {}
+  ) {
+    this.parts = member.parts;
+  }
 
   get drained(): boolean {
     return this.part >= this.parts.length;
@@ -63,7 +66,7 @@ export function gzipByteStream(
   const settings = resolveOptions(options);
   const compressor = new BlockCompressor(settings);
   const maxInFlight = settings.engine === "native" ? NATIVE_IN_FLIGHT : 1;
-  const inFlight: { job: Promise<Uint8Array[]>; buffer: Uint8Array }[] = [];
+  const inFlight: { job: Promise<Member>; buffer: Uint8Array }[] = [];
   const pool: Uint8Array[] = [];
   let pending: Uint8Array | undefined; // the rest of a chunk that did not fit the last block
   let sourceDone = false;
@@ -130,9 +133,16 @@ export function gzipByteStream(
       type: "bytes" as const,
       async pull(controller: ReadableByteStreamController) {
         while (!current || current.drained) {
-          if (current) pool.push(current.buffer);
-          current = await nextMember();
+          if (current) {
+            pool.push(current.buffer);
+            current.member.release();
+          }
+          current = await nextMember().catch((error: unknown) => {
+            compressor.close();
+            throw error;
+          });
           if (!current) {
+            compressor.close();
             controller.close();
             controller.byobRequest?.respond(0);
             return;
@@ -147,7 +157,10 @@ export function gzipByteStream(
         const n = current.copyInto(out);
         controller.enqueue(n === out.length ? out : out.slice(0, n));
       },
-      cancel,
+      cancel(reason) {
+        compressor.close();
+        return cancel(reason);
+      },
     },
     { highWaterMark: 0 },
   );

@@ -63,6 +63,22 @@ export class GzipBlock {
     return c;
   }
 
+  /**
+   * The input as one view when its parts lie back to back in one buffer (as
+   * createArchive fills its pooled blocks); `undefined` otherwise.
+   */
+  adjacent(): Uint8Array | undefined {
+    const first = this.parts[0];
+    if (!first) return new Uint8Array(0);
+    let end = first.byteOffset + first.length;
+    for (let i = 1; i < this.parts.length; i++) {
+      const p = this.parts[i];
+      if (p.buffer !== first.buffer || p.byteOffset !== end) return undefined;
+      end += p.length;
+    }
+    return new Uint8Array(first.buffer, first.byteOffset, this.length);
+  }
+
   /** The whole input as one contiguous array in `scratch` (for deflaters that need that). */
   contiguous(scratch: Uint8Array): Uint8Array {
     return this.read(0, scratch.subarray(0, this.length));

@@ -8,8 +8,8 @@
  * `DecompressionStream` all read. With independent blocks:
  * - blocks that do not compress (float32 weights shrink only to ~0.925 at any
  *   level) are stored instead of deflated, which costs one CRC pass and no copy;
- * - with the native engine, blocks deflate off the main thread (Node runs
- *   `CompressionStream` on the libuv thread pool) while the main thread
+ * - with the native engine, blocks deflate off the main thread (zlib runs
+ *   on the runtime's thread pool) while the main thread
  *   prepares the next block (see {@link NATIVE_IN_FLIGHT}).
  * Memory stays bounded: at most {@link NATIVE_IN_FLIGHT} blocks are being
  * compressed while the next one fills; blocks hold views of the input, not
@@ -18,24 +18,29 @@
 import { deflateSync, type DeflateOptions } from "fflate";
 import { InvalidArgumentError, NotSupportedError } from "../errors.js";
 import { builtinModule } from "../builtin.js";
+import { concatBytes } from "../bytes.js";
 import { BLOCK_BYTES, GzipBlock } from "./gzip-block.js";
 import { wrapDeflate } from "./gzip-member.js";
+import { hasNativeDeflater, memberCapacity, nativeDeflater, type NativeDeflater } from "./deflate-native.js";
 
 export { createGunzipStream, type GunzipOptions } from "./gunzip.js";
 
 /** Options for {@link createGzipStream}. */
 export interface GzipOptions {
   /**
-   * Deflate level 0 (store) to 9 (smallest). Setting it makes `"auto"` pick
-   * fflate, because `CompressionStream` has no level.
+   * Deflate level 0 (store) to 9 (smallest). Where the runtime has no zlib
+   * module (workerd, browsers), setting it makes `"auto"` pick fflate,
+   * because `CompressionStream` has no level.
    * @default 6
    */
   level?: number;
   /**
-   * `"native"`: `CompressionStream("gzip")` per block (zlib level 6, off the
-   * main thread where the runtime does that). `"fflate"`: fflate's synchronous
-   * deflate per block, level honoured, runs everywhere. `"auto"`: native where
-   * `CompressionStream` exists unless `level` or `deterministic` is set.
+   * `"native"`: the runtime's zlib per block, off the main thread, into
+   * reused buffers (Node, Deno, Bun; see deflate-native.ts), else
+   * `CompressionStream("gzip")` (level 6 only). `"fflate"`: fflate's
+   * synchronous deflate per block, level honoured, runs everywhere. `"auto"`:
+   * native unless `deterministic` is set, or `level` is set and only
+   * `CompressionStream` is there.
    * @default "auto"
    */
   engine?: "auto" | "fflate" | "native";
@@ -97,14 +102,16 @@ export function resolveOptions(options: GzipOptions): Settings {
   if (engine !== "auto" && engine !== "fflate" && engine !== "native") {
     throw new InvalidArgumentError(`Unknown gzip engine ${JSON.stringify(engine)}: use "auto", "fflate" or "native".`);
   }
-  const hasNative = typeof globalThis.CompressionStream === "function";
-  if (engine === "native" && !hasNative) {
+  const hasCompressionStream = typeof globalThis.CompressionStream === "function";
+  if (engine === "native" && !hasNativeDeflater && !hasCompressionStream) {
     throw new NotSupportedError(
-      'gzip engine "native" needs CompressionStream, which this runtime lacks. Use engine "fflate" or "auto".',
+      'gzip engine "native" needs zlib or CompressionStream, and this runtime has neither. Use engine "fflate" or "auto".',
     );
   }
+  // CompressionStream has no level, so a level set by the caller needs zlib (or fflate).
+  const nativeHonoursLevel = hasNativeDeflater || level === undefined;
   const resolved: Engine =
-    engine === "auto" ? (hasNative && level === undefined && !deterministic ? "native" : "fflate") : engine;
+    engine === "auto" ? ((hasNativeDeflater || hasCompressionStream) && nativeHonoursLevel && !deterministic ? "native" : "fflate") : engine;
   return {
     level: level ?? 6,
     engine: resolved,
@@ -162,22 +169,82 @@ async function nativeMember(block: GzipBlock): Promise<Uint8Array[]> {
   }
 }
 
-/** Per-stream state: settings and reusable scratch buffers for the probe and for fflate. */
+/**
+ * A block turned into a gzip member. `pooled` members point into the
+ * compressor's reused output buffers: read the parts, then `release()`.
+ */
+export interface Member {
+  readonly parts: Uint8Array[];
+  readonly pooled: boolean;
+  /** Gives pooled memory back to the compressor; the parts must not be read afterwards. */
+  release(): void;
+}
+
+function unpooled(parts: Uint8Array[]): Member {
+  return { parts, pooled: false, release() {} };
+}
+
+/** Per-stream state: settings, reusable buffers for the probe, fflate and zlib, and idle zlib deflaters. */
 export class BlockCompressor {
   private readonly probe = new Uint8Array(PROBE_SLICES * PROBE_SLICE_SIZE);
   private scratch: Uint8Array | undefined;
+  private readonly idle: NativeDeflater[] = [];
+  private readonly deflaters: NativeDeflater[] = [];
+  private readonly outputs: Uint8Array[] = [];
+  private readonly inputs: Uint8Array[] = [];
 
   constructor(private readonly s: Settings) {}
 
   /** Turns a block into a gzip member. */
-  async compress(block: GzipBlock): Promise<Uint8Array[]> {
+  async compress(block: GzipBlock): Promise<Member> {
     const { level, engine, adaptive, mtime } = this.s;
-    if (level === 0 || (adaptive && !worthDeflating(block, this.probe, this.s.portableProbe))) return block.storedMember(mtime);
-    if (engine === "native") return nativeMember(block);
+    if (level === 0 || (adaptive && !worthDeflating(block, this.probe, this.s.portableProbe))) return unpooled(block.storedMember(mtime));
+    if (engine === "native") {
+      const deflater = this.idle.pop() ?? this.newDeflater();
+      return deflater ? this.zlibMember(block, deflater) : unpooled(await nativeMember(block));
+    }
     // fflate needs contiguous input; it runs synchronously, so one scratch buffer serves every block.
     this.scratch ??= new Uint8Array(BLOCK_BYTES);
     const deflated = deflateSync(block.contiguous(this.scratch), { level: level as DeflateOptions["level"] });
-    return [wrapDeflate(deflated, block.crc(), block.length, mtime, level)];
+    return unpooled([wrapDeflate(deflated, block.crc(), block.length, mtime, level)]);
+  }
+
+  /** Frees the zlib deflaters; members already handed out stay readable. */
+  close(): void {
+    for (const deflater of this.deflaters.splice(0)) deflater.close();
+    this.idle.length = 0;
+  }
+
+  private newDeflater(): NativeDeflater | undefined {
+    const deflater = nativeDeflater(this.s.level);
+    if (deflater) this.deflaters.push(deflater);
+    return deflater;
+  }
+
+  private async zlibMember(block: GzipBlock, deflater: NativeDeflater): Promise<Member> {
+    let scratch: Uint8Array | undefined;
+    let input = block.adjacent();
+    if (!input) {
+      scratch = this.inputs.pop() ?? new Uint8Array(BLOCK_BYTES);
+      input = block.contiguous(scratch);
+    }
+    const output = this.outputs.pop() ?? new Uint8Array(memberCapacity(BLOCK_BYTES));
+    try {
+      const parts = await deflater.member(block, input, output, this.s.mtime);
+      this.idle.push(deflater);
+      let released = false;
+      const release = () => {
+        if (!released) this.outputs.push(output);
+        released = true;
+      };
+      return { parts, pooled: true, release };
+    } catch (error) {
+      this.outputs.push(output);
+      deflater.close();
+      throw error;
+    } finally {
+      if (scratch) this.inputs.push(scratch);
+    }
   }
 }
 
@@ -197,13 +264,16 @@ export function createGzipStream(options: GzipOptions = {}): TransformStream<Uin
   const settings = resolveOptions(options);
   const compressor = new BlockCompressor(settings);
   const maxInFlight = settings.engine === "native" ? NATIVE_IN_FLIGHT : 1;
-  const inFlight: Promise<Uint8Array[]>[] = [];
+  const inFlight: Promise<Member>[] = [];
   let block = new GzipBlock();
   let members = 0;
 
   async function emitOldest(controller: TransformStreamDefaultController<Uint8Array>): Promise<void> {
-    const parts = await inFlight.shift()!;
-    for (const part of parts) controller.enqueue(part);
+    const member = await inFlight.shift()!;
+    // Enqueued chunks belong to the reader, so pooled output goes out as one copy.
+    if (member.pooled) controller.enqueue(concatBytes(member.parts));
+    else for (const part of member.parts) controller.enqueue(part);
+    member.release();
     members++;
   }
 
@@ -226,6 +296,7 @@ export function createGzipStream(options: GzipOptions = {}): TransformStream<Uin
     async flush(controller) {
       if (block.length > 0 || (members === 0 && inFlight.length === 0)) await submit(controller);
       while (inFlight.length > 0) await emitOldest(controller);
+      compressor.close();
     },
   });
 }

@@ -51,6 +51,8 @@ const inputs: Record<string, Uint8Array> = {
   // Two blocks and a bit, mixing weights and text inside blocks.
   mixed: concat(floatNoise(BLOCK_SIZE), jsonText(BLOCK_SIZE / 2), floatNoise(BLOCK_SIZE / 2 + 4), jsonText(1000)),
   text: jsonText(300_000),
+  // Several deflated blocks: the native engine reuses its output buffers between them.
+  "text-blocks": jsonText(2 * BLOCK_SIZE + 5000),
   empty: new Uint8Array(0),
 };
 
@@ -66,6 +68,7 @@ describe("createGzipStream / createGunzipStream", () => {
     { engine: "fflate", adaptive: false },
     { engine: "native", adaptive: false },
     { engine: "fflate", level: 1 },
+    { engine: "native", level: 1 },
     { engine: "fflate", level: 0 },
   ];
   for (const options of variants) {

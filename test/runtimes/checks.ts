@@ -189,6 +189,32 @@ export function coreChecks(expected: ExpectedRuntime): Check[] {
       },
     },
     {
+      name: "native gzip (this runtime's zlib where it has one) deflates block after block into reused buffers that read back",
+      async run() {
+        // Over three 4 MiB blocks of text: each deflated block reuses the output buffer of one before.
+        let line = "";
+        for (let i = 0; line.length < 13 << 20; i++) line += `{"id":${i},"token":"t${(i * 7919) % 50021}"},\n`;
+        const text = encoder.encode(line);
+        const gzipped = await bytesOf(streamOf(text, 65_536).pipeThrough(createGzipStream({ engine: "native" })));
+        assert(gzipped.length < text.length / 3, `native gzip did not compress text: ${gzipped.length} of ${text.length} bytes`);
+        assertBytesEqual(await bytesOf(chunksOf([gzipped]).pipeThrough(createGunzipStream({ engine: "fflate" }))), text, "text through native gzip");
+        const archive = createArchive({ files: [{ path: "vocab.txt", body: text }] }, { engine: "native" });
+        const reader = archive.getReader({ mode: "byob" });
+        const parts: Uint8Array[] = [];
+        for (;;) {
+          const { done, value } = await reader.read(new Uint8Array(100_000));
+          if (done) break;
+          parts.push(value);
+        }
+        let vocab: Uint8Array | undefined;
+        for await (const entry of readArchive(chunksOf(parts))) {
+          if (entry.path === "vocab.txt") vocab = new Uint8Array(await new Response(entry.body).arrayBuffer());
+        }
+        assert(vocab, "the native-engine archive has no vocab.txt");
+        assertBytesEqual(vocab, text, "vocab.txt from a native-engine archive read by a BYOB reader");
+      },
+    },
+    {
       name: "gunzip (this runtime's zlib where it has one) reads members and zero padding, and rejects what follows them or a cut",
       async run() {
         const text = encoder.encode("a line of a tokenizer vocabulary\n".repeat(40_000));

@@ -1,0 +1,109 @@
+/**
+ * The zlib deflater that writes gzip members into the caller's buffers
+ * (src/archive/deflate-native.ts): members decode to their input with
+ * node:zlib and GNU gzip, land in the given buffer, and stay correct when
+ * the buffer is too small, when the deflater is reused, and at every level.
+ */
+import { spawnSync } from "node:child_process";
+import { gunzipSync } from "node:zlib";
+import { describe, expect, it } from "vitest";
+import { createArchive } from "../../src/archive/create-archive.js";
+import { hasNativeDeflater, memberCapacity, nativeDeflater } from "../../src/archive/deflate-native.js";
+import { BLOCK_BYTES, GzipBlock } from "../../src/archive/gzip-block.js";
+import { concatBytes } from "../../src/bytes.js";
+import { collect, collectOwnBuffer, noise, sha256, text } from "../support/bytes.js";
+import { readAll } from "./helpers.js";
+
+/** Text unlike any other call's, so a member that reused stale output would not decode to it. */
+function vocabulary(bytes: number, seed: number): Uint8Array {
+  let s = "";
+  for (let i = 0; s.length < bytes; i++) s += `{"id":${i},"token":"t${(i * seed) % 7919}"},\n`;
+  return text(s.slice(0, bytes));
+}
+
+function blockOf(bytes: Uint8Array): GzipBlock {
+  const block = new GzipBlock();
+  block.add(bytes);
+  return block;
+}
+
+describe("nativeDeflater", () => {
+  it("exists on Node", () => {
+    expect(hasNativeDeflater).toBe(true);
+  });
+
+  it("writes each member into the given buffer, and reuse gives correct members block after block", async () => {
+    const deflater = nativeDeflater(6)!;
+    const output = new Uint8Array(memberCapacity(BLOCK_BYTES));
+    try {
+      for (const seed of [31, 977, 4099]) {
+        const input = vocabulary(1 << 20, seed);
+        const parts = await deflater.member(blockOf(input), input, output, 0);
+        for (const part of parts) expect(part.buffer, "a part outside the given buffer").toBe(output.buffer);
+        const member = concatBytes(parts);
+        expect(member.length).toBeLessThan(input.length / 3);
+        expect(sha256(gunzipSync(member))).toBe(sha256(input));
+        const gnu = spawnSync("/usr/bin/gzip", ["-dc"], { input: member, maxBuffer: 1 << 26 });
+        expect(gnu.status).toBe(0);
+        expect(sha256(gnu.stdout)).toBe(sha256(input));
+      }
+    } finally {
+      deflater.close();
+    }
+  });
+
+  it("stays correct when the output buffer is too small (zlib continues in memory of its own)", async () => {
+    const deflater = nativeDeflater(6)!;
+    try {
+      const input = noise(256 << 10); // does not compress
+      const output = new Uint8Array(64 << 10);
+      const parts = await deflater.member(blockOf(input), input, output, 0);
+      expect(parts.some((part) => part.buffer !== output.buffer)).toBe(true);
+      expect(sha256(gunzipSync(concatBytes(parts)))).toBe(sha256(input));
+    } finally {
+      deflater.close();
+    }
+  });
+
+  it("honours the level", async () => {
+    const input = vocabulary(1 << 20, 31);
+    const sizes: number[] = [];
+    for (const level of [1, 9]) {
+      const deflater = nativeDeflater(level)!;
+      const parts = await deflater.member(blockOf(input), input, new Uint8Array(memberCapacity(input.length)), 0);
+      deflater.close();
+      sizes.push(concatBytes(parts).length);
+      expect(sha256(gunzipSync(concatBytes(parts)))).toBe(sha256(input));
+    }
+    expect(sizes[1]).toBeLessThan(sizes[0]);
+  });
+
+  it("refuses to run after close", async () => {
+    const deflater = nativeDeflater(6)!;
+    deflater.close();
+    const input = vocabulary(1000, 31);
+    await expect(deflater.member(blockOf(input), input, new Uint8Array(memberCapacity(1000)), 0)).rejects.toThrow(/closed/);
+  });
+});
+
+describe("createArchive with the native engine", () => {
+  // Three deflated blocks and a stored one: pooled output buffers are reused before the reader is done.
+  const vocab = vocabulary(3 * BLOCK_BYTES + 12_345, 31);
+  const weights = noise(BLOCK_BYTES);
+  const input = {
+    files: [
+      { path: "vocab.json", body: vocab },
+      { path: "weights.bin", body: weights },
+    ],
+  };
+
+  it("gives the same files to default readers, which keep every chunk, and to BYOB readers", async () => {
+    for (const read of [collect, (s: ReadableStream<Uint8Array>) => collectOwnBuffer(s, 65_536)]) {
+      const archive = await read(createArchive(input, { engine: "native" }));
+      expect(archive.length).toBeLessThan(vocab.length / 3 + weights.length * 1.01);
+      const entries = await readAll(new Blob([archive]).stream());
+      expect(sha256(entries.find((e) => e.path === "vocab.json")!.bytes)).toBe(sha256(vocab));
+      expect(sha256(entries.find((e) => e.path === "weights.bin")!.bytes)).toBe(sha256(weights));
+    }
+  });
+});
