@@ -71,6 +71,7 @@ export function gzipByteStream(
   let pending: Uint8Array | undefined; // the rest of a chunk that did not fit the last block
   let sourceDone = false;
   let ready: { block: GzipBlock; buffer: Uint8Array } | undefined;
+  let filling: Promise<{ block: GzipBlock; buffer: Uint8Array } | undefined> | undefined;
   let current: PendingMember | undefined;
 
   /** Fills the next block from the source; `undefined` once the source is exhausted. */
@@ -107,11 +108,15 @@ export function gzipByteStream(
   /**
    * The next member in order, once compressed; `undefined` at the end. The
    * block after it is filled while it compresses, and starts compressing as
-   * it is handed out, so compression overlaps both reading and the consumer.
+   * it is handed out, and the one after that is read while the consumer
+   * drains it, so compression, reading and the consumer all overlap.
    */
   async function nextMember(): Promise<PendingMember | undefined> {
     for (;;) {
-      if (!ready && !sourceDone) ready = await fill();
+      if (!ready && (filling || !sourceDone)) {
+        ready = await (filling ?? fill());
+        filling = undefined;
+      }
       if (ready && inFlight.length < maxInFlight) {
         submit(ready);
         ready = undefined;
@@ -123,6 +128,13 @@ export function gzipByteStream(
       if (ready) {
         submit(ready);
         ready = undefined;
+      }
+      // Read the next block while the consumer drains this member: stored
+      // blocks (weights) need no compressing, so without this, reading the
+      // files and the consumer's work (hashing, writing) would take turns.
+      if (!sourceDone) {
+        filling = fill();
+        filling.catch(() => {}); // surfaced when awaited above
       }
       return member;
     }

@@ -60,8 +60,13 @@ export function memberCapacity(inputBytes: number): number {
   return HEADER_SIZE + inputBytes + (inputBytes >> 6) + 1024 + TRAILER_SIZE;
 }
 
-/** Deflates blocks one at a time into gzip members; reuses one zlib stream. */
+/** Deflates one input at a time, into the caller's buffers; reuses one zlib stream. */
 export interface NativeDeflater {
+  /**
+   * Raw deflate of `input`, written into `output` from `at` on (up to 8 bytes
+   * before its end). Returns the pieces, views of `output` unless it ran out.
+   */
+  deflate(input: Uint8Array, output: Uint8Array, at: number): Promise<Uint8Array[]>;
   /**
    * The block as a gzip member whose parts are views of `output` (plus, in
    * the rare case output runs over, buffers of zlib's own). `output` must stay
@@ -100,36 +105,40 @@ export function nativeDeflater(level: number): NativeDeflater | undefined {
   };
   stream.on("error", (error) => failed?.(error));
 
-  return {
-    member(block, contiguous, output, mtime) {
-      writeHeader(output, 0, mtime, level);
-      if (ownsBuffer) {
-        // A Buffer view, so zlib's `slice` of its output is a view, not a copy.
-        stream._outBuffer = Buffer.from(output.buffer, output.byteOffset, output.byteLength - TRAILER_SIZE);
-        stream._outOffset = HEADER_SIZE;
-        stream._chunkSize = output.byteLength - TRAILER_SIZE;
-      }
-      pushed = [];
-      return new Promise<Uint8Array[]>((resolve, reject) => {
-        failed = reject;
-        processChunk(contiguous, Z_FINISH, () => {
-          failed = undefined;
-          // A closed or destroyed stream calls back without output.
-          if (closed || stream.destroyed) return reject(new Error("The zlib deflate stream was closed while deflating."));
-          stream.reset();
-          const parts = [output.subarray(0, HEADER_SIZE), ...pushed];
-          const last = pushed.at(-1);
-          // The trailer goes right after the deflate output when that ended in `output`.
-          const trailerAt = last && last.buffer === output.buffer ? last.byteOffset - output.byteOffset + last.byteLength : -1;
-          const trailer =
-            trailerAt >= 0 && trailerAt + TRAILER_SIZE <= output.byteLength
-              ? output.subarray(trailerAt, trailerAt + TRAILER_SIZE)
-              : new Uint8Array(TRAILER_SIZE);
-          writeTrailer(trailer, 0, block.crc(), block.length);
-          parts.push(trailer);
-          resolve(parts);
-        });
+  function deflate(input: Uint8Array, output: Uint8Array, at: number): Promise<Uint8Array[]> {
+    if (ownsBuffer) {
+      // A Buffer view, so zlib's `slice` of its output is a view, not a copy.
+      stream._outBuffer = Buffer.from(output.buffer, output.byteOffset, output.byteLength - TRAILER_SIZE);
+      stream._outOffset = at;
+      stream._chunkSize = output.byteLength - TRAILER_SIZE;
+    }
+    pushed = [];
+    return new Promise<Uint8Array[]>((resolve, reject) => {
+      failed = reject;
+      processChunk(input, Z_FINISH, () => {
+        failed = undefined;
+        // A closed or destroyed stream calls back without output.
+        if (closed || stream.destroyed) return reject(new Error("The zlib deflate stream was closed while deflating."));
+        stream.reset();
+        resolve(pushed);
       });
+    });
+  }
+
+  return {
+    deflate,
+    async member(block, contiguous, output, mtime) {
+      writeHeader(output, 0, mtime, level);
+      const deflated = await deflate(contiguous, output, HEADER_SIZE);
+      const last = deflated.at(-1);
+      // The trailer goes right after the deflate output when that ended in `output`.
+      const trailerAt = last && last.buffer === output.buffer ? last.byteOffset - output.byteOffset + last.byteLength : -1;
+      const trailer =
+        trailerAt >= 0 && trailerAt + TRAILER_SIZE <= output.byteLength
+          ? output.subarray(trailerAt, trailerAt + TRAILER_SIZE)
+          : new Uint8Array(TRAILER_SIZE);
+      writeTrailer(trailer, 0, block.crc(), block.length);
+      return [output.subarray(0, HEADER_SIZE), ...deflated, trailer];
     },
     close() {
       closed = true;

@@ -17,7 +17,6 @@
  */
 import { deflateSync, type DeflateOptions } from "fflate";
 import { InvalidArgumentError, NotSupportedError } from "../errors.js";
-import { builtinModule } from "../builtin.js";
 import { concatBytes } from "../bytes.js";
 import { BLOCK_BYTES, GzipBlock } from "./gzip-block.js";
 import { wrapDeflate } from "./gzip-member.js";
@@ -68,14 +67,14 @@ export interface GzipOptions {
 export const BLOCK_SIZE = BLOCK_BYTES;
 /**
  * Blocks the native engine compresses at once, off the main thread, while the
- * main thread fills the next block, probes, CRCs stored blocks and frames tar:
- * so one is already two busy cores. Measured on the 512 MiB model (bench/archive.mjs,
- * 2 shared cores): 1 in flight 107 MiB peak RSS at 0.20x GNU `tar czf` wall,
- * 2 in flight 120 MiB at 0.17-0.30x. Again with createArchive's reused buffers
- * (archive-stream.ts): 1 in flight packs in 4.6-4.8 s at 93-96 MiB, 2 in
- * flight in 3.5-3.8 s at 99-104 MiB. The memory budget (100 MiB) decided.
+ * main thread fills the next block, probes, CRCs stored blocks and frames tar.
+ * Measured on the 512 MiB model (bench/archive.mjs, 2 shared cores): with
+ * `CompressionStream`, whose output is all fresh memory, 2 in flight peaked at
+ * 99-104 MiB against 93-96 MiB for 1, so it was 1. Since zlib deflates into
+ * pooled buffers (deflate-native.ts), 1 in flight packs in 3.3-3.7 s at
+ * 80 MiB and 2 in flight in 2.6-3.1 s at 84-88 MiB.
  */
-export const NATIVE_IN_FLIGHT = 1;
+export const NATIVE_IN_FLIGHT = 2;
 /** The adaptive probe deflates this many evenly spaced slices of a block at level 1. */
 const PROBE_SLICES = 4;
 const PROBE_SLICE_SIZE = 16 << 10;
@@ -122,33 +121,28 @@ export function resolveOptions(options: GzipOptions): Settings {
 }
 
 /**
- * Does deflate shrink `block` by at least 10 %? Deflates a sample instead of
- * the block: four evenly spaced 16 KiB slices, copied into `probe` and
- * deflated in one level-1 call (1.6 % of a 4 MiB block at the fastest level;
- * one call because each fflate call allocates its hash tables anew).
+ * Copies the probe's sample of `block` into `probe`: four evenly spaced 16 KiB
+ * slices (1.6 % of a 4 MiB block), deflated in one call because each fflate
+ * call allocates its hash tables anew.
  */
-function worthDeflating(block: GzipBlock, probe: Uint8Array, portable: boolean): boolean {
+function sampleOf(block: GzipBlock, probe: Uint8Array): Uint8Array {
   const slice = probe.length / PROBE_SLICES;
   const stride = Math.max(slice, Math.floor((block.length - slice) / (PROBE_SLICES - 1)));
   let filled = 0;
   for (let i = 0; i < PROBE_SLICES && i * stride < block.length; i++) {
     filled += block.read(i * stride, probe.subarray(filled, filled + slice)).length;
   }
-  const sample = probe.subarray(0, filled);
-  return probeDeflate(sample, portable) <= sample.length * STORE_ABOVE_RATIO;
+  return probe.subarray(0, filled);
 }
 
-type DeflateRawSync = (bytes: Uint8Array, options: { level: number }) => Uint8Array;
-const nativeDeflateRaw = builtinModule<{ deflateRawSync?: DeflateRawSync }>("zlib")?.deflateRawSync;
+/** Would deflate shrink a sample that deflates to `deflated` bytes by at least 10 %? */
+const worthDeflating = (sample: Uint8Array, deflated: number) => deflated <= sample.length * STORE_ABOVE_RATIO;
 
-/**
- * The level-1 deflated size of `sample`. The runtime's zlib where it has one:
- * its working memory is malloc'd and freed at once, while fflate allocates
- * ~0.4 MiB of typed arrays per call that wait for the garbage collector (the
- * 512 MiB store upload peaked 6 MiB lower with zlib).
- */
-function probeDeflate(sample: Uint8Array, portable: boolean): number {
-  return !portable && typeof nativeDeflateRaw === "function" ? nativeDeflateRaw(sample, { level: 1 }).length : deflateSync(sample, { level: 1 }).length;
+/** A level-1 zlib deflater for probes, with its sample and output buffers. */
+interface ProbeKit {
+  deflater: NativeDeflater;
+  sample: Uint8Array;
+  output: Uint8Array;
 }
 
 /** Compresses one block into one complete gzip member with `CompressionStream`. */
@@ -187,6 +181,7 @@ function unpooled(parts: Uint8Array[]): Member {
 /** Per-stream state: settings, reusable buffers for the probe, fflate and zlib, and idle zlib deflaters. */
 export class BlockCompressor {
   private readonly probe = new Uint8Array(PROBE_SLICES * PROBE_SLICE_SIZE);
+  private readonly probeKits: ProbeKit[] = [];
   private scratch: Uint8Array | undefined;
   private readonly idle: NativeDeflater[] = [];
   private readonly deflaters: NativeDeflater[] = [];
@@ -198,7 +193,7 @@ export class BlockCompressor {
   /** Turns a block into a gzip member. */
   async compress(block: GzipBlock): Promise<Member> {
     const { level, engine, adaptive, mtime } = this.s;
-    if (level === 0 || (adaptive && !worthDeflating(block, this.probe, this.s.portableProbe))) return unpooled(block.storedMember(mtime));
+    if (level === 0 || (adaptive && !(await this.worthDeflating(block)))) return unpooled(block.storedMember(mtime));
     if (engine === "native") {
       const deflater = this.idle.pop() ?? this.newDeflater();
       return deflater ? this.zlibMember(block, deflater) : unpooled(await nativeMember(block));
@@ -213,6 +208,33 @@ export class BlockCompressor {
   close(): void {
     for (const deflater of this.deflaters.splice(0)) deflater.close();
     this.idle.length = 0;
+    this.probeKits.length = 0;
+  }
+
+  /**
+   * Does deflate shrink `block` by at least 10 %? Deflates a sample at level 1
+   * instead of the block: with the native engine on the runtime's zlib, off
+   * the main thread and into reused buffers; else (and in deterministic mode,
+   * so that its bytes are the same everywhere) with fflate.
+   */
+  private async worthDeflating(block: GzipBlock): Promise<boolean> {
+    const kit = this.s.engine === "native" && !this.s.portableProbe ? (this.probeKits.pop() ?? this.newProbeKit()) : undefined;
+    if (!kit) {
+      const sample = sampleOf(block, this.probe);
+      return worthDeflating(sample, deflateSync(sample, { level: 1 }).length);
+    }
+    const sample = sampleOf(block, kit.sample);
+    const parts = await kit.deflater.deflate(sample, kit.output, 0);
+    this.probeKits.push(kit);
+    return worthDeflating(sample, parts.reduce((n, part) => n + part.length, 0));
+  }
+
+  private newProbeKit(): ProbeKit | undefined {
+    const deflater = nativeDeflater(1);
+    if (!deflater) return undefined;
+    this.deflaters.push(deflater);
+    const sample = new Uint8Array(PROBE_SLICES * PROBE_SLICE_SIZE);
+    return { deflater, sample, output: new Uint8Array(memberCapacity(sample.length)) };
   }
 
   private newDeflater(): NativeDeflater | undefined {

@@ -5,7 +5,7 @@
  * the buffer is too small, when the deflater is reused, and at every level.
  */
 import { spawnSync } from "node:child_process";
-import { gunzipSync } from "node:zlib";
+import { gunzipSync, inflateRawSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { createArchive } from "../../src/archive/create-archive.js";
 import { hasNativeDeflater, memberCapacity, nativeDeflater } from "../../src/archive/deflate-native.js";
@@ -47,6 +47,21 @@ describe("nativeDeflater", () => {
         expect(gnu.status).toBe(0);
         expect(sha256(gnu.stdout)).toBe(sha256(input));
       }
+    } finally {
+      deflater.close();
+    }
+  });
+
+  it("deflates raw into the given buffer from the given offset (the adaptive probe's use)", async () => {
+    const deflater = nativeDeflater(1)!;
+    try {
+      const input = vocabulary(64 << 10, 977);
+      const output = new Uint8Array(memberCapacity(input.length)).fill(0xee);
+      const parts = await deflater.deflate(input, output, 100);
+      expect(parts.every((part) => part.buffer === output.buffer)).toBe(true);
+      expect(parts[0].byteOffset).toBe(100);
+      expect(output.subarray(0, 100).every((byte) => byte === 0xee)).toBe(true);
+      expect(sha256(inflateRawSync(concatBytes(parts)))).toBe(sha256(input));
     } finally {
       deflater.close();
     }
