@@ -6,7 +6,8 @@
  *     same part size (8 MiB) and concurrency (4); MB/s and peak RSS, each case in
  *     its own child process so RSS is its own; median of BENCH_RUNS (default 3);
  *     RSS is shown after the upload and at the end (upload + download), next to the
- *     floor: a process that loads the client and sends one tiny put and get;
+ *     floor: a process that loads the client and sends one tiny put and get; and
+ *     modelstore again with `downloadConcurrency` = concurrency (ranged GETs);
  *   - minified + gzipped size of each client bundled by esbuild.
  * Run: node bench/s3.mjs  (starts and stops Swift via test/support/swift.sh).
  */
@@ -77,9 +78,10 @@ async function child(which, endpoint, bucket, bundle) {
     console.log(JSON.stringify({ rssMiB: process.resourceUsage().maxRSS / 1024 }));
     return;
   }
-  if (which === "modelstore") {
+  if (which === "modelstore" || which === "modelstore-ranged") {
     const { s3Backend } = await import(bundle);
-    const b = s3Backend({ bucket, endpoint, credentials: creds, partSize: PART, concurrency: CONCURRENCY });
+    const ranged = which === "modelstore-ranged" ? { downloadConcurrency: CONCURRENCY } : {};
+    const b = s3Backend({ bucket, endpoint, credentials: creds, partSize: PART, concurrency: CONCURRENCY, ...ranged });
     let t = performance.now();
     await b.put(key, noise(SIZE));
     upload = performance.now() - t;
@@ -173,7 +175,7 @@ async function main() {
       if (i > 40) throw new Error(`create bucket: ${r.status}`);
       await new Promise((res) => setTimeout(res, 250));
     }
-    const results = { modelstore: [], "aws-sdk": [], floor: [] };
+    const results = { modelstore: [], "modelstore-ranged": [], "aws-sdk": [], floor: [] };
     for (let run = 0; run < RUNS; run++) {
       for (const which of Object.keys(results)) {
         const { stdout } = await promisify(execFile)(process.execPath, [fileURLToPath(import.meta.url), "--child", which, endpoint, bucket, bundle], { maxBuffer: 1 << 20 });
@@ -184,14 +186,16 @@ async function main() {
     console.log(`\n${SIZE / MiB} MiB via local Swift s3api, part ${PART / MiB} MiB, concurrency ${CONCURRENCY}, median of ${RUNS}:`);
     const med = (which, field) => median(results[which].map((r) => r[field]));
     console.log("| client | upload MB/s | download MB/s | peak RSS MiB after upload | peak RSS MiB |\n|---|---|---|---|---|");
-    for (const which of ["modelstore", "aws-sdk"]) {
-      console.log(`| ${which} | ${mbps(med(which, "upload"))} | ${mbps(med(which, "download"))} | ${med(which, "rssUploadMiB").toFixed(0)} | ${med(which, "rssMiB").toFixed(0)} |`);
+    const labels = { modelstore: "modelstore", "modelstore-ranged": `modelstore, downloadConcurrency ${CONCURRENCY}`, "aws-sdk": "aws-sdk" };
+    for (const which of ["modelstore", "modelstore-ranged", "aws-sdk"]) {
+      console.log(`| ${labels[which]} | ${mbps(med(which, "upload"))} | ${mbps(med(which, "download"))} | ${med(which, "rssUploadMiB").toFixed(0)} | ${med(which, "rssMiB").toFixed(0)} |`);
     }
     console.log(`| floor: load modelstore/s3, one 1 KiB put + get | | | | ${med("floor", "rssMiB").toFixed(0)} |`);
     const limit = (PART * (CONCURRENCY + 1)) / MiB + 60;
     console.log(
       `\nmodelstore / aws-sdk (medians): upload ${(med("aws-sdk", "upload") / med("modelstore", "upload")).toFixed(2)}×, ` +
-        `download ${(med("aws-sdk", "download") / med("modelstore", "download")).toFixed(2)}× (target ≥ 1.0×); ` +
+        `download ${(med("aws-sdk", "download") / med("modelstore", "download")).toFixed(2)}× (target ≥ 1.0×), ` +
+        `${(med("aws-sdk", "download") / med("modelstore-ranged", "download")).toFixed(2)}× with ranged GETs; ` +
         `peak RSS ${med("modelstore", "rssMiB").toFixed(0)} MiB (target ≤ ${limit} MiB = part × (concurrency + 1) + 60).`,
     );
   } finally {

@@ -14,6 +14,7 @@ import {
   probeConditionalWrites,
 } from "./s3-conditional.js";
 import { resumableBody } from "./s3-body.js";
+import { parallelBody } from "./s3-parallel-get.js";
 import { cutOffError, s3Error, parseErrorXml } from "./s3-errors.js";
 import { listPages } from "./s3-list.js";
 import { base64, md5 } from "./s3-md5.js";
@@ -88,12 +89,14 @@ class S3BackendImpl implements S3Backend {
 
   /**
    * GetObject, with a `Range` header for ranged reads; 404 → null, 416 → no bytes.
+   * With `downloadConcurrency` above 1, a whole object larger than one part is
+   * read as that many ranged GETs at a time (s3-parallel-get.ts): the first
+   * asks for the first part and learns the size and ETag from the answer.
    * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html
    */
   async get(key: string, options: GetOptions = {}): Promise<ReadableStream<Uint8Array> | null> {
     checkKey(key);
     throwIfAborted(options.signal);
-    const headers: Record<string, string> = {};
     const { range } = options;
     if (range) {
       const { offset, length } = range;
@@ -102,29 +105,77 @@ class S3BackendImpl implements S3Backend {
       }
       // A zero-length range cannot be expressed in HTTP; only existence matters.
       if (length === 0) return (await this.head(key, options)) ? emptyStream() : null;
-      // @see https://www.rfc-editor.org/rfc/rfc9110#name-byte-ranges
-      headers.range = `bytes=${offset}-${length === undefined ? "" : offset + length - 1}`;
     }
-    const response = await this.transport.send({ method: "GET", operation: "GetObject", key, headers, signal: options.signal, accept: [404, 416] });
+    const { partSize, downloadConcurrency: concurrency } = this.options;
+    const inParts = !range && concurrency > 1;
+    const response = await this.#getObject(key, inParts ? { offset: 0, length: partSize } : range, options.signal);
+    if (!response) return null;
+    if (!response.body) return emptyStream();
+    if (inParts && response.status === 206) {
+      const size = Number(/\/(\d+)$/.exec(response.headers.get("content-range") ?? "")?.[1] ?? NaN);
+      const etag = response.headers.get("etag");
+      if (size > partSize && etag) {
+        return parallelBody({
+          size,
+          partSize,
+          concurrency,
+          first: this.#resumable(response, key, { offset: 0, length: partSize }, options.signal),
+          fetchPart: (offset, length) => this.#rangedPart(key, { offset, length }, etag, options.signal),
+          shortPart: (offset, expected, received) =>
+            cutOffError({ operation: "GetObject", bucket: this.bucket, key }, received, new Error(`the range from byte ${offset} ended after ${received} of ${expected} bytes`)),
+        });
+      }
+      if (!(size <= partSize)) {
+        // Larger, but with no size or ETag to pin the other parts to: read it whole instead.
+        await response.body.cancel().catch(() => {});
+        return this.get(key, { ...options, range: { offset: 0 } });
+      }
+    }
+    return this.#resumable(response, key, inParts ? undefined : range, options.signal);
+  }
+
+  /** One GetObject answer: null for a missing key, no body past the end (416). */
+  async #getObject(key: string, range: GetOptions["range"], signal: AbortSignal | undefined, etag?: string): Promise<Response | null> {
+    const headers: Record<string, string> = {};
+    // @see https://www.rfc-editor.org/rfc/rfc9110#name-byte-ranges
+    if (range) headers.range = `bytes=${range.offset}-${range.length === undefined ? "" : range.offset + range.length - 1}`;
+    if (etag) headers["if-match"] = etag;
+    const response = await this.transport.send({ method: "GET", operation: "GetObject", key, headers, signal, accept: [404, 416] });
     if (response.status === 404) {
       await this.#throwIfBucketMissing(response, "GetObject", key);
       return null;
     }
+    this.#bucketChecked = true;
     if (response.status === 416) {
       // Past the end: the bytes that exist there are none.
       await response.body?.cancel().catch(() => {});
-      return emptyStream();
+      return new Response(null, { status: 204 });
     }
-    if (!response.body) return emptyStream();
-    this.#bucketChecked = true;
+    return response;
+  }
+
+  /** A part of a parallel read: a 206 answer from exactly `range.offset`, pinned to `etag`. */
+  async #rangedPart(key: string, range: { offset: number; length: number }, etag: string, signal: AbortSignal | undefined): Promise<ReadableStream<Uint8Array>> {
+    const response = await this.#getObject(key, range, signal, etag);
+    const context = { operation: "GetObject" as const, bucket: this.bucket, key };
+    if (!response) throw cutOffError(context, 0, new Error(`the object was deleted while it was being read (at byte ${range.offset})`));
+    if (response.status !== 206 || !response.body || !response.headers.get("content-range")?.startsWith(`bytes ${range.offset}-`)) {
+      await response.body?.cancel().catch(() => {});
+      throw cutOffError(context, 0, new Error(`the ranged read from byte ${range.offset} answered ${response.status} ${response.headers.get("content-range") ?? ""}`));
+    }
+    return this.#resumable(response, key, range, signal);
+  }
+
+  /** `response`'s body, resumed after a break with a ranged GET pinned by `If-Match`. */
+  #resumable(response: Response, key: string, range: GetOptions["range"], signal: AbortSignal | undefined): ReadableStream<Uint8Array> {
     const start = range?.offset ?? 0;
     const end = range?.length === undefined ? "" : String(start + range.length - 1);
     return resumableBody(response, {
       start,
       retries: this.options.retries,
-      signal: options.signal,
+      signal,
       fetchFrom: (from, etag) =>
-        this.transport.send({ method: "GET", operation: "GetObject", key, headers: { range: `bytes=${from}-${end}`, "if-match": etag }, signal: options.signal }),
+        this.transport.send({ method: "GET", operation: "GetObject", key, headers: { range: `bytes=${from}-${end}`, "if-match": etag }, signal }),
       cutOff: (cause, received) => cutOffError({ operation: "GetObject", bucket: this.bucket, key }, received, cause),
     });
   }
