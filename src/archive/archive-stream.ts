@@ -8,8 +8,9 @@
  * chunk peaks ~32 MiB above what it holds live. Here, instead:
  * - bodies that are byte streams are read into one scratch buffer (tar-pack's
  *   {@link ReadScratch}) and copied into the current block;
- * - blocks live in pooled 4 MiB buffers, taken back once their gzip member has
- *   been read out;
+ * - blocks live in pooled 4 MiB buffers, and zlib deflates them into pooled
+ *   output buffers (deflate-native.ts); both are taken back once the gzip
+ *   member has been read out;
  * - a reader with its own buffer (a BYOB reader) gets the member copied into
  *   it; a default reader gets fresh copies, as any stream would give it.
  */
