@@ -57,6 +57,24 @@ describe("archives read into the reader's own buffer", () => {
   });
 });
 
+/** A byte stream whose BYOB reads answer in fresh buffers instead of the lent one, as workerd does for some streams. */
+function answeringInOwnBuffers(stream: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  return {
+    getReader(options?: { mode?: "byob" }) {
+      const reader = stream.getReader(options as { mode: "byob" });
+      if (options?.mode !== "byob") return reader;
+      return {
+        async read(view: Uint8Array) {
+          const { done, value } = await reader.read(view);
+          return { done, value: value?.slice() };
+        },
+        cancel: (reason?: unknown) => reader.cancel(reason),
+        releaseLock: () => reader.releaseLock(),
+      };
+    },
+  } as unknown as ReadableStream<Uint8Array>;
+}
+
 describe("digestingStream", () => {
   const archiveBytes = () => createArchive(model("byte-stream"), { deterministic: true });
 
@@ -64,6 +82,9 @@ describe("digestingStream", () => {
     const expected = await collect(archiveBytes());
     const cases: [string, () => ReadableStream<Uint8Array>, (s: ReadableStream<Uint8Array>) => Promise<Uint8Array>][] = [
       ["byte source, BYOB reader", archiveBytes, (s) => collectOwnBuffer(s, 65_536)],
+      ["byte source, BYOB reader of 1000-byte buffers", archiveBytes, (s) => collectOwnBuffer(s, 1000)],
+      ["byte source, BYOB reader of 1 MiB buffers", archiveBytes, (s) => collectOwnBuffer(s, 1 << 20)],
+      ["byte source answering in buffers of its own (as workerd may), BYOB reader", () => answeringInOwnBuffers(archiveBytes()), (s) => collectOwnBuffer(s, 65_536)],
       ["byte source, default reader", archiveBytes, collect],
       ["plain source, default reader", () => streamOf(expected, 10_000), collect],
     ];
