@@ -12,9 +12,9 @@
  *
  * `_processChunk` (asynchronous, on the thread pool) and the `_outBuffer` /
  * `_outOffset` / `_chunkSize` fields are zlib stream internals that Node has
- * kept since 0.x and that Deno and Bun copy. Correctness does not rest on
- * them: the member is made of whatever the stream pushes, and if a runtime
- * ignores our buffer, the pushed output is simply memory of its own. Where
+ * kept since 0.x and that Deno copies. Correctness does not rest on them: the
+ * member is made of whatever the stream pushes, and where a runtime ignores
+ * our buffer (Bun does), the pushed output is simply memory of its own. Where
  * `_processChunk` is missing, {@link nativeDeflater} returns `undefined` and
  * the caller uses `CompressionStream`.
  */
