@@ -171,53 +171,13 @@ export function createDigestStream(
   });
 }
 
-let lending: Promise<boolean> | undefined;
-
-/**
- * Whether a byte stream here can lend its BYOB reader's buffer on to another
- * byte stream's BYOB read and answer with what comes back
- * (`respondWithNewView`). Node, Deno and Bun can; workerd refuses the answer
- * ("not the correct length"), so it is tried once, on two tiny streams,
- * before any real data depends on it.
- */
-function lendingWorks(): Promise<boolean> {
-  lending ??= (async () => {
-    try {
-      const inner = new ReadableStream({
-        type: "bytes",
-        pull(controller: ReadableByteStreamController) {
-          const view = controller.byobRequest!.view!;
-          new Uint8Array(view.buffer, view.byteOffset, 2).set([1, 2]);
-          controller.byobRequest!.respond(2);
-        },
-      });
-      const innerReader = inner.getReader({ mode: "byob" });
-      const outer = new ReadableStream({
-        type: "bytes",
-        async pull(controller: ReadableByteStreamController) {
-          const request = controller.byobRequest!;
-          const view = request.view!;
-          const { value } = await innerReader.read(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
-          request.respondWithNewView(value!);
-        },
-      });
-      const { value } = await outer.getReader({ mode: "byob" }).read(new Uint8Array(new ArrayBuffer(64), 8, 16));
-      return value?.byteLength === 2 && value.byteOffset === 8 && value[0] === 1 && value[1] === 2;
-    } catch {
-      return false;
-    }
-  })();
-  return lending;
-}
-
 /** Bytes {@link digestingStream} reads from its source at once. */
 const DIGEST_SCRATCH = 256 << 10;
 
 /**
  * Like {@link createDigestStream}, but as a readable byte stream over a byte
- * stream `source`: a BYOB reader's own buffer is lent on to the source (or,
- * where the source does not give lent buffers back, the source is read into
- * one reused buffer and copied), so hashing allocates nothing per chunk.
+ * stream `source`: the source is read into one reused buffer and copied into
+ * the reader's own (BYOB) buffer, so hashing allocates nothing per chunk.
  * Default readers get fresh copies; a `source` that is not a byte stream goes
  * through {@link createDigestStream}.
  */
@@ -230,58 +190,29 @@ export function digestingStream(
   if (!byob) return source.pipeThrough(createDigestStream(onDone, onProgress));
   const hash = createSha256();
   let size = 0;
-  // A BYOB reader's own buffer is lent on to the source and handed back hashed,
-  // with no copy, where the runtime allows it (see lendingWorks): that made the
-  // 512 MiB store upload ~10 % faster. Otherwise the source is read into this
-  // buffer and copied into the reader's.
+  // The source is read into this buffer, then copied into the reader's: lending
+  // the reader's own buffer onward (respondWithNewView) is not portable (workerd
+  // answers in buffers of its own), and one copy costs little next to hashing.
   let scratch = new ArrayBuffer(DIGEST_SCRATCH);
-  let sourceLends = true;
-  const passOn = (value: Uint8Array) => {
-    hash.update(value);
-    size += value.byteLength;
-    onProgress?.(size);
-  };
-  const finish = () => onDone({ size, sha256: hash.hexDigest() });
   return new ReadableStream(
     {
       type: "bytes" as const,
       async pull(controller: ReadableByteStreamController) {
         const request = controller.byobRequest;
-        const view = request?.view;
-        if (request && view && sourceLends && (await lendingWorks())) {
-          // The lent buffer moves into the read, so note first where the answer must land.
-          const { byteOffset, buffer } = view;
-          const bufferLength = buffer.byteLength;
-          const { done, value } = await byob.read(new Uint8Array(buffer, byteOffset, view.byteLength));
-          if (!value) throw new TypeError("The archive stream ended without returning the reader's buffer.");
-          if (!done) passOn(value);
-          let answer = new Uint8Array(value.buffer, value.byteOffset, done ? 0 : value.byteLength);
-          if (value.buffer.byteLength !== bufferLength || value.byteOffset !== byteOffset) {
-            // This source answers in buffers of its own: answer in a copy of the lent
-            // buffer's shape, and copy through the scratch buffer from now on.
-            sourceLends = false;
-            const copy = new Uint8Array(new ArrayBuffer(bufferLength), byteOffset, answer.byteLength);
-            copy.set(answer);
-            answer = copy;
-          }
-          if (done) {
-            finish();
-            controller.close();
-          }
-          return request.respondWithNewView(answer);
-        }
-        const want = Math.min(view?.byteLength ?? DIGEST_SCRATCH, DIGEST_SCRATCH);
+        const want = Math.min(request?.view?.byteLength ?? DIGEST_SCRATCH, DIGEST_SCRATCH);
         const { done, value } = await byob.read(new Uint8Array(scratch, 0, want));
         scratch = bufferBack(value, DIGEST_SCRATCH);
         if (done) {
-          finish();
+          onDone({ size, sha256: hash.hexDigest() });
           controller.close();
           request?.respond(0);
           return;
         }
-        passOn(value);
+        hash.update(value);
+        size += value.byteLength;
+        onProgress?.(size);
         if (!request) return controller.enqueue(value.slice());
-        new Uint8Array(view!.buffer, view!.byteOffset, value.byteLength).set(value);
+        new Uint8Array(request.view!.buffer, request.view!.byteOffset, value.byteLength).set(value);
         request.respond(value.byteLength);
       },
       cancel(reason) {
