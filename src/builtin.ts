@@ -7,7 +7,7 @@
  */
 
 /** A built-in module by id, or `undefined` where the runtime has none or a sandbox refuses it. */
-export function builtinModule<T>(id: "buffer" | "crypto" | "zlib"): T | undefined {
+export function builtinModule<T>(id: "crypto" | "zlib"): T | undefined {
   try {
     const process = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
     return process?.getBuiltinModule?.(id) as T | undefined;

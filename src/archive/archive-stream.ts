@@ -24,23 +24,20 @@ const DEFAULT_READ = 256 << 10;
 class PendingMember {
   private part = 0;
   private offset = 0;
-  private readonly parts: Uint8Array[];
   constructor(
     readonly member: Member,
     readonly buffer: Uint8Array,
-  ) {
-    this.parts = member.parts;
-  }
+  ) {}
 
   get drained(): boolean {
-    return this.part >= this.parts.length;
+    return this.part >= this.member.parts.length;
   }
 
   /** Copies as much as fits into `out`; returns the byte count. */
   copyInto(out: Uint8Array): number {
     let filled = 0;
-    while (filled < out.length && this.part < this.parts.length) {
-      const source = this.parts[this.part];
+    while (filled < out.length && this.part < this.member.parts.length) {
+      const source = this.member.parts[this.part];
       const n = Math.min(source.length - this.offset, out.length - filled);
       out.set(source.subarray(this.offset, this.offset + n), filled);
       filled += n;

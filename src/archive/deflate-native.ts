@@ -39,16 +39,10 @@ interface Zlib {
   createDeflateRaw(options: { level: number }): ZlibStream;
   constants: { Z_FINISH: number };
 }
-interface BufferModule {
-  Buffer: { from(buffer: ArrayBufferLike, byteOffset: number, length: number): Uint8Array };
-}
-
 const zlib = builtinModule<Zlib>("zlib");
-const bufferModule = builtinModule<BufferModule>("buffer");
 
 /** Whether {@link nativeDeflater} can work here (the runtime has zlib streams with `_processChunk`). */
-export const hasNativeDeflater =
-  !!bufferModule && typeof zlib?.createDeflateRaw === "function" && typeof zlib.DeflateRaw?.prototype._processChunk === "function";
+export const hasNativeDeflater = typeof zlib?.createDeflateRaw === "function" && typeof zlib.DeflateRaw?.prototype._processChunk === "function";
 
 /**
  * Output bytes a block of `inputBytes` may need as a gzip member: stored
@@ -79,7 +73,7 @@ export interface NativeDeflater {
 
 /** A deflater on the runtime's zlib, or `undefined` where the runtime has none usable. */
 export function nativeDeflater(level: number): NativeDeflater | undefined {
-  if (!hasNativeDeflater || !zlib || !bufferModule) return undefined;
+  if (!hasNativeDeflater || !zlib) return undefined;
   let stream: ZlibStream;
   try {
     stream = zlib.createDeflateRaw({ level });
@@ -91,8 +85,9 @@ export function nativeDeflater(level: number): NativeDeflater | undefined {
     return undefined;
   }
   const processChunk = stream._processChunk.bind(stream);
-  const ownsBuffer = stream._outBuffer instanceof Uint8Array && typeof stream._outOffset === "number" && typeof stream._chunkSize === "number";
-  const { Buffer } = bufferModule;
+  // The stream's own output buffer type: its `slice` makes views, where a plain Uint8Array's copies.
+  const outputType = stream._outBuffer instanceof Uint8Array ? Object.getPrototypeOf(stream._outBuffer) : undefined;
+  const ownsBuffer = outputType !== undefined && typeof stream._outOffset === "number" && typeof stream._chunkSize === "number";
   const { Z_FINISH } = zlib.constants;
   let pushed: Uint8Array[] = [];
   let failed: ((error: Error) => void) | undefined;
@@ -107,8 +102,8 @@ export function nativeDeflater(level: number): NativeDeflater | undefined {
 
   function deflate(input: Uint8Array, output: Uint8Array, at: number): Promise<Uint8Array[]> {
     if (ownsBuffer) {
-      // A Buffer view, so zlib's `slice` of its output is a view, not a copy.
-      stream._outBuffer = Buffer.from(output.buffer, output.byteOffset, output.byteLength - TRAILER_SIZE);
+      // A view of `output` of the stream's own buffer type, so that zlib's `slice` of its output is a view too.
+      stream._outBuffer = Object.setPrototypeOf(new Uint8Array(output.buffer, output.byteOffset, output.byteLength - TRAILER_SIZE), outputType);
       stream._outOffset = at;
       stream._chunkSize = output.byteLength - TRAILER_SIZE;
     }

@@ -136,7 +136,7 @@ function sampleOf(block: GzipBlock, probe: Uint8Array): Uint8Array {
 }
 
 /** Would deflate shrink a sample that deflates to `deflated` bytes by at least 10 %? */
-const worthDeflating = (sample: Uint8Array, deflated: number) => deflated <= sample.length * STORE_ABOVE_RATIO;
+const savesEnough = (sample: Uint8Array, deflated: number) => deflated <= sample.length * STORE_ABOVE_RATIO;
 
 /** A level-1 zlib deflater for probes, with its sample and output buffers. */
 interface ProbeKit {
@@ -221,12 +221,12 @@ export class BlockCompressor {
     const kit = this.s.engine === "native" && !this.s.portableProbe ? (this.probeKits.pop() ?? this.newProbeKit()) : undefined;
     if (!kit) {
       const sample = sampleOf(block, this.probe);
-      return worthDeflating(sample, deflateSync(sample, { level: 1 }).length);
+      return savesEnough(sample, deflateSync(sample, { level: 1 }).length);
     }
     const sample = sampleOf(block, kit.sample);
     const parts = await kit.deflater.deflate(sample, kit.output, 0);
     this.probeKits.push(kit);
-    return worthDeflating(sample, parts.reduce((n, part) => n + part.length, 0));
+    return savesEnough(sample, parts.reduce((n, part) => n + part.length, 0));
   }
 
   private newProbeKit(): ProbeKit | undefined {

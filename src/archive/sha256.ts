@@ -222,5 +222,3 @@ export function digestingStream(
     { highWaterMark: 0 },
   );
 }
-
-

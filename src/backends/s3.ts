@@ -3,7 +3,7 @@
  * over fetch, signed with SigV4 by aws4fetch. Runtime-neutral: no Node types.
  * @see https://docs.aws.amazon.com/AmazonS3/latest/API/Welcome.html
  */
-import { InvalidArgumentError, IntegrityError, throwIfAborted } from "../errors.js";
+import { InvalidArgumentError, IntegrityError, throwIfAborted, type BackendError } from "../errors.js";
 import type { Backend, BackendCapabilities, BaseOptions, GetOptions, ListOptions, ObjectInfo, PutOptions, StorageLocation } from "./backend.js";
 import {
   checkPrecondition,
@@ -58,6 +58,11 @@ function infoFromHeaders(key: string, headers: Headers, size: number): ObjectInf
     etag: normalizeEtag(headers.get("etag") ?? ""),
     ...(date && !Number.isNaN(date.getTime()) ? { lastModified: date.toISOString() } : {}),
   };
+}
+
+/** An HTTP `Range` header value for `length` bytes from `offset`, or to the end. @see https://www.rfc-editor.org/rfc/rfc9110#name-byte-ranges */
+function rangeHeader(offset: number, length?: number): string {
+  return `bytes=${offset}-${length === undefined ? "" : offset + length - 1}`;
 }
 
 function emptyStream(): ReadableStream<Uint8Array> {
@@ -122,7 +127,7 @@ class S3BackendImpl implements S3Backend {
           first: this.#resumable(response, key, { offset: 0, length: partSize }, options.signal),
           fetchPart: (offset, length) => this.#rangedPart(key, { offset, length }, etag, options.signal),
           shortPart: (offset, expected, received) =>
-            cutOffError({ operation: "GetObject", bucket: this.bucket, key }, received, new Error(`the range from byte ${offset} ended after ${received} of ${expected} bytes`)),
+            this.#readError(key, received, new Error(`the range from byte ${offset} ended after ${received} of ${expected} bytes`)),
         });
       }
       if (!(size <= partSize)) {
@@ -137,8 +142,7 @@ class S3BackendImpl implements S3Backend {
   /** One GetObject answer: null for a missing key, no body past the end (416). */
   async #getObject(key: string, range: GetOptions["range"], signal: AbortSignal | undefined, etag?: string): Promise<Response | null> {
     const headers: Record<string, string> = {};
-    // @see https://www.rfc-editor.org/rfc/rfc9110#name-byte-ranges
-    if (range) headers.range = `bytes=${range.offset}-${range.length === undefined ? "" : range.offset + range.length - 1}`;
+    if (range) headers.range = rangeHeader(range.offset, range.length);
     if (etag) headers["if-match"] = etag;
     const response = await this.transport.send({ method: "GET", operation: "GetObject", key, headers, signal, accept: [404, 416] });
     if (response.status === 404) {
@@ -157,11 +161,10 @@ class S3BackendImpl implements S3Backend {
   /** A part of a parallel read: a 206 answer from exactly `range.offset`, pinned to `etag`. */
   async #rangedPart(key: string, range: { offset: number; length: number }, etag: string, signal: AbortSignal | undefined): Promise<ReadableStream<Uint8Array>> {
     const response = await this.#getObject(key, range, signal, etag);
-    const context = { operation: "GetObject" as const, bucket: this.bucket, key };
-    if (!response) throw cutOffError(context, 0, new Error(`the object was deleted while it was being read (at byte ${range.offset})`));
+    if (!response) throw this.#readError(key, 0, new Error(`the object was deleted while it was being read (at byte ${range.offset})`));
     if (response.status !== 206 || !response.body || !response.headers.get("content-range")?.startsWith(`bytes ${range.offset}-`)) {
       await response.body?.cancel().catch(() => {});
-      throw cutOffError(context, 0, new Error(`the ranged read from byte ${range.offset} answered ${response.status} ${response.headers.get("content-range") ?? ""}`));
+      throw this.#readError(key, 0, new Error(`the ranged read from byte ${range.offset} answered ${response.status} ${response.headers.get("content-range") ?? ""}`));
     }
     return this.#resumable(response, key, range, signal);
   }
@@ -169,15 +172,20 @@ class S3BackendImpl implements S3Backend {
   /** `response`'s body, resumed after a break with a ranged GET pinned by `If-Match`. */
   #resumable(response: Response, key: string, range: GetOptions["range"], signal: AbortSignal | undefined): ReadableStream<Uint8Array> {
     const start = range?.offset ?? 0;
-    const end = range?.length === undefined ? "" : String(start + range.length - 1);
+    const end = range?.length === undefined ? undefined : start + range.length;
     return resumableBody(response, {
       start,
       retries: this.options.retries,
       signal,
       fetchFrom: (from, etag) =>
-        this.transport.send({ method: "GET", operation: "GetObject", key, headers: { range: `bytes=${from}-${end}`, "if-match": etag }, signal }),
-      cutOff: (cause, received) => cutOffError({ operation: "GetObject", bucket: this.bucket, key }, received, cause),
+        this.transport.send({ method: "GET", operation: "GetObject", key, headers: { range: rangeHeader(from, end === undefined ? undefined : end - from), "if-match": etag }, signal }),
+      cutOff: (cause, received) => this.#readError(key, received, cause),
     });
+  }
+
+  /** A GetObject of `key` that broke off after `received` bytes, or whose parts did not fit. */
+  #readError(key: string, received: number, cause: unknown): BackendError {
+    return cutOffError({ operation: "GetObject", bucket: this.bucket, key }, received, cause);
   }
 
   /**
