@@ -1,7 +1,7 @@
 // Shared by the benchmarks: the generated model data (bench/.data/, gitignored,
 // made once and reused) and a way to time a command and read its peak RSS.
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -79,7 +79,10 @@ export function measure(argv, options = {}) {
   if (run.status !== 0) throw new Error(`${argv.join(" ")} failed: ${run.stderr}`);
   const bytes = Number(/bytes=(\d+)/.exec(run.stdout)?.[1] ?? /^\s*(\d+)\s*$/m.exec(run.stdout)?.[1] ?? NaN);
   let rss = Number(/maxrss=(\d+)/.exec(run.stdout)?.[1] ?? NaN);
-  if (TIME) rss = Math.round(Number(spawnSync("tail", ["-1", rssFile], { encoding: "utf8" }).stdout) / 1024);
+  if (TIME) {
+    rss = Math.round(Number(readFileSync(rssFile, "utf8").trim().split("\n").at(-1)) / 1024);
+    rmSync(rssFile, { force: true });
+  }
   return { wall, rss, bytes };
 }
 
