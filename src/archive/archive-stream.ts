@@ -20,13 +20,13 @@ import { BlockCompressor, NATIVE_IN_FLIGHT, resolveOptions, type GzipOptions, ty
 /** Bytes per chunk handed to a default (non-BYOB) reader. */
 const DEFAULT_READ = 256 << 10;
 
-/** A finished gzip member being read out, and the pooled block buffer its parts may point into. */
+/** A finished gzip member being read out, and the pooled block buffer its parts point into, if they do. */
 class PendingMember {
   private part = 0;
   private offset = 0;
   constructor(
     readonly member: Member,
-    readonly buffer: Uint8Array,
+    readonly buffer: Uint8Array | undefined,
   ) {}
 
   get drained(): boolean {
@@ -62,7 +62,10 @@ export function gzipByteStream(
   cancel: (reason: unknown) => Promise<void>,
 ): ReadableStream<Uint8Array> {
   const settings = resolveOptions(options);
-  const compressor = new BlockCompressor(settings);
+  // Stored blocks go through zlib at level 0 too: their CRC is then computed
+  // on the thread pool, not the main thread, and their block buffer is free
+  // for the next block as soon as the member is made.
+  const compressor = new BlockCompressor(settings, { storeThroughZlib: true });
   const maxInFlight = settings.engine === "native" ? NATIVE_IN_FLIGHT : 1;
   const inFlight: { job: Promise<Member>; buffer: Uint8Array }[] = [];
   const pool: Uint8Array[] = [];
@@ -122,7 +125,9 @@ export function gzipByteStream(
       }
       if (inFlight.length === 0) return undefined;
       const { job, buffer } = inFlight.shift()!;
-      const member = new PendingMember(await job, buffer);
+      const made = await job;
+      if (!made.holdsInput) pool.push(buffer);
+      const member = new PendingMember(made, made.holdsInput ? buffer : undefined);
       if (ready) {
         submit(ready);
         ready = undefined;
@@ -144,7 +149,7 @@ export function gzipByteStream(
       async pull(controller: ReadableByteStreamController) {
         while (!current || current.drained) {
           if (current) {
-            pool.push(current.buffer);
+            if (current.buffer) pool.push(current.buffer);
             current.member.release();
           }
           current = await nextMember().catch((error: unknown) => {

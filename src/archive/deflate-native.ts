@@ -10,6 +10,13 @@
  * pooled output buffer (its `_outBuffer`), so a deflated member costs no
  * allocation once the pool is warm.
  *
+ * Members come from a gzip-wrapped zlib stream, so zlib also computes each
+ * member's CRC-32 on the thread pool; only the 10-byte header is rewritten,
+ * so that members carry our mtime and OS byte. Stored blocks (level 0) go the
+ * same way: zlib's copy of a 4 MiB block on the pool costs the main thread
+ * nothing, where computing its CRC there took ~1 ms per block, a fifth of
+ * the time to pack weights.
+ *
  * `_processChunk` (asynchronous, on the thread pool) and the `_outBuffer` /
  * `_outOffset` / `_chunkSize` fields are zlib stream internals that Node has
  * kept since 0.x and that Deno copies. Correctness does not rest on them: the
@@ -19,8 +26,7 @@
  * the caller uses `CompressionStream`.
  */
 import { builtinModule } from "../builtin.js";
-import type { GzipBlock } from "./gzip-block.js";
-import { HEADER_SIZE, TRAILER_SIZE, writeHeader, writeTrailer } from "./gzip-member.js";
+import { HEADER_SIZE, TRAILER_SIZE, writeHeader } from "./gzip-member.js";
 
 /** The parts of a zlib stream this module uses. */
 interface ZlibStream {
@@ -36,47 +42,65 @@ interface ZlibStream {
 }
 interface Zlib {
   DeflateRaw?: { prototype: Partial<ZlibStream> };
+  Gzip?: { prototype: Partial<ZlibStream> };
   createDeflateRaw(options: { level: number }): ZlibStream;
+  createGzip(options: { level: number }): ZlibStream;
   constants: { Z_FINISH: number };
 }
 const zlib = builtinModule<Zlib>("zlib");
 
-/** Whether {@link nativeDeflater} can work here (the runtime has zlib streams with `_processChunk`). */
-export const hasNativeDeflater = typeof zlib?.createDeflateRaw === "function" && typeof zlib.DeflateRaw?.prototype._processChunk === "function";
+/** Whether {@link nativeDeflater} and {@link nativeGzipper} can work here (zlib streams with `_processChunk`). */
+export const hasNativeDeflater =
+  typeof zlib?.createDeflateRaw === "function" &&
+  typeof zlib.createGzip === "function" &&
+  typeof zlib.DeflateRaw?.prototype._processChunk === "function" &&
+  typeof zlib.Gzip?.prototype._processChunk === "function";
 
 /**
  * Output bytes a block of `inputBytes` may need as a gzip member: stored
  * deflate blocks add 5 bytes per 16-64 KiB, so 1/64 more is ample for input
- * that does not compress (the adaptive probe stores most of that anyway).
- * Should zlib need more, it continues in buffers of its own.
+ * that does not compress. Should zlib need more, it continues in buffers of
+ * its own.
  */
 export function memberCapacity(inputBytes: number): number {
   return HEADER_SIZE + inputBytes + (inputBytes >> 6) + 1024 + TRAILER_SIZE;
 }
 
-/** Deflates one input at a time, into the caller's buffers; reuses one zlib stream. */
+/** Raw deflate of one input at a time into the caller's buffers (the adaptive probe); reuses one zlib stream. */
 export interface NativeDeflater {
   /**
-   * Raw deflate of `input`, written into `output` from `at` on (up to 8 bytes
-   * before its end). Returns the pieces, views of `output` unless it ran out.
+   * Raw deflate of `input`, written into `output` from `at` on. Returns the
+   * pieces, views of `output` unless it ran out.
    */
   deflate(input: Uint8Array, output: Uint8Array, at: number): Promise<Uint8Array[]>;
-  /**
-   * The block as a gzip member whose parts are views of `output` (plus, in
-   * the rare case output runs over, buffers of zlib's own). `output` must stay
-   * untouched until the parts are consumed.
-   */
-  member(block: GzipBlock, contiguous: Uint8Array, output: Uint8Array, mtime: number): Promise<Uint8Array[]>;
   /** Frees zlib's memory; the deflater cannot be used again. */
   close(): void;
 }
 
-/** A deflater on the runtime's zlib, or `undefined` where the runtime has none usable. */
-export function nativeDeflater(level: number): NativeDeflater | undefined {
+/** Whole gzip members, one input at a time, into the caller's buffers; reuses one zlib stream. */
+export interface NativeGzipper {
+  /**
+   * `input` as one gzip member (header with `mtime`, deflate at the gzipper's
+   * level, CRC-32 and size computed by zlib) whose parts are views of
+   * `output` (plus, in the rare case output runs over, buffers of zlib's
+   * own). `output` must stay untouched until the parts are consumed.
+   */
+  member(input: Uint8Array, output: Uint8Array, mtime: number): Promise<Uint8Array[]>;
+  /** Frees zlib's memory; the gzipper cannot be used again. */
+  close(): void;
+}
+
+/** Runs one input at a time through a reused zlib stream, into the caller's buffer. */
+interface ZlibRunner {
+  run(input: Uint8Array, output: Uint8Array, at: number): Promise<Uint8Array[]>;
+  close(): void;
+}
+
+function zlibRunner(create: () => ZlibStream): ZlibRunner | undefined {
   if (!hasNativeDeflater || !zlib) return undefined;
   let stream: ZlibStream;
   try {
-    stream = zlib.createDeflateRaw({ level });
+    stream = create();
   } catch {
     return undefined;
   }
@@ -93,51 +117,77 @@ export function nativeDeflater(level: number): NativeDeflater | undefined {
   let failed: ((error: Error) => void) | undefined;
   let closed = false;
   // The stream's readable side is never read: output goes straight to the
-  // current member instead of a stream buffer that would want draining.
+  // current caller instead of a stream buffer that would want draining.
   stream.push = (chunk) => {
     if (chunk) pushed.push(chunk);
     return true;
   };
   stream.on("error", (error) => failed?.(error));
 
-  function deflate(input: Uint8Array, output: Uint8Array, at: number): Promise<Uint8Array[]> {
-    if (ownsBuffer) {
-      // A view of `output` of the stream's own buffer type, so that zlib's `slice` of its output is a view too.
-      stream._outBuffer = Object.setPrototypeOf(new Uint8Array(output.buffer, output.byteOffset, output.byteLength - TRAILER_SIZE), outputType);
-      stream._outOffset = at;
-      stream._chunkSize = output.byteLength - TRAILER_SIZE;
-    }
-    pushed = [];
-    return new Promise<Uint8Array[]>((resolve, reject) => {
-      failed = reject;
-      processChunk(input, Z_FINISH, () => {
-        failed = undefined;
-        // A closed or destroyed stream calls back without output.
-        if (closed || stream.destroyed) return reject(new Error("The zlib deflate stream was closed while deflating."));
-        stream.reset();
-        resolve(pushed);
-      });
-    });
-  }
-
   return {
-    deflate,
-    async member(block, contiguous, output, mtime) {
-      writeHeader(output, 0, mtime, level);
-      const deflated = await deflate(contiguous, output, HEADER_SIZE);
-      const last = deflated.at(-1);
-      // The trailer goes right after the deflate output when that ended in `output`.
-      const trailerAt = last && last.buffer === output.buffer ? last.byteOffset - output.byteOffset + last.byteLength : -1;
-      const trailer =
-        trailerAt >= 0 && trailerAt + TRAILER_SIZE <= output.byteLength
-          ? output.subarray(trailerAt, trailerAt + TRAILER_SIZE)
-          : new Uint8Array(TRAILER_SIZE);
-      writeTrailer(trailer, 0, block.crc(), block.length);
-      return [output.subarray(0, HEADER_SIZE), ...deflated, trailer];
+    run(input, output, at) {
+      if (ownsBuffer) {
+        // A view of `output` of the stream's own buffer type, so that zlib's `slice` of its output is a view too.
+        stream._outBuffer = Object.setPrototypeOf(new Uint8Array(output.buffer, output.byteOffset, output.byteLength), outputType);
+        stream._outOffset = at;
+        stream._chunkSize = output.byteLength;
+      }
+      pushed = [];
+      return new Promise<Uint8Array[]>((resolve, reject) => {
+        failed = reject;
+        processChunk(input, Z_FINISH, () => {
+          failed = undefined;
+          // A closed or destroyed stream calls back without output.
+          if (closed || stream.destroyed) return reject(new Error("The zlib deflate stream was closed while deflating."));
+          stream.reset();
+          resolve(pushed);
+        });
+      });
     },
     close() {
       closed = true;
       stream.close();
     },
   };
+}
+
+/** A raw deflater on the runtime's zlib, or `undefined` where the runtime has none usable. */
+export function nativeDeflater(level: number): NativeDeflater | undefined {
+  const runner = zlibRunner(() => zlib!.createDeflateRaw({ level }));
+  return runner && { deflate: runner.run, close: runner.close };
+}
+
+/** A gzip member maker on the runtime's zlib, or `undefined` where the runtime has none usable. */
+export function nativeGzipper(level: number): NativeGzipper | undefined {
+  const runner = zlibRunner(() => zlib!.createGzip({ level }));
+  if (!runner) return undefined;
+  const header = new Uint8Array(HEADER_SIZE);
+  return {
+    async member(input, output, mtime) {
+      const parts = await runner.run(input, output, 0);
+      writeHeader(header, 0, mtime, level);
+      overwriteHeader(parts, header);
+      return parts;
+    },
+    close: runner.close,
+  };
+}
+
+/**
+ * Replaces zlib's gzip header (10 bytes: zlib is given no name, comment or
+ * extra field) at the start of `parts` with `header`.
+ */
+function overwriteHeader(parts: Uint8Array[], header: Uint8Array): void {
+  const first = parts[0];
+  if (!first || first.length < 4 || first[0] !== 0x1f || first[1] !== 0x8b || first[3] !== 0) {
+    throw new Error("zlib wrote an unexpected gzip header.");
+  }
+  let done = 0;
+  for (const part of parts) {
+    const n = Math.min(part.length, header.length - done);
+    part.set(header.subarray(done, done + n));
+    done += n;
+    if (done === header.length) return;
+  }
+  throw new Error("zlib's gzip member is shorter than its header.");
 }

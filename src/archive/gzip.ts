@@ -20,7 +20,7 @@ import { InvalidArgumentError, NotSupportedError } from "../errors.js";
 import { concatBytes } from "../bytes.js";
 import { BLOCK_BYTES, GzipBlock } from "./gzip-block.js";
 import { wrapDeflate } from "./gzip-member.js";
-import { hasNativeDeflater, memberCapacity, nativeDeflater, type NativeDeflater } from "./deflate-native.js";
+import { hasNativeDeflater, memberCapacity, nativeDeflater, nativeGzipper, type NativeDeflater, type NativeGzipper } from "./deflate-native.js";
 
 export { createGunzipStream, type GunzipOptions } from "./gunzip.js";
 
@@ -166,16 +166,32 @@ async function nativeMember(block: GzipBlock): Promise<Uint8Array[]> {
 /**
  * A block turned into a gzip member. `pooled` members point into the
  * compressor's reused output buffers: read the parts, then `release()`.
+ * Members that `holdInput` are views of the block's own input (stored
+ * blocks), whose memory must stay untouched until the parts are read.
  */
 export interface Member {
   readonly parts: Uint8Array[];
   readonly pooled: boolean;
+  readonly holdsInput: boolean;
   /** Gives pooled memory back to the compressor; the parts must not be read afterwards. */
   release(): void;
 }
 
-function unpooled(parts: Uint8Array[]): Member {
-  return { parts, pooled: false, release() {} };
+function unpooled(parts: Uint8Array[], holdsInput = false): Member {
+  return { parts, pooled: false, holdsInput, release() {} };
+}
+
+/** Options for {@link BlockCompressor}. */
+export interface CompressorOptions {
+  /**
+   * Store blocks through zlib at level 0 too, so the CRC is computed on the
+   * thread pool, at the price of an output buffer per block instead of views
+   * of the input. Worth it where output is copied out of pooled buffers
+   * anyway (createArchive's byte stream), not where stored blocks would
+   * otherwise go out as views of the writer's chunks (createGzipStream).
+   * @default false
+   */
+  storeThroughZlib?: boolean;
 }
 
 /** Per-stream state: settings, reusable buffers for the probe, fflate and zlib, and idle zlib deflaters. */
@@ -183,21 +199,28 @@ export class BlockCompressor {
   private readonly probe = new Uint8Array(PROBE_SLICES * PROBE_SLICE_SIZE);
   private readonly probeKits: ProbeKit[] = [];
   private scratch: Uint8Array | undefined;
-  private readonly idle: NativeDeflater[] = [];
-  private readonly deflaters: NativeDeflater[] = [];
+  /** Idle gzippers by level (the block level, and 0 for stored blocks). */
+  private readonly idle = new Map<number, NativeGzipper[]>();
+  private readonly streams: { close(): void }[] = [];
   private readonly outputs: Uint8Array[] = [];
   private readonly inputs: Uint8Array[] = [];
 
-  constructor(private readonly s: Settings) {}
+  constructor(
+    private readonly s: Settings,
+    private readonly options: CompressorOptions = {},
+  ) {}
 
   /** Turns a block into a gzip member. */
   async compress(block: GzipBlock): Promise<Member> {
     const { level, engine, adaptive, mtime } = this.s;
-    if (level === 0 || (adaptive && !(await this.worthDeflating(block)))) return unpooled(block.storedMember(mtime));
-    if (engine === "native") {
-      const deflater = this.idle.pop() ?? this.newDeflater();
-      return deflater ? this.zlibMember(block, deflater) : unpooled(await nativeMember(block));
+    const store = level === 0 || (adaptive && !(await this.worthDeflating(block)));
+    if (engine === "native" && (!store || this.options.storeThroughZlib)) {
+      const memberLevel = store ? 0 : level;
+      const gzipper = this.idle.get(memberLevel)?.pop() ?? this.newGzipper(memberLevel);
+      if (gzipper) return this.zlibMember(block, gzipper, memberLevel);
     }
+    if (store) return unpooled(block.storedMember(mtime), true);
+    if (engine === "native") return unpooled(await nativeMember(block));
     // fflate needs contiguous input; it runs synchronously, so one scratch buffer serves every block.
     this.scratch ??= new Uint8Array(BLOCK_BYTES);
     const deflated = deflateSync(block.contiguous(this.scratch), { level: level as DeflateOptions["level"] });
@@ -206,8 +229,8 @@ export class BlockCompressor {
 
   /** Frees the zlib deflaters; members already handed out stay readable. */
   close(): void {
-    for (const deflater of this.deflaters.splice(0)) deflater.close();
-    this.idle.length = 0;
+    for (const stream of this.streams.splice(0)) stream.close();
+    this.idle.clear();
     this.probeKits.length = 0;
   }
 
@@ -232,18 +255,18 @@ export class BlockCompressor {
   private newProbeKit(): ProbeKit | undefined {
     const deflater = nativeDeflater(1);
     if (!deflater) return undefined;
-    this.deflaters.push(deflater);
+    this.streams.push(deflater);
     const sample = new Uint8Array(PROBE_SLICES * PROBE_SLICE_SIZE);
     return { deflater, sample, output: new Uint8Array(memberCapacity(sample.length)) };
   }
 
-  private newDeflater(): NativeDeflater | undefined {
-    const deflater = nativeDeflater(this.s.level);
-    if (deflater) this.deflaters.push(deflater);
-    return deflater;
+  private newGzipper(level: number): NativeGzipper | undefined {
+    const gzipper = nativeGzipper(level);
+    if (gzipper) this.streams.push(gzipper);
+    return gzipper;
   }
 
-  private async zlibMember(block: GzipBlock, deflater: NativeDeflater): Promise<Member> {
+  private async zlibMember(block: GzipBlock, gzipper: NativeGzipper, level: number): Promise<Member> {
     let scratch: Uint8Array | undefined;
     let input = block.adjacent();
     if (!input) {
@@ -252,17 +275,19 @@ export class BlockCompressor {
     }
     const output = this.outputs.pop() ?? new Uint8Array(memberCapacity(BLOCK_BYTES));
     try {
-      const parts = await deflater.member(block, input, output, this.s.mtime);
-      this.idle.push(deflater);
+      const parts = await gzipper.member(input, output, this.s.mtime);
+      const idle = this.idle.get(level) ?? [];
+      idle.push(gzipper);
+      this.idle.set(level, idle);
       let released = false;
       const release = () => {
         if (!released) this.outputs.push(output);
         released = true;
       };
-      return { parts, pooled: true, release };
+      return { parts, pooled: true, holdsInput: false, release };
     } catch (error) {
       this.outputs.push(output);
-      deflater.close();
+      gzipper.close();
       throw error;
     } finally {
       if (scratch) this.inputs.push(scratch);

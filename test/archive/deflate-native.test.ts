@@ -5,11 +5,11 @@
  * the buffer is too small, when the deflater is reused, and at every level.
  */
 import { spawnSync } from "node:child_process";
-import { gunzipSync, inflateRawSync } from "node:zlib";
+import { crc32, gunzipSync, inflateRawSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { createArchive } from "../../src/archive/create-archive.js";
-import { hasNativeDeflater, memberCapacity, nativeDeflater } from "../../src/archive/deflate-native.js";
-import { BLOCK_BYTES, GzipBlock } from "../../src/archive/gzip-block.js";
+import { hasNativeDeflater, memberCapacity, nativeDeflater, nativeGzipper } from "../../src/archive/deflate-native.js";
+import { BLOCK_BYTES } from "../../src/archive/gzip-block.js";
 import { concatBytes } from "../../src/bytes.js";
 import { collect, collectOwnBuffer, noise, sha256, streamOf, text } from "../support/bytes.js";
 import { readAll } from "./helpers.js";
@@ -21,24 +21,18 @@ function vocabulary(bytes: number, seed: number): Uint8Array {
   return text(s.slice(0, bytes));
 }
 
-function blockOf(bytes: Uint8Array): GzipBlock {
-  const block = new GzipBlock();
-  block.add(bytes);
-  return block;
-}
-
-describe("nativeDeflater", () => {
+describe("nativeGzipper and nativeDeflater", () => {
   it("exists on Node", () => {
     expect(hasNativeDeflater).toBe(true);
   });
 
   it("writes each member into the given buffer, and reuse gives correct members block after block", async () => {
-    const deflater = nativeDeflater(6)!;
+    const deflater = nativeGzipper(6)!;
     const output = new Uint8Array(memberCapacity(BLOCK_BYTES));
     try {
       for (const seed of [31, 977, 4099]) {
         const input = vocabulary(1 << 20, seed);
-        const parts = await deflater.member(blockOf(input), input, output, 0);
+        const parts = await deflater.member(input, output, 0);
         for (const part of parts) expect(part.buffer, "a part outside the given buffer").toBe(output.buffer);
         const member = concatBytes(parts);
         expect(member.length).toBeLessThan(input.length / 3);
@@ -68,11 +62,11 @@ describe("nativeDeflater", () => {
   });
 
   it("stays correct when the output buffer is too small (zlib continues in memory of its own)", async () => {
-    const deflater = nativeDeflater(6)!;
+    const deflater = nativeGzipper(6)!;
     try {
       const input = noise(256 << 10); // does not compress
       const output = new Uint8Array(64 << 10);
-      const parts = await deflater.member(blockOf(input), input, output, 0);
+      const parts = await deflater.member(input, output, 0);
       expect(parts.some((part) => part.buffer !== output.buffer)).toBe(true);
       expect(sha256(gunzipSync(concatBytes(parts)))).toBe(sha256(input));
     } finally {
@@ -84,8 +78,8 @@ describe("nativeDeflater", () => {
     const input = vocabulary(1 << 20, 31);
     const sizes: number[] = [];
     for (const level of [1, 9]) {
-      const deflater = nativeDeflater(level)!;
-      const parts = await deflater.member(blockOf(input), input, new Uint8Array(memberCapacity(input.length)), 0);
+      const deflater = nativeGzipper(level)!;
+      const parts = await deflater.member(input, new Uint8Array(memberCapacity(input.length)), 0);
       deflater.close();
       sizes.push(concatBytes(parts).length);
       expect(sha256(gunzipSync(concatBytes(parts)))).toBe(sha256(input));
@@ -93,18 +87,54 @@ describe("nativeDeflater", () => {
     expect(sizes[1]).toBeLessThan(sizes[0]);
   });
 
+  it("writes our gzip header (mtime, XFL, OS 255), not zlib's, and zlib's CRC-32 and size", async () => {
+    const input = vocabulary(100_000, 977);
+    for (const [level, xfl] of [[0, 0], [1, 4], [6, 0], [9, 2]]) {
+      const gzipper = nativeGzipper(level)!;
+      try {
+        const member = concatBytes(await gzipper.member(input, new Uint8Array(memberCapacity(input.length)), 0x5f5e1234));
+        expect([...member.subarray(0, 4)]).toEqual([0x1f, 0x8b, 8, 0]);
+        expect(new DataView(member.buffer, member.byteOffset).getUint32(4, true)).toBe(0x5f5e1234);
+        expect([member[8], member[9]]).toEqual([xfl, 255]);
+        const trailer = new DataView(member.buffer, member.byteOffset + member.length - 8);
+        expect(trailer.getUint32(0, true)).toBe(crc32(input));
+        expect(trailer.getUint32(4, true)).toBe(input.length);
+        expect(sha256(gunzipSync(member))).toBe(sha256(input));
+      } finally {
+        gzipper.close();
+      }
+    }
+  });
+
+  it("stores at level 0: the member is the input in stored blocks, a few bytes larger", async () => {
+    const input = noise(BLOCK_BYTES);
+    const gzipper = nativeGzipper(0)!;
+    try {
+      const output = new Uint8Array(memberCapacity(input.length));
+      const parts = await gzipper.member(input, output, 0);
+      expect(parts.every((part) => part.buffer === output.buffer)).toBe(true);
+      const member = concatBytes(parts);
+      expect(member.length).toBeGreaterThan(input.length);
+      expect(member.length).toBeLessThan(input.length + 1024);
+      expect(sha256(gunzipSync(member))).toBe(sha256(input));
+    } finally {
+      gzipper.close();
+    }
+  });
+
   it("refuses to run after close", async () => {
-    const deflater = nativeDeflater(6)!;
+    const deflater = nativeGzipper(6)!;
     deflater.close();
     const input = vocabulary(1000, 31);
-    await expect(deflater.member(blockOf(input), input, new Uint8Array(memberCapacity(1000)), 0)).rejects.toThrow(/closed/);
+    await expect(deflater.member(input, new Uint8Array(memberCapacity(1000)), 0)).rejects.toThrow(/closed/);
   });
 });
 
 describe("createArchive with the native engine", () => {
   // Three deflated blocks and a stored one: pooled output buffers are reused before the reader is done.
   const vocab = vocabulary(3 * BLOCK_BYTES + 12_345, 31);
-  const weights = noise(BLOCK_BYTES);
+  // Three blocks of weights: stored through zlib, their block buffers are refilled while members are read.
+  const weights = noise(3 * BLOCK_BYTES);
   const input = {
     files: [
       { path: "vocab.json", body: vocab },

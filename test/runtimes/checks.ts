@@ -189,7 +189,7 @@ export function coreChecks(expected: ExpectedRuntime): Check[] {
       },
     },
     {
-      name: "native gzip (this runtime's zlib where it has one) deflates block after block into reused buffers that read back",
+      name: "native gzip (this runtime's zlib where it has one) deflates and stores block after block into reused buffers that read back",
       async run() {
         // Over three 4 MiB blocks of text: each deflated block reuses the output buffer of one before.
         let line = "";
@@ -198,7 +198,10 @@ export function coreChecks(expected: ExpectedRuntime): Check[] {
         const gzipped = await bytesOf(streamOf(text, 65_536).pipeThrough(createGzipStream({ engine: "native" })));
         assert(gzipped.length < text.length / 3, `native gzip did not compress text: ${gzipped.length} of ${text.length} bytes`);
         assertBytesEqual(await bytesOf(chunksOf([gzipped]).pipeThrough(createGunzipStream({ engine: "fflate" }))), text, "text through native gzip");
-        const archive = createArchive({ files: [{ path: "vocab.txt", body: text }] }, { engine: "native" });
+        // And three blocks of weights, stored: through zlib at level 0 where it exists, so their
+        // block buffers are refilled while their members are still being read.
+        const weights = noise(12 << 20, 11);
+        const archive = createArchive({ files: [{ path: "vocab.txt", body: text }, { path: "weights.bin", body: weights }] }, { engine: "native" });
         const reader = archive.getReader({ mode: "byob" });
         const parts: Uint8Array[] = [];
         for (;;) {
@@ -207,11 +210,15 @@ export function coreChecks(expected: ExpectedRuntime): Check[] {
           parts.push(value);
         }
         let vocab: Uint8Array | undefined;
+        let stored: Uint8Array | undefined;
         for await (const entry of readArchive(chunksOf(parts))) {
           if (entry.path === "vocab.txt") vocab = new Uint8Array(await new Response(entry.body).arrayBuffer());
+          if (entry.path === "weights.bin") stored = new Uint8Array(await new Response(entry.body).arrayBuffer());
         }
         assert(vocab, "the native-engine archive has no vocab.txt");
         assertBytesEqual(vocab, text, "vocab.txt from a native-engine archive read by a BYOB reader");
+        assert(stored, "the native-engine archive has no weights.bin");
+        assertBytesEqual(stored, weights, "weights.bin from a native-engine archive read by a BYOB reader");
       },
     },
     {
