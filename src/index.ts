@@ -26,7 +26,7 @@ export { bucketMetadata, type BucketMetadataOptions } from "./metadata/bucket.js
 export { memoryMetadata } from "./metadata/memory.js";
 export { inMemory } from "./metadata/in-memory.js";
 export { BucketLayout, DEFAULT_ROOT_PREFIX, ARCHIVE_FILE_NAME, formatLayoutTime } from "./layout.js";
-export { parseMetadata, encodeMetadata, compareNewestFirst, type ModelMetadata, type ModelType, type JsonValue } from "./meta.js";
+export { parseMetadata, encodeMetadata, compareNewestFirst, createdTime, formatCreated, type ModelMetadata, type UploadedModel, type ModelType, type JsonValue } from "./meta.js";
 export { validateDomain, validateProject, validateModelId, validateRootPrefix, RESERVED_NAMES } from "./names.js";
 export { detectRuntime, runtimeInfoDocument, type RuntimeInfo, type RuntimeInfoDocument } from "./runtime-info.js";
 export { LIBRARY_VERSION, DEPENDENCY_VERSIONS } from "./version.js";

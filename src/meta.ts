@@ -2,7 +2,9 @@
  * The metadata document stored at `versions/<id>.json` and `latest.json`.
  * Field names follow the Python modelstore's so both libraries read each
  * other's buckets; `archive` (size and sha256) is our addition, which the
- * Python library ignores. Documents are JSON-native: times are ISO-8601 strings.
+ * Python library ignores and does not write. `code.created` is written the way
+ * the Python library writes and sorts it (`%Y/%m/%d/%H:%M:%S`), because its
+ * listing parses exactly that format; ISO-8601 times are read too.
  */
 import type { StorageLocation } from "./backends/backend.js";
 import { IntegrityError } from "./errors.js";
@@ -32,14 +34,48 @@ export interface ModelMetadata {
     /** `node:20.20.2`, `deno:2.5.0`, `bun:1.2.0`, `workerd:...` */
     runtime: string;
     user: string;
-    /** ISO-8601 creation time with milliseconds, UTC. Orders models newest first. */
+    /**
+     * Creation time as `YYYY/MM/DD/HH:MM:SS` (the Python library's format; UTC
+     * when we write it, the uploader's local time when Python does). Orders
+     * models newest first; ISO-8601 is accepted on read. See {@link createdTime}.
+     */
     created: string;
     dependencies: Record<string, string>;
   };
   /** The caller's own JSON metadata. */
   extra?: JsonValue;
-  /** The archive's size in bytes and lowercase hex sha256, verified on every read. */
-  archive: { size: number; sha256: string };
+  /**
+   * The archive's size in bytes and lowercase hex sha256, verified when the
+   * archive is read whole. Every model this library uploads has it; models
+   * uploaded by the Python library do not, and their archives are read unverified.
+   */
+  archive?: { size: number; sha256: string };
+}
+
+/** The metadata of a model this library uploaded: its archive's size and sha256 are always there. */
+export type UploadedModel = ModelMetadata & { archive: { size: number; sha256: string } };
+
+/** `YYYY/MM/DD/HH:MM:SS`, the Python modelstore's `code.created`. */
+const PYTHON_CREATED = /^(\d{4})\/(\d{2})\/(\d{2})\/(\d{2}):(\d{2}):(\d{2})$/;
+
+/** `date` as `code.created`: `YYYY/MM/DD/HH:MM:SS` in UTC, which the Python library can sort. */
+export function formatCreated(date: Date): string {
+  const two = (n: number) => String(n).padStart(2, "0");
+  return `${date.getUTCFullYear()}/${two(date.getUTCMonth() + 1)}/${two(date.getUTCDate())}/${two(date.getUTCHours())}:${two(date.getUTCMinutes())}:${two(date.getUTCSeconds())}`;
+}
+
+/**
+ * Milliseconds since the epoch of a `code.created` value: the Python format
+ * (read as UTC: Python writes local time and records no zone) or ISO-8601.
+ * `NaN` when it is neither.
+ */
+export function createdTime(created: string): number {
+  const python = PYTHON_CREATED.exec(created);
+  if (!python) return /^\d{4}-\d{2}-\d{2}T/.test(created) ? Date.parse(created) : Number.NaN;
+  const [year, month, day, hour, minute, second] = python.slice(1).map(Number);
+  const time = Date.UTC(year, month - 1, day, hour, minute, second);
+  // Date.UTC rolls 2020/02/31 over into March; a real date reads back the same.
+  return formatCreated(new Date(time)) === created ? time : Number.NaN;
 }
 
 type Issue = string | undefined;
@@ -65,9 +101,10 @@ function problemWith(doc: unknown): Issue {
   if (!isObject(code)) return "`code` is missing";
   const codeIssue = checkStrings("code", code, ["runtime", "created"]);
   if (codeIssue) return codeIssue;
-  if (Number.isNaN(Date.parse(code.created as string))) return "code.created is not an ISO-8601 time";
+  if (Number.isNaN(createdTime(code.created as string))) return "code.created is neither YYYY/MM/DD/HH:MM:SS nor an ISO-8601 time";
   if (!isObject(code.dependencies)) return "code.dependencies is missing";
-  if (!isObject(archive)) return "`archive` (size and sha256) is missing";
+  if (archive === undefined) return undefined; // written by the Python library
+  if (!isObject(archive)) return "`archive` is not { size, sha256 }";
   if (typeof archive.size !== "number" || !Number.isSafeInteger(archive.size) || archive.size < 0) return "archive.size is not a byte count";
   if (typeof archive.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(archive.sha256)) return "archive.sha256 is not a hex sha256";
   return undefined;
@@ -77,9 +114,12 @@ function problemWith(doc: unknown): Issue {
  * Parses and validates a stored metadata document.
  * @param text the document's JSON text
  * @param key where it was read from, for the error message
- * @throws IntegrityError when the document is not valid JSON or misses required fields
+ * @param expected the domain (and model id) the key belongs to: a document
+ *   describing another model (copied or edited by hand) is refused, so that
+ *   nothing acts on the other model through it
+ * @throws IntegrityError when the document is not valid JSON, misses required fields or describes another model
  */
-export function parseMetadata(text: string, key: string): ModelMetadata {
+export function parseMetadata(text: string, key: string, expected?: { domain: string; modelId?: string }): ModelMetadata {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -95,7 +135,16 @@ export function parseMetadata(text: string, key: string): ModelMetadata {
       `The metadata document at "${key}" is corrupt: ${problem}. It was not written by a compatible modelstore; delete the model and upload it again.`,
     );
   }
-  return doc as ModelMetadata;
+  const metadata = doc as ModelMetadata;
+  const { domain, model_id: id } = metadata.model;
+  if (expected && (domain !== expected.domain || (expected.modelId !== undefined && id !== expected.modelId))) {
+    const wanted = expected.modelId === undefined ? `a model of domain "${expected.domain}"` : `model "${expected.modelId}" of domain "${expected.domain}"`;
+    throw new IntegrityError(
+      `The metadata document at "${key}" describes model "${id}" of domain "${domain}", not ${wanted}: it was copied or edited. ` +
+        `Restore the original document, or delete this one (deleteModel then leaves the archive it names alone).`,
+    );
+  }
+  return metadata;
 }
 
 /** Serialises metadata the way it is stored: pretty JSON, UTF-8. */
@@ -108,7 +157,7 @@ export function encodeMetadata(metadata: ModelMetadata): Uint8Array {
  * so that models created in the same millisecond still have one stable order.
  */
 export function compareNewestFirst(a: ModelMetadata, b: ModelMetadata): number {
-  const byTime = Date.parse(b.code.created) - Date.parse(a.code.created);
+  const byTime = createdTime(b.code.created) - createdTime(a.code.created);
   if (byTime !== 0) return byTime;
   const aWhere = a.storage.prefix ?? a.storage.path ?? "";
   const bWhere = b.storage.prefix ?? b.storage.path ?? "";

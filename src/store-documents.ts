@@ -37,11 +37,16 @@ export async function settle(signal?: AbortSignal): Promise<void> {
   throwIfAborted(signal);
 }
 
-/** Reads and validates one metadata document; `null` when it does not exist. */
-export async function readMetadata(backend: Backend, key: string, signal?: AbortSignal): Promise<ModelMetadata | null> {
+/** Reads and validates one metadata document; `null` when it does not exist. `expected`: see {@link parseMetadata}. */
+export async function readMetadata(
+  backend: Backend,
+  key: string,
+  signal?: AbortSignal,
+  expected?: { domain: string; modelId?: string },
+): Promise<ModelMetadata | null> {
   const body = await backend.get(key, { signal });
   if (!body) return null;
-  return parseMetadata(await readSmallText(body, `The document at "${key}"`), key);
+  return parseMetadata(await readSmallText(body, `The document at "${key}"`), key, expected);
 }
 
 /** Reads a document and the etag to compare against; a corrupt document is reported as `metadata: undefined`. */

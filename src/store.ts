@@ -12,7 +12,7 @@ import type { ArchiveInputEntry, CreateArchiveOptions, EntrySource } from "./arc
 import type { Backend, StorageLocation } from "./backends/backend.js";
 import { AlreadyExistsError, IntegrityError, ModelStoreError, NotFoundError, throwIfAborted } from "./errors.js";
 import { BucketLayout, DEFAULT_ROOT_PREFIX } from "./layout.js";
-import type { JsonValue, ModelMetadata, ModelType } from "./meta.js";
+import { formatCreated, type JsonValue, type ModelMetadata, type ModelType, type UploadedModel } from "./meta.js";
 import { bucketMetadata } from "./metadata/bucket.js";
 import { taskInOtherProject } from "./metadata/errors.js";
 import { DEFAULT_PROJECT, type MetadataRepository, type ProjectRecord, type TaskRecord } from "./metadata/repository.js";
@@ -120,7 +120,7 @@ export class ModelStore {
    * records its metadata. On any failure or abort the archive is removed again
    * and no model becomes visible (the repository's write is itself all or nothing).
    */
-  async upload(domain: string, options: UploadOptions): Promise<ModelMetadata> {
+  async upload(domain: string, options: UploadOptions): Promise<UploadedModel> {
     validateDomain(domain);
     const project = options.project === undefined ? undefined : validateProject(options.project);
     const modelId = validateModelId(options.modelId ?? uuidv4());
@@ -137,7 +137,7 @@ export class ModelStore {
     }
     const created = new Date();
     const archiveKey = await claimArchiveKey(this.backend, this.layout, domain, created, signal);
-    let recorded: ModelMetadata | undefined; // set once the repository was asked to record the model
+    let recorded: UploadedModel | undefined; // set once the repository was asked to record the model
     try {
       let digest: DigestResult | undefined;
       const archive = digestingStream(
@@ -154,7 +154,8 @@ export class ModelStore {
     } catch (error) {
       // A commit whose answer was lost (a dropped connection) did record the model:
       // then the archive must stay, or the metadata would point at nothing.
-      if (recorded && !hasCode(error, "ALREADY_EXISTS") && !hasCode(error, "CONFLICT") && (await this.holdsRecord(recorded))) return recorded;
+      // Its archive key was claimed create-only, so a record naming that key and sha256 is this upload's.
+      if (recorded && (await this.holdsRecord(recorded))) return recorded;
       await this.removeQuietly([archiveKey]);
       if (hasCode(error, "ALREADY_EXISTS")) {
         throw new AlreadyExistsError(`Model "${modelId}" was uploaded to domain "${domain}" by someone else meanwhile. Choose another modelId.`, { cause: error });
@@ -263,7 +264,12 @@ export class ModelStore {
     await this.getTask(name, options);
     if (options.cascade) {
       const models = await this.metadata.listModels(name, options);
-      for (const model of models.reverse()) await this.deleteDescribed(model, options);
+      const readable = new Set(models.map((model) => model.model.model_id));
+      // Documents too corrupt to list go first (their archives stay: see deleteModel).
+      for (const id of await this.metadata.listModelIds(name, options)) {
+        if (!readable.has(id)) await this.deleteDescribed(name, id, undefined, options);
+      }
+      for (const model of models.reverse()) await this.deleteDescribed(name, model.model.model_id, model, options);
     }
     await this.metadata.deleteTask(name, options);
   }
@@ -292,6 +298,8 @@ export class ModelStore {
         `The archive of model "${id}" in domain "${domain}" is missing at "${key}". Its metadata is stale; remove it with store.deleteModel("${domain}", "${id}").`,
       );
     }
+    // Models uploaded by the Python library record no size or sha256 to check against.
+    if (!metadata.archive) return body;
     return body.pipeThrough(verifyingStream(metadata.archive, `The archive of model "${id}" in domain "${domain}"`));
   }
 
@@ -339,19 +347,26 @@ export class ModelStore {
   /**
    * Removes a model's metadata, then its archive. If it was the latest, the
    * latest becomes the newest remaining model (`latest.json` is moved or removed).
+   * A document that is corrupt or describes another model (copied by hand) is
+   * removed, but the archive it names is left alone: it may be another model's.
    */
   async deleteModel(domain: string, modelId: string, options: ReadOptions = {}): Promise<void> {
-    await this.deleteDescribed(await this.getModelInfo(domain, modelId, options), options);
+    let metadata: ModelMetadata | undefined;
+    try {
+      metadata = await this.getModelInfo(domain, modelId, options);
+    } catch (error) {
+      if (!hasCode(error, "INTEGRITY")) throw error;
+    }
+    await this.deleteDescribed(validateDomain(domain), validateModelId(modelId), metadata, options);
   }
 
-  private async deleteDescribed(metadata: ModelMetadata, options: ReadOptions): Promise<void> {
-    const { domain, model_id: id } = metadata.model;
+  private async deleteDescribed(domain: string, id: string, metadata: ModelMetadata | undefined, options: ReadOptions): Promise<void> {
     // Metadata first: a reader must never find a model whose archive is gone.
     await this.metadata.deleteModel(domain, id, options);
-    await this.backend.delete(this.keyOf(metadata.storage, id), options);
+    if (metadata) await this.backend.delete(this.keyOf(metadata.storage, id), options);
   }
 
-  private describe(domain: string, modelId: string, created: Date, archiveKey: string, archive: { size: number; sha256: string }, options: UploadOptions): ModelMetadata {
+  private describe(domain: string, modelId: string, created: Date, archiveKey: string, archive: { size: number; sha256: string }, options: UploadOptions): UploadedModel {
     const runtime = detectRuntime();
     return {
       model: { domain, model_id: modelId, ...(options.modelType ? { model_type: options.modelType } : {}) },
@@ -360,7 +375,7 @@ export class ModelStore {
       code: {
         runtime: runtime.label,
         user: runtime.user ?? "unknown",
-        created: created.toISOString(),
+        created: formatCreated(created),
         dependencies: { ...DEPENDENCY_VERSIONS, ...options.dependencies },
       },
       ...(options.extraMetadata !== undefined ? { extra: options.extraMetadata } : {}),
@@ -384,7 +399,7 @@ export class ModelStore {
   /** True when the repository holds exactly `metadata` (same id and archive). */
   private async holdsRecord(metadata: ModelMetadata): Promise<boolean> {
     const found = await this.metadata.getModel(metadata.model.domain, metadata.model.model_id).catch(() => null);
-    return found !== null && found.archive.sha256 === metadata.archive.sha256 && this.keyOf(found.storage, found.model.model_id) === this.keyOf(metadata.storage, metadata.model.model_id);
+    return found !== null && found.archive?.sha256 === metadata.archive?.sha256 && this.keyOf(found.storage, found.model.model_id) === this.keyOf(metadata.storage, metadata.model.model_id);
   }
 
   private async removeQuietly(keys: string[]): Promise<void> {

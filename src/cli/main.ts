@@ -8,6 +8,7 @@
  * `MODEL_STORE_CONFIG`); flags override the environment.
  */
 import { createReadStream, createWriteStream } from "node:fs";
+import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { parseArgs } from "node:util";
 import { createArchive, LIBRARY_VERSION, ModelStoreError, readArchive, type ModelMetadata, type ModelStore, type JsonValue } from "../index.js";
@@ -28,7 +29,7 @@ Usage:
   modelstore delete-task <task> [--cascade]
   modelstore delete-project <project> [--cascade]
   modelstore info <domain> [id]              (latest when id is omitted)
-  modelstore download <domain> [id] [--to DIR]
+  modelstore download <domain> [id] [--to DIR]      (DIR defaults to ./<domain>/<id>)
   modelstore cat <domain> <id|latest> <path>
   modelstore delete <domain> <id>
   modelstore archive <paths...> [-o artifacts.tar.gz]
@@ -100,7 +101,7 @@ function parseMeta(text: string | undefined): JsonValue | undefined {
   }
 }
 
-const summary = (m: ModelMetadata) => `${m.model.model_id}  ${m.code.created}  ${m.archive.size} bytes  ${m.storage.prefix ?? m.storage.path ?? ""}`;
+const summary = (m: ModelMetadata) => `${m.model.model_id}  ${m.code.created}  ${m.archive ? `${m.archive.size} bytes` : "size unknown"}  ${m.storage.prefix ?? m.storage.path ?? ""}`;
 
 async function run(argv: string[]): Promise<void> {
   const { values: flags, positionals } = parse(argv);
@@ -191,9 +192,11 @@ async function runStoreCommand(store: ModelStore, command: string, args: string[
     }
     case "download": {
       need(args, 1, "download <domain> [id] [--to DIR]");
-      const id = args[1] && args[1] !== "latest" ? args[1] : undefined;
+      // Without --to, a directory of the model's own: extracting into the working
+      // directory would replace any of its folders that share a name with the model's.
+      const id = args[1] && args[1] !== "latest" ? args[1] : (await store.getLatest(args[0])).model.model_id;
       const progress = new ProgressLine("downloading", !flags.json && Boolean(process.stderr.isTTY));
-      const result = await downloadModel(store, args[0], id, flags.to ?? ".", { onProgress: ({ bytes, total }) => progress.update(bytes, total) });
+      const result = await downloadModel(store, args[0], id, flags.to ?? join(args[0], id), { onProgress: ({ bytes, total }) => progress.update(bytes, total) });
       progress.done();
       const report = { model_id: result.metadata.model.model_id, dir: result.dir, files: result.files, bytes: result.bytes };
       return print(flags, report, () => `${report.model_id} -> ${report.dir} (${report.files} files, ${report.bytes} bytes)`);

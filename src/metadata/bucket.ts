@@ -89,8 +89,14 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
     let next = 0;
     const worker = async () => {
       while (next < ids.length) {
-        const metadata = await readMetadata(backend, layout.versionKey(task, ids[next++]), options.signal);
-        if (metadata) models.push(metadata); // deleted while listing: leave it out
+        const id = ids[next++];
+        // Deleted while listing, or unreadable: left out, so that one bad document
+        // does not hide a whole domain; getModel(task, id) reports what is wrong with it.
+        const metadata = await readMetadata(backend, layout.versionKey(task, id), options.signal, { domain: task, modelId: id }).catch((error: unknown) => {
+          if (hasCode(error, "INTEGRITY")) return null;
+          throw error;
+        });
+        if (metadata) models.push(metadata);
       }
     };
     await Promise.all(Array.from({ length: Math.min(LIST_CONCURRENCY, ids.length) }, worker));
@@ -210,8 +216,11 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
           contentType: "application/json",
         });
       } catch (error) {
-        if (hasCode(error, "ALREADY_EXISTS")) throw modelExists(task, id);
-        throw error;
+        if (!hasCode(error, "ALREADY_EXISTS")) throw error;
+        // A retried create-only write whose first attempt landed (its answer lost) is
+        // refused too: then the document there is this one, and the model is recorded.
+        const existing = await readMetadata(backend, versionKey, signal).catch(() => null);
+        if (!existing || JSON.stringify(existing) !== JSON.stringify(metadata)) throw modelExists(task, id);
       }
       try {
         await advanceLatest(backend, layout.latestKey(task), metadata, signal);
@@ -224,10 +233,10 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
       }
     },
 
-    getModel: (task, id, options = {}) => readMetadata(backend, layout.versionKey(task, id), options.signal),
+    getModel: (task, id, options = {}) => readMetadata(backend, layout.versionKey(task, id), options.signal, { domain: task, modelId: id }),
     listModelIds,
     listModels,
-    latestModel: (task, options = {}) => readMetadata(backend, layout.latestKey(task), options.signal),
+    latestModel: (task, options = {}) => readMetadata(backend, layout.latestKey(task), options.signal, { domain: task }),
 
     async deleteModel(task, id, options = {}) {
       const key = layout.versionKey(task, id);

@@ -3,7 +3,7 @@
  * on it. The in-memory repository keeps one in a variable; the local JSON file
  * repository loads it, applies one operation under a lock and writes it back.
  */
-import { compareNewestFirst, type ModelMetadata } from "../meta.js";
+import { compareNewestFirst, createdTime, type ModelMetadata } from "../meta.js";
 import { defaultProjectUndeletable, modelExists, projectNotEmpty, taskInOtherProject, taskNotEmpty } from "./errors.js";
 import { DEFAULT_PROJECT, type ProjectRecord, type TaskRecord } from "./repository.js";
 
@@ -119,7 +119,7 @@ export function getModel(state: MetadataState, task: string, id: string): ModelM
 /** A task's models, newest first. */
 export function listModels(state: MetadataState, task: string): ModelMetadata[] {
   // Parse each creation time once, not once per comparison.
-  const keyed = Object.values(own(state.models, task) ?? {}).map((model) => ({ model, time: Date.parse(model.code.created) }));
+  const keyed = Object.values(own(state.models, task) ?? {}).map((model) => ({ model, time: createdTime(model.code.created) }));
   keyed.sort((a, b) => b.time - a.time || compareNewestFirst(a.model, b.model));
   return keyed.map((entry) => entry.model);
 }

@@ -13,8 +13,8 @@ import { extractArchive } from "./extract-archive.js";
 /** Options for {@link downloadModel}. */
 export interface DownloadOptions {
   signal?: AbortSignal;
-  /** Called with compressed archive bytes read so far and the archive's total size. */
-  onProgress?: (progress: { bytes: number; total: number }) => void;
+  /** Called with compressed archive bytes read so far and the archive's total size (unknown for models the Python library uploaded). */
+  onProgress?: (progress: { bytes: number; total: number | undefined }) => void;
 }
 
 /** What {@link downloadModel} did. */
@@ -42,7 +42,7 @@ export async function downloadModel(store: ModelStore, domain: string, modelId: 
   const staging = join(dirname(target), `.${basename(target)}.modelstore-${crypto.randomUUID()}.partial`);
   try {
     let bytes = 0;
-    const total = metadata.archive.size;
+    const total = metadata.archive?.size;
     const counted = (await store.openArchive(metadata, options)).pipeThrough(
       new TransformStream<Uint8Array, Uint8Array>({
         transform(chunk, controller) {

@@ -21,6 +21,7 @@ function cli(args: string[], env: Record<string, string> = {}) {
 }
 
 beforeAll(async () => {
+  // Built by `npm test`'s pretest; when this file runs alone, build if missing.
   if (!existsSync(bin)) execFileSync("npm", ["run", "build", "--silent"], { cwd: repo, stdio: "inherit" });
   work = await mkdtemp(join(tmpdir(), "modelstore-cli-"));
   await mkdir(join(work, "model/sub"), { recursive: true });
@@ -55,6 +56,19 @@ describe("modelstore CLI", () => {
 
     expect(cli(["delete", "refunds", id]).code).toBe(0);
     expect(JSON.parse(cli(["models", "refunds", "--json"]).stdout)).toEqual([]);
+  });
+
+  it("downloads into ./<domain>/<id> without --to, leaving folders of the working directory alone", async () => {
+    const up = JSON.parse(cli(["upload", "shadow", "model", "--json"]).stdout);
+    const id: string = up.model.model_id;
+    // A folder of the working directory that shares a name with one of the model's.
+    await mkdir(join(work, "sub"), { recursive: true });
+    await writeFile(join(work, "sub/mine.txt"), "not the model's");
+    const down = cli(["download", "shadow", "--json"]);
+    expect(down.code).toBe(0);
+    expect(JSON.parse(down.stdout).dir).toBe(join(work, "shadow", id));
+    expect(await readFile(join(work, "shadow", id, "sub/weights.bin"))).toEqual(await readFile(join(work, "model/sub/weights.bin")));
+    expect(await readFile(join(work, "sub/mine.txt"), "utf8")).toBe("not the model's");
   });
 
   it("writes an archive GNU tar can list", async () => {

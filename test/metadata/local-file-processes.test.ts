@@ -34,7 +34,7 @@ describe("local JSON metadata across processes", () => {
     );
     expect((await store.getLatest("refunds")).model.model_id).toBe(models[0].model.model_id);
     for (const meta of models.slice(0, 5)) {
-      expect(sha256(await collect(await store.getArchive("refunds", meta.model.model_id)))).toBe(meta.archive.sha256);
+      expect(sha256(await collect(await store.getArchive("refunds", meta.model.model_id)))).toBe(meta.archive!.sha256);
     }
     // Every write replaced the file whole: it parses, and no temp or lock file is left over.
     const doc = JSON.parse(await readFile(join(dir, "metadata.json"), "utf8"));

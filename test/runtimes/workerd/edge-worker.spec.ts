@@ -139,7 +139,7 @@ describe("examples/edge-worker in workerd", () => {
   });
 
   it("serves a file from the start of a 150 MiB archive after reading only latest.json and the archive's first bytes", async () => {
-    expect(big.archive.size).toBeGreaterThan(128 * MiB);
+    expect(big.archive!.size).toBeGreaterThan(128 * MiB);
     const { response, body, s3 } = await get("/models/big/latest/files/config.json");
     expect(response.status).toBe(200);
     expect(body).toEqual(config);
