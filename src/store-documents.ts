@@ -101,28 +101,35 @@ export async function advanceLatest(backend: Backend, key: string, candidate: Mo
 }
 
 /**
- * After `removedId` was deleted: if `latest.json` named it, point it at
- * `newest()` (the newest remaining model) or remove it when none remains.
+ * After `removedId` was deleted: if `latest.json` named it (or any model that
+ * no longer `exists`), point it at `newest()` (the newest remaining model) or
+ * remove it when none remains.
  */
 export async function repairLatest(
   backend: Backend,
   key: string,
   removedId: string,
   newest: () => Promise<ModelMetadata | undefined>,
+  exists: (id: string) => Promise<boolean>,
   signal?: AbortSignal,
 ): Promise<void> {
   for (let attempt = 0; attempt < MAX_SWAP_ATTEMPTS; attempt++) {
     throwIfAborted(signal);
     const current = await readTagged(backend, key, signal);
     if (!current) return;
-    if (current.metadata && current.metadata.model.model_id !== removedId) return;
+    const named = current.metadata?.model.model_id;
+    // Checked after every swap too: a delete racing this one may have removed the replacement meanwhile.
+    if (named !== undefined && named !== removedId && (await exists(named))) return;
     const replacement = await newest();
     if (!replacement) {
-      // The interface has no conditional delete; a model uploaded in this instant re-creates latest.json itself.
+      // The interface has no conditional delete. An upload that advanced latest.json
+      // between newest() and this delete is found by looking again, and put back.
       await backend.delete(key, { signal });
+      const arrived = await newest();
+      if (arrived) await advanceLatest(backend, key, arrived, signal);
       return;
     }
-    if (await swap(backend, key, current, encodeMetadata(replacement), signal)) return;
+    await swap(backend, key, current, encodeMetadata(replacement), signal);
   }
   throw new ModelStoreError("CONFLICT", `Could not repair "${key}": it kept changing. Run the delete again.`);
 }

@@ -104,6 +104,7 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
   }
 
   const newestOf = (task: string, signal?: AbortSignal) => async () => (await listModels(task, { signal }))[0];
+  const versionExists = (task: string, signal?: AbortSignal) => async (id: string) => (await backend.head(layout.versionKey(task, id), { signal })) !== null;
 
   async function getTask(name: string, options: MetadataCallOptions = {}): Promise<TaskRecord | null> {
     const member = (await readIndex(options.signal)).tasks.get(name);
@@ -228,7 +229,7 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
         // Cleanup runs after the caller's signal may have fired, so it takes none.
         await backend.delete(versionKey).catch(() => undefined);
         // The latest.json write may have landed before its response was lost: point it back.
-        await repairLatest(backend, layout.latestKey(task), id, newestOf(task)).catch(() => undefined);
+        await repairLatest(backend, layout.latestKey(task), id, newestOf(task), versionExists(task)).catch(() => undefined);
         throw error;
       }
     },
@@ -242,7 +243,7 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
       const key = layout.versionKey(task, id);
       if (!(await backend.head(key, options))) return false;
       await backend.delete(key, options);
-      await repairLatest(backend, layout.latestKey(task), id, newestOf(task, options.signal), options.signal);
+      await repairLatest(backend, layout.latestKey(task), id, newestOf(task, options.signal), versionExists(task, options.signal), options.signal);
       return true;
     },
   };
