@@ -11,13 +11,28 @@ import { InvalidArgumentError } from "./errors.js";
  */
 export const RESERVED_NAMES: readonly string[] = ["versions", "latest.json", "artifacts.tar.gz", ".projects"];
 
-const MAX_NAME_LENGTH = 255; // one path segment on every common file system
+// A path segment may be 255 bytes on every common file system; names become
+// segments with suffixes (".json", the file-system backend's ".<name>.<hex>.tmp").
+const MAX_NAME_BYTES = 200;
 // C0 controls, DEL and C1 controls: invisible in listings and unsafe in terminals.
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+// Format characters (bidi overrides, zero-width spaces) and line/paragraph separators:
+// they make two names that look the same, or one that reads backwards.
+const INVISIBLE_CHARACTERS = /[\p{Cf}\p{Zl}\p{Zp}]/u;
+// The file-system backend's own lock and temp files, which it hides from listings.
+const INTERNAL_FILE = /^\..+\.(lock|[0-9a-f]{16}\.tmp)$/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const utf8Bytes = (name: string) => new TextEncoder().encode(name).length;
 
 function problemWith(name: string): string | undefined {
   if (name.length === 0) return "it is empty";
-  if (name.length > MAX_NAME_LENGTH) return `it is ${name.length} characters long (at most ${MAX_NAME_LENGTH})`;
+  if (LONE_SURROGATE.test(name)) return "it is not well-formed Unicode (a lone surrogate)";
+  const bytes = utf8Bytes(name);
+  if (bytes > MAX_NAME_BYTES) return `it is ${bytes} bytes long in UTF-8 (at most ${MAX_NAME_BYTES})`;
+  if (name.normalize("NFC") !== name) return 'it is not in Unicode NFC form (pass name.normalize("NFC"), so that one name has one spelling)';
+  const invisible = INVISIBLE_CHARACTERS.exec(name);
+  if (invisible) return `it contains the invisible character U+${invisible[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+  if (INTERNAL_FILE.test(name)) return 'names shaped like ".<name>.lock" are reserved for the file-system backend\'s own files';
   if (name.includes("/") || name.includes("\\")) return "it contains a slash";
   if (name === "." || name.includes("..")) return 'it contains ".."';
   if (CONTROL_CHARACTERS.test(name)) return "it contains a control character";
@@ -45,7 +60,7 @@ export function validateProject(project: unknown): string {
   if (typeof project !== "string") {
     throw new InvalidArgumentError(`A project must be a string, got ${typeof project}. Pass a name such as "payments", or omit it for the default project.`);
   }
-  const problem = problemWith(project);
+  const problem = problemWith(project) ?? (project.endsWith(".json") ? 'it ends in ".json", like the documents that describe projects' : undefined);
   if (problem) {
     throw new InvalidArgumentError(
       `Invalid project ${JSON.stringify(project)}: ${problem}. Use a single name such as "payments" (letters, digits, "-", "_", ".").`,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BucketLayout, formatLayoutTime, validateDomain, validateModelId, validateRootPrefix } from "../src/index.js";
+import { BucketLayout, formatLayoutTime, validateDomain, validateModelId, validateProject, validateRootPrefix } from "../src/index.js";
 
 describe("bucket layout", () => {
   const layout = new BucketLayout();
@@ -36,6 +36,29 @@ describe("bucket layout", () => {
     }
     expect(() => validateDomain("a/b")).toThrow(/Use a single name/);
     expect(validateDomain("customer-refunds_v2.1")).toBe("customer-refunds_v2.1");
+    expect(validateDomain("café-€")).toBe("café-€");
+    expect(validateModelId("x".repeat(200))).toBe("x".repeat(200));
+  });
+
+  it("rejects names that would not fit a path segment with the layout's suffixes, or that look like another name", () => {
+    const cases: [string, RegExp][] = [
+      ["x".repeat(201), /201 bytes long in UTF-8 \(at most 200\)/],
+      ["é".repeat(101), /202 bytes long/], // 101 characters, two bytes each
+      ["cafe\u0301", /NFC/], // "café" with a combining accent
+      ["refunds\u202e", /invisible character U\+202E/], // right-to-left override
+      ["a\u200bb", /U\+200B/], // zero-width space
+      ["a\u2028b", /U\+2028/], // line separator
+      ["x\ud800", /lone surrogate/],
+      [".refunds.lock", /file-system backend's own files/],
+      [".a.0123456789abcdef.tmp", /file-system backend's own files/],
+    ];
+    for (const [bad, message] of cases) {
+      expect(() => validateDomain(bad), JSON.stringify(bad)).toThrow(message);
+      expect(() => validateModelId(bad), JSON.stringify(bad)).toThrow(message);
+      expect(() => validateProject(bad), JSON.stringify(bad)).toThrow(message);
+    }
+    expect(() => validateProject("payments.json")).toThrow(/ends in ".json"/);
+    expect(validateDomain("payments.json")).toBe("payments.json");
     expect(validateModelId("3f2c1a9e-0000-4000-8000-000000000000")).toBe("3f2c1a9e-0000-4000-8000-000000000000");
   });
 });
