@@ -43,7 +43,9 @@ function storeFor(env: Env): ModelStore {
     region: env.S3_REGION || undefined,
     credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY },
   });
-  return new ModelStore({ backend, rootPrefix: env.MODEL_STORE_ROOT_PREFIX || undefined });
+  // As in the Python library, a root prefix goes in front of the layout's own root.
+  const prefix = env.MODEL_STORE_ROOT_PREFIX?.replace(/\/+$/, "");
+  return new ModelStore({ backend, rootPrefix: prefix ? `${prefix}/operatorai-model-store` : undefined });
 }
 
 function jsonError(status: number, code: string, message: string, headers: HeadersInit = {}): Response {

@@ -9,7 +9,7 @@
 import { join, resolve } from "node:path";
 import { InvalidArgumentError } from "../errors.js";
 import { custom, DEFAULT_LOCAL_DIRECTORY, fileSystemBackend, LOCAL_METADATA_FILE, storeFromConfigFile, type MetadataSpec } from "../fs.js";
-import type { ModelStore } from "../index.js";
+import { DEFAULT_ROOT_PREFIX, type ModelStore } from "../index.js";
 import { s3BackendFromEnv } from "../s3.js";
 
 /** Storage names accepted in `MODEL_STORE_STORAGE` / `--storage` (the Python library's names). */
@@ -31,13 +31,25 @@ export interface StoreSettings {
 /** The default file-system root: `./.modelstore`. */
 export const DEFAULT_FILESYSTEM_ROOT = DEFAULT_LOCAL_DIRECTORY;
 
-/** Builds the store from flags, then environment, then defaults. */
-export async function storeFromSettings(flags: StoreSettings, env: Record<string, string | undefined>): Promise<ModelStore> {
-  const config = flags.config ?? env.MODEL_STORE_CONFIG;
+/**
+ * Builds the store from flags, then environment, then defaults. Empty
+ * variables count as unset. A config file named by `--config` wins; one named
+ * by `MODEL_STORE_CONFIG` gives way to flags that choose the store, as the
+ * environment always gives way to flags.
+ *
+ * `MODEL_STORE_ROOT_PREFIX` means what it means to the Python library: the
+ * store's directory for `filesystem` (when `MODEL_STORE_ROOT` is unset), and
+ * for `aws-s3` a prefix in front of `operatorai-model-store`.
+ */
+export async function storeFromSettings(flags: StoreSettings, givenEnv: Record<string, string | undefined>): Promise<ModelStore> {
+  const env = Object.fromEntries(Object.entries(givenEnv).filter(([, value]) => value !== "")) as Record<string, string | undefined>;
+  const choosesStore = [flags.storage, flags.metadata, flags.root, flags.rootPrefix].some((value) => value !== undefined);
+  const config = flags.config ?? (choosesStore ? undefined : env.MODEL_STORE_CONFIG);
   if (config) return storeFromConfigFile(resolve(config), env);
   const storage = flags.storage ?? env.MODEL_STORE_STORAGE ?? "filesystem";
-  const rootPrefix = flags.rootPrefix ?? env.MODEL_STORE_ROOT_PREFIX;
-  const root = resolve(flags.root ?? env.MODEL_STORE_ROOT ?? DEFAULT_FILESYSTEM_ROOT);
+  const pythonPrefix = env.MODEL_STORE_ROOT_PREFIX;
+  const rootPrefix = flags.rootPrefix;
+  const root = resolve(flags.root ?? env.MODEL_STORE_ROOT ?? pythonPrefix ?? DEFAULT_FILESYSTEM_ROOT);
   const metadataName = flags.metadata ?? env.MODEL_STORE_METADATA ?? "bucket";
   let metadata: MetadataSpec;
   switch (metadataName) {
@@ -59,7 +71,12 @@ export async function storeFromSettings(flags: StoreSettings, env: Record<string
       return custom({ artifacts: fileSystemBackend({ root }), metadata, rootPrefix, env });
     case "aws-s3":
       // Bucket, region, endpoint and credentials from the AWS and MODEL_STORE_AWS_* variables.
-      return custom({ artifacts: s3BackendFromEnv(env), metadata, rootPrefix: rootPrefix ?? env.MODEL_STORE_AWS_ROOT_PREFIX, env });
+      return custom({
+        artifacts: s3BackendFromEnv(env),
+        metadata,
+        rootPrefix: rootPrefix ?? env.MODEL_STORE_AWS_ROOT_PREFIX ?? (pythonPrefix && `${pythonPrefix.replace(/\/+$/, "")}/${DEFAULT_ROOT_PREFIX}`),
+        env,
+      });
     default:
       throw new InvalidArgumentError(
         `Unknown storage ${JSON.stringify(storage)} (from --storage or MODEL_STORE_STORAGE). Use one of: ${STORAGE_NAMES.join(", ")}.`,

@@ -42,7 +42,7 @@ Options:
   --project P      the project of an uploaded task, or the project to list
   --cascade        also delete what a task or project holds
   --root DIR       file-system root (env MODEL_STORE_ROOT, default ./.modelstore)
-  --prefix P       root prefix (env MODEL_STORE_ROOT_PREFIX, default operatorai-model-store)
+  --prefix P       key prefix replacing operatorai-model-store (default operatorai-model-store)
   --json           machine-readable output
   -h, --help       this text
   -v, --version    the version

@@ -71,6 +71,20 @@ describe("modelstore CLI", () => {
     expect(await readFile(join(work, "sub/mine.txt"), "utf8")).toBe("not the model's");
   });
 
+  it("reads MODEL_STORE_ROOT_PREFIX as the Python library does, counts empty variables as unset, and lets flags override MODEL_STORE_CONFIG", async () => {
+    // Python's filesystem storage: MODEL_STORE_ROOT_PREFIX is the store's directory.
+    const env = { MODEL_STORE_ROOT: "", MODEL_STORE_ROOT_PREFIX: join(work, "py-root") };
+    expect(cli(["upload", "py-domain", "model", "--json"], env).code).toBe(0);
+    expect(existsSync(join(work, "py-root", "operatorai-model-store", "py-domain", "latest.json"))).toBe(true);
+    expect(JSON.parse(cli(["domains", "--json"], env).stdout)).toEqual(["py-domain"]);
+    // A config file from the environment gives way to flags that choose the store.
+    const withConfig = { MODEL_STORE_CONFIG: join(work, "no-such-config.json") };
+    expect(cli(["domains", "--json"], withConfig).code).not.toBe(0);
+    const flagged = cli(["domains", "--json", "--root", join(work, "py-root")], withConfig);
+    expect(flagged.stderr).toBe("");
+    expect(JSON.parse(flagged.stdout)).toEqual(["py-domain"]);
+  });
+
   it("writes an archive GNU tar can list", async () => {
     const result = cli(["archive", "model", "-o", "a.tar.gz"]);
     expect(result.code).toBe(0);
