@@ -219,6 +219,24 @@ async function runStoreCommand(store: ModelStore, command: string, args: string[
   }
 }
 
+/** The library's advice in its messages, as the commands that do the same. */
+const COMMAND_HINTS: [RegExp, (...groups: string[]) => string][] = [
+  [/store\.listDomains\(\)/g, () => "modelstore domains"],
+  [/store\.listModels\("([^"]*)"\)/g, (domain) => `modelstore models ${domain}`],
+  [/store\.upload\("([^"]*)", \.\.\.\)/g, (domain) => `modelstore upload ${domain} <paths...>`],
+  [/store\.deleteModel\("([^"]*)", "([^"]*)"\)/g, (domain, id) => `modelstore delete ${domain} ${id}`],
+  [/store\.listProjects\(\)/g, () => "modelstore projects"],
+  [/store\.listTasks\(\)/g, () => "modelstore tasks"],
+  [/store\.ensureProject\("([^"]*)"\)/g, (name) => `modelstore upload <domain> <paths...> --project ${name}`],
+  [/store\.ensureTask\("([^"]*)"\)/g, (name) => `modelstore upload ${name} <paths...>`],
+  [/store\.deleteTask\(name, \{ cascade: true \}\)/g, () => "modelstore delete-task <task> --cascade"],
+];
+
+/** `message` with the library's API advice rewritten as CLI commands. */
+function asCommandAdvice(message: string): string {
+  return COMMAND_HINTS.reduce((text, [pattern, command]) => text.replace(pattern, (_, ...groups: string[]) => command(...groups)), message);
+}
+
 /** Runs the CLI and returns its exit code. */
 async function main(argv: string[]): Promise<number> {
   try {
@@ -226,8 +244,10 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     const code = error instanceof ModelStoreError ? error.code : (error as { code?: string }).code;
-    const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`modelstore: ${message}\n`);
+    const message = asCommandAdvice(error instanceof Error ? error.message : String(error));
+    // With --json, errors are JSON too (on stderr, so stdout holds only results).
+    if (argv.includes("--json")) process.stderr.write(JSON.stringify({ error: { code: code ?? "ERROR", message } }) + "\n");
+    else process.stderr.write(`modelstore: ${message}\n`);
     if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" || code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") return 2;
     return (code ? EXIT_CODES[code] : undefined) ?? 1;
   }

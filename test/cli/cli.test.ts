@@ -96,6 +96,13 @@ describe("modelstore CLI", () => {
     const missing = cli(["info", "nowhere"]);
     expect(missing.code).toBe(3);
     expect(missing.stderr).toMatch(/Domain "nowhere" has no models/);
+    // The library's advice, given as the commands that follow it.
+    expect(missing.stderr).toContain("List the domains with modelstore domains, or upload one with modelstore upload nowhere <paths...>.");
+    expect(missing.stderr).not.toContain("store.");
+    const asJson = cli(["info", "nowhere", "--json"]);
+    expect(asJson.code).toBe(3);
+    expect(asJson.stdout).toBe("");
+    expect(JSON.parse(asJson.stderr)).toEqual({ error: { code: "NOT_FOUND", message: expect.stringContaining('Domain "nowhere" has no models') } });
     const bad = cli(["upload", "a/b", "model"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/Invalid domain/);
