@@ -129,18 +129,24 @@ export function parseMetadata(text: string, key: string, expected?: { domain: st
       { cause },
     );
   }
+  return checkMetadata(doc, `The metadata document at "${key}"`, expected);
+}
+
+/**
+ * Validates a parsed metadata document (see {@link parseMetadata}); `where`
+ * names it in the error message, e.g. `The metadata document at "<key>"`.
+ */
+export function checkMetadata(doc: unknown, where: string, expected?: { domain: string; modelId?: string }): ModelMetadata {
   const problem = problemWith(doc);
   if (problem) {
-    throw new IntegrityError(
-      `The metadata document at "${key}" is corrupt: ${problem}. It was not written by a compatible modelstore; delete the model and upload it again.`,
-    );
+    throw new IntegrityError(`${where} is corrupt: ${problem}. It was not written by a compatible modelstore; delete the model and upload it again.`);
   }
   const metadata = doc as ModelMetadata;
   const { domain, model_id: id } = metadata.model;
   if (expected && (domain !== expected.domain || (expected.modelId !== undefined && id !== expected.modelId))) {
     const wanted = expected.modelId === undefined ? `a model of domain "${expected.domain}"` : `model "${expected.modelId}" of domain "${expected.domain}"`;
     throw new IntegrityError(
-      `The metadata document at "${key}" describes model "${id}" of domain "${domain}", not ${wanted}: it was copied or edited. ` +
+      `${where} describes model "${id}" of domain "${domain}", not ${wanted}: it was copied or edited. ` +
         `Restore the original document, or delete this one (deleteModel then leaves the archive it names alone).`,
     );
   }

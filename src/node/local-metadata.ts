@@ -11,6 +11,7 @@ import { fsCall, isErrno } from "../backends/fs-errors.js";
 import { tempName } from "../backends/fs-keys.js";
 import { withFileLock } from "../backends/fs-lock.js";
 import { IntegrityError } from "../errors.js";
+import { checkMetadata } from "../meta.js";
 import type { ModelMetadata } from "../meta.js";
 import type { AddModelOptions, ListTasksOptions, MetadataCallOptions, MetadataRepository } from "../metadata/repository.js";
 import * as S from "../metadata/state.js";
@@ -117,6 +118,15 @@ function parse(text: string, path: string): S.MetadataState {
   const state = doc as Partial<S.MetadataState> | null;
   if (!state || state.version !== 1 || typeof state.projects !== "object" || typeof state.tasks !== "object" || typeof state.models !== "object") {
     throw new IntegrityError(`The metadata file "${path}" is not a modelstore metadata file (version 1). Point the store at another path, or restore the file.`);
+  }
+  for (const [task, models] of Object.entries(state.models!)) {
+    if (typeof models !== "object" || models === null) {
+      throw new IntegrityError(`The metadata file "${path}" is corrupt: the models of task "${task}" are not an object. Restore the file from a backup.`);
+    }
+    // Each entry is checked as a bucket document would be, so a hand-edited file fails here, with its place named.
+    for (const [id, metadata] of Object.entries(models)) {
+      checkMetadata(metadata, `The entry for model "${id}" of task "${task}" in "${path}"`, { domain: task, modelId: id });
+    }
   }
   return state as S.MetadataState;
 }
