@@ -66,12 +66,23 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
   }
 
   async function domainsWithModels(signal?: AbortSignal): Promise<string[]> {
-    const domains: string[] = [];
+    const candidates: string[] = [];
     for await (const prefix of backend.listPrefixes(layout.domainsPrefix(), { signal })) {
       const name = layout.domainOfPrefix(prefix);
-      if (name !== undefined && isValidDomain(name)) domains.push(name);
+      if (name !== undefined && isValidDomain(name)) candidates.push(name);
     }
-    return domains;
+    // A prefix holding only an upload's archive placeholder (a first upload in
+    // progress, or one whose process died) is not a domain yet.
+    const found = new Set<string>();
+    let next = 0;
+    const worker = async () => {
+      while (next < candidates.length) {
+        const name = candidates[next++];
+        if (await hasModels(name, signal)) found.add(name);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(LIST_CONCURRENCY, candidates.length) }, worker));
+    return candidates.filter((name) => found.has(name));
   }
 
   async function listModelIds(task: string, options: MetadataCallOptions = {}): Promise<string[]> {

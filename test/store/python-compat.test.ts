@@ -124,6 +124,18 @@ describe("documents that are not what their key says", () => {
   });
 });
 
+describe("leftovers of an upload whose process died", () => {
+  it("an archive placeholder alone does not make a domain: not listed, and the default project still deletes by cascade", async () => {
+    await store.upload("refunds", { files: model() });
+    // What a killed first upload to "ghost" leaves: the empty placeholder that claimed its archive slot.
+    await mkdir(join(root, ROOT_PREFIX, "ghost", "2026", "11", "24", "01:00:00"), { recursive: true });
+    await writeFile(join(root, ROOT_PREFIX, "ghost", "2026", "11", "24", "01:00:00", "artifacts.tar.gz"), "");
+    expect(await store.listDomains()).toEqual(["refunds"]);
+    await store.deleteProject("default", { cascade: true });
+    expect(await store.listDomains()).toEqual([]);
+  });
+});
+
 describe("a commit whose answer was lost", () => {
   /** The memory backend, except that the first write of a version document lands but answers as if it had been there already (a retried create-only PUT whose first attempt landed). */
   function lostFirstAnswer(): Backend {
