@@ -14,7 +14,7 @@
  * slip in), documented for the store via `capabilities.conditionalWrites = false`.
  * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
  */
-import { AlreadyExistsError, BackendError, ConflictError } from "../errors.js";
+import { AbortedError, AlreadyExistsError, BackendError, ConflictError } from "../errors.js";
 import type { ObjectInfo, PutOptions } from "./backend.js";
 import type { S3Transport } from "./s3-transport.js";
 
@@ -43,16 +43,24 @@ export function isNotImplemented(error: unknown): boolean {
 /**
  * Maps a failed conditional write to AlreadyExistsError / ConflictError:
  * 412 PreconditionFailed, 409 ConditionalRequestConflict (a concurrent
- * conditional write), and 404 NoSuchKey for `If-Match` on a missing object.
+ * conditional write to the same key, still conflicting after the transport's
+ * retries), and 404 NoSuchKey for `If-Match` on a missing object.
+ * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-requests.html
  */
 export function preconditionError(error: unknown, key: string, options: PutOptions): unknown {
   if (!(error instanceof BackendError)) return error;
   const lost = error.status === 412 || error.status === 409 || (options.ifMatch !== undefined && error.serverCode === "NoSuchKey");
   if (!lost) return error;
+  if (error.status === 409) {
+    const racing = "another conditional write to it was in progress at the same time, and it still conflicted after retries";
+    return options.ifNoneMatch === "*"
+      ? new AlreadyExistsError(`Cannot create "${key}": ${racing}, so another writer is creating it. Read it, or pick another key.`, { cause: error })
+      : new ConflictError(`Cannot write "${key}": ${racing}, so it is changing under you. Read it again and retry.`, { cause: error });
+  }
   if (options.ifNoneMatch === "*" && error.status === 412) {
     return new AlreadyExistsError(`Cannot create "${key}": an object already exists there. Pick another key, or delete the object first.`, { cause: error });
   }
-  return new ConflictError(`Cannot write "${key}": it changed since it was read (its etag is no longer ${options.ifMatch ?? "absent"}). Read it again and retry.`, { cause: error });
+  return new ConflictError(`Cannot write "${key}": it changed since it was read (its etag is no longer ${options.ifMatch}). Read it again and retry.`, { cause: error });
 }
 
 /** The emulated check: throws like the server would have, given the object's current state. */
@@ -67,9 +75,17 @@ export function checkPrecondition(key: string, current: ObjectInfo | null, optio
   }
 }
 
-/** Runs the probe described above; resolves whether the server enforces conditional writes. */
-export async function probeConditionalWrites(transport: S3Transport, signal?: AbortSignal): Promise<boolean> {
+/** How long the whole probe may take: it runs for every caller at once, so on no caller's signal. */
+export const PROBE_TIMEOUT_MS = 30_000;
+
+/**
+ * Runs the probe described above; resolves whether the server enforces conditional writes.
+ * It has its own deadline rather than a caller's signal: one caller giving up must not
+ * fail the others waiting on the same probe (each races its own signal instead).
+ */
+export async function probeConditionalWrites(transport: S3Transport, timeoutMs = PROBE_TIMEOUT_MS): Promise<boolean> {
   const key = `${PROBE_PREFIX}${crypto.randomUUID()}`;
+  const signal = AbortSignal.timeout(timeoutMs);
   const put = async (headers: Record<string, string>) => {
     const response = await transport.send({
       method: "PUT",
@@ -91,9 +107,16 @@ export async function probeConditionalWrites(transport: S3Transport, signal?: Ab
     if (second !== 412 && second !== 409) return false;
     const third = await put({ "if-match": '"00000000000000000000000000000000"' });
     return third === 412;
+  } catch (error) {
+    if (!(error instanceof AbortedError)) throw error;
+    throw new BackendError(
+      `S3 bucket "${transport.options.bucket}": the one-time check whether the server enforces conditional writes got no answer within ${timeoutMs} ms. Check the endpoint and the network, or set \`conditionalWrites\` to "native" (AWS S3) or "emulate" to skip the check.`,
+      { backend: "s3", operation: "PutObject", key },
+      { cause: error },
+    );
   } finally {
     await transport
-      .send({ method: "DELETE", operation: "DeleteObject", key, accept: [403, 404] })
+      .send({ method: "DELETE", operation: "DeleteObject", key, accept: [403, 404], signal: AbortSignal.timeout(timeoutMs) })
       .then((response) => response.body?.cancel())
       .catch(() => {});
   }

@@ -6,7 +6,7 @@
  */
 import { InvalidArgumentError } from "../errors.js";
 import { s3Backend, type S3Backend } from "./s3.js";
-import type { S3BackendOptions } from "./s3-options.js";
+import type { S3BackendOptions, S3Credentials } from "./s3-options.js";
 
 /** A variables object such as `process.env`, `Deno.env.toObject()` or a worker's `env`. */
 export type EnvVars = Record<string, string | undefined>;
@@ -28,19 +28,25 @@ function required(env: EnvVars, name: string, why: string): string {
  * AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (optional),
  * AWS_REGION or AWS_DEFAULT_REGION (default us-east-1),
  * AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL (optional, for S3-compatible servers),
- * and MODEL_STORE_AWS_BUCKET (required).
+ * and MODEL_STORE_AWS_BUCKET (required). A variable is only required when
+ * `overrides` does not supply its option (`bucket`, `credentials`).
  * @param env the variables to read. @default `process.env` when the runtime has one
- * @param overrides options that win over the environment (partSize, fetch...)
+ * @param overrides options that win over the environment (bucket, credentials, partSize, fetch...)
  */
 export function s3BackendFromEnv(env: EnvVars = defaultEnv(), overrides: Partial<S3BackendOptions> = {}): S3Backend {
-  const bucket = required(env, "MODEL_STORE_AWS_BUCKET", "set it to the name of the bucket that holds the models.");
-  const accessKeyId = required(env, "AWS_ACCESS_KEY_ID", "set it (and AWS_SECRET_ACCESS_KEY) to the credentials of an identity that can use the bucket.");
-  const secretAccessKey = required(env, "AWS_SECRET_ACCESS_KEY", "set it to the secret that goes with AWS_ACCESS_KEY_ID.");
+  // A variable is required only where no override supplies its option.
+  const bucket = overrides.bucket ?? required(env, "MODEL_STORE_AWS_BUCKET", "set it to the name of the bucket that holds the models, or pass `bucket`.");
   return s3Backend({
-    bucket,
     region: env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined,
     endpoint: env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined,
-    credentials: { accessKeyId, secretAccessKey, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) },
     ...overrides,
+    bucket,
+    credentials: overrides.credentials ?? credentialsFromEnv(env),
   });
+}
+
+function credentialsFromEnv(env: EnvVars): S3Credentials {
+  const accessKeyId = required(env, "AWS_ACCESS_KEY_ID", "set it (and AWS_SECRET_ACCESS_KEY) to the credentials of an identity that can use the bucket, or pass `credentials`.");
+  const secretAccessKey = required(env, "AWS_SECRET_ACCESS_KEY", "set it to the secret that goes with AWS_ACCESS_KEY_ID, or pass `credentials`.");
+  return { accessKeyId, secretAccessKey, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) };
 }

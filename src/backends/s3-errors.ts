@@ -93,6 +93,9 @@ function advice(code: string, status: number, ctx: S3ErrorContext): string {
       return "The server is throttling requests; lower `concurrency` or retry later.";
     case "NotImplemented":
       return "This S3-compatible server does not implement the request.";
+    case "InternalError":
+    case "RequestTimeout":
+      return "The server failed; retry later, and check the server's health if it persists.";
   }
   if (status >= 500) return "The server failed; retry later, and check the server's health if it persists.";
   return "See the server's message above.";
@@ -124,7 +127,9 @@ export function s3Error(
   const what = `S3 ${ctx.operation}${ctx.key !== undefined ? ` of "${ctx.key}"` : ""} in bucket "${ctx.bucket}"`;
   const serverMessage = parsed.message ? `: ${parsed.message.replace(/\s+$/, "")}` : "";
   const tries = ctx.attempts && ctx.attempts > 1 ? ` after ${ctx.attempts} attempts` : "";
-  const message = `${what} failed with ${status} ${code}${serverMessage}${tries}. ${advice(code, status, ctx)}`;
+  // S3 can answer 200 and put the failure in the body (CompleteMultipartUpload does).
+  const failed = status >= 200 && status < 300 ? `failed: the server answered ${status} with an error document, ${code}` : `failed with ${status} ${code}`;
+  const message = `${what} ${failed}${serverMessage}${tries}. ${advice(code, status, ctx)}`;
   return new BackendError(
     message,
     { backend: "s3", operation: ctx.operation, key: ctx.key, status, serverCode: code, requestId: parsed.requestId },
@@ -147,6 +152,49 @@ export function networkError(ctx: S3ErrorContext, endpointHost: string, cause: u
   const what = `S3 ${ctx.operation}${ctx.key !== undefined ? ` of "${ctx.key}"` : ""} in bucket "${ctx.bucket}"`;
   return new BackendError(
     `${what} failed: no answer from ${endpointHost} (${detail})${tries}. Check the endpoint and the network.`,
+    { backend: "s3", operation: ctx.operation, key: ctx.key },
+    { cause },
+  );
+}
+
+/**
+ * A 3xx answer. Redirects are never followed: the request's signed headers (and a
+ * session token) would go to another host, and its answer would not be from the endpoint.
+ * AWS answers 301 PermanentRedirect with `x-amz-bucket-region` when the bucket is in
+ * another region, and 307 TemporaryRedirect while a new bucket's DNS settles.
+ * @see https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList
+ */
+export function redirectError(ctx: S3ErrorContext, response: Response, body: string): BackendError {
+  const parsed = parseErrorXml(body);
+  const status = response.status;
+  const code = parsed.code || (status === 301 ? "PermanentRedirect" : status === 307 ? "TemporaryRedirect" : "Redirect");
+  const region = response.headers.get("x-amz-bucket-region") ?? xmlText(body, "Region");
+  const target = hostOf(response.headers.get("location")) ?? xmlText(body, "Endpoint");
+  const what = `S3 ${ctx.operation}${ctx.key !== undefined ? ` of "${ctx.key}"` : ""} in bucket "${ctx.bucket}"`;
+  const todo =
+    code === "PermanentRedirect" || region
+      ? `The bucket is not served at this endpoint${region ? ` but in region "${region}"` : ""}: set \`region\` (AWS_REGION)${region ? ` to "${region}"` : ""} or \`endpoint\` to the bucket's regional endpoint.`
+      : "Set `endpoint` (and `region`) to where the bucket is served; redirects are not followed, so credentials never leave the endpoint.";
+  return new BackendError(
+    `${what} was redirected (${status || "redirect"} ${code}${target ? ` to ${target}` : ""}). ${todo}`,
+    { backend: "s3", operation: ctx.operation, key: ctx.key, status, serverCode: code, requestId: parsed.requestId },
+  );
+}
+
+/** The host of a URL, for messages: never its path or query. */
+function hostOf(url: string | null): string | undefined {
+  try {
+    return url ? new URL(url).host : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A credentials provider that threw or returned no key: nothing was sent. */
+export function credentialsError(ctx: S3ErrorContext, cause: unknown): BackendError {
+  const what = `S3 ${ctx.operation}${ctx.key !== undefined ? ` of "${ctx.key}"` : ""} in bucket "${ctx.bucket}"`;
+  return new BackendError(
+    `${what} was not sent: the credentials provider failed (${describeNetworkCause(cause)}). Check the provider (its role, token source or environment) and retry.`,
     { backend: "s3", operation: ctx.operation, key: ctx.key },
     { cause },
   );

@@ -59,7 +59,8 @@ export async function* listPages(
   let token: string | undefined;
   let startAfter: string | undefined;
   while (remaining > 0) {
-    const response = await transport.send({
+    // Read inside the transport's retry loop: a page that breaks off is asked for again.
+    const { text } = await transport.sendText({
       method: "GET",
       operation: "ListObjectsV2",
       query: {
@@ -73,7 +74,7 @@ export async function* listPages(
       },
       signal: options.signal,
     });
-    const page = parsePage(await response.text());
+    const page = parsePage(text);
     remaining -= page.objects.length + page.prefixes.length;
     yield page;
     if (!page.truncated) return;

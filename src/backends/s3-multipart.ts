@@ -175,7 +175,7 @@ export async function uploadMultipart(
   options: MultipartOptions,
 ): Promise<{ size: number; etag: string }> {
   const { signal } = options;
-  const created = await transport.send({
+  const created = await transport.sendText({
     method: "POST",
     operation: "CreateMultipartUpload",
     key,
@@ -183,11 +183,11 @@ export async function uploadMultipart(
     headers: { "content-type": options.contentType },
     signal,
   });
-  const uploadId = xmlText(await created.text(), "UploadId");
+  const uploadId = xmlText(created.text, "UploadId");
   if (!uploadId) {
     throw new BackendError(
       `S3 CreateMultipartUpload of "${key}" in bucket "${transport.options.bucket}" answered without an UploadId; the server is not S3-compatible enough for multipart uploads. Raise partSize so objects go in one PUT.`,
-      { backend: "s3", operation: "CreateMultipartUpload", key, status: created.status },
+      { backend: "s3", operation: "CreateMultipartUpload", key, status: created.response.status },
     );
   }
 
@@ -243,16 +243,21 @@ export async function uploadMultipart(
     const body = completeDocument(etags);
     const send = (headers: Record<string, string>): Promise<string> =>
       completeOnce(headers).catch(async (error: unknown) => {
-        // NoSuchUpload after a retry: the first attempt may have completed the
-        // upload and only its answer was lost. The object says whether it did.
-        if (error instanceof BackendError && error.serverCode === "NoSuchUpload") {
-          const etag = await completedEarlier(transport, key, etags, size, signal);
+        // NoSuchUpload after a retry, or no readable answer at all: an earlier attempt
+        // may have completed the upload and only its answer was lost. The object says
+        // whether it did; if asking fails too, the original failure is the one to report.
+        const lostAnswer = error instanceof BackendError && (error.serverCode === "NoSuchUpload" || error.status === undefined);
+        if (lostAnswer) {
+          const etag = await completedEarlier(transport, key, etags, size, signal).catch(() => undefined);
           if (etag) return etag;
         }
         throw error;
       });
     const completeOnce = async (headers: Record<string, string>): Promise<string> => {
-      const response = await transport.send({
+      // sendText retries a 200 whose body is a retryable <Error> (InternalError, SlowDown...)
+      // and a body that breaks off, within the retry budget.
+      // @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html
+      const { response, text: xml } = await transport.sendText({
         method: "POST",
         operation: "CompleteMultipartUpload",
         key,
@@ -261,9 +266,7 @@ export async function uploadMultipart(
         body,
         signal,
       });
-      // S3 may answer 200 and still fail: the error is in the body.
-      // @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html
-      const xml = await response.text();
+      // An error nested elsewhere than at the root, with no result: still a failure.
       if (/<Error[\s>]/.test(xml) && !/<CompleteMultipartUploadResult[\s>]/.test(xml)) {
         throw s3Error({ operation: "CompleteMultipartUpload", bucket: transport.options.bucket, key }, response.status, parseErrorXml(xml));
       }
@@ -275,9 +278,18 @@ export async function uploadMultipart(
     parts.abort(error);
     await Promise.allSettled(inFlight);
     await options.onAbandon?.(error);
-    // Without the caller's signal: an aborted caller still wants the parts gone.
+    // Without the caller's signal: an aborted caller still wants the parts gone. But
+    // bounded, and tried once after an abort: the caller asked to stop, not to wait.
     await transport
-      .send({ method: "DELETE", operation: "AbortMultipartUpload", key, query: { uploadId }, accept: [404] })
+      .send({
+        method: "DELETE",
+        operation: "AbortMultipartUpload",
+        key,
+        query: { uploadId },
+        accept: [404],
+        signal: AbortSignal.timeout(transport.cleanupTimeoutMs),
+        ...(signal?.aborted ? { retries: 0 } : {}),
+      })
       .then((response) => response.body?.cancel())
       .catch(() => {
         // The original failure matters more; a bucket lifecycle rule

@@ -11,7 +11,9 @@
  * Every part after the first is pinned to the first answer's ETag with
  * `If-Match`, so an object replaced mid-read fails instead of mixing two
  * versions. At most `concurrency` parts are read ahead of the reader, so the
- * memory held is at most `partSize × concurrency`.
+ * memory held is at most `partSize × concurrency`. Each part has its own
+ * AbortController, tied to the caller's signal, so cancelling the stream also
+ * stops the part requests that are still waiting for their answers.
  */
 import { BackendError } from "../errors.js";
 
@@ -24,8 +26,10 @@ export interface ParallelGetOptions {
   concurrency: number;
   /** The body of the first part (bytes 0 to partSize - 1), already requested. */
   first: ReadableStream<Uint8Array>;
-  /** Requests bytes `offset` to `offset + length - 1` of the same object version. */
-  fetchPart(offset: number, length: number): Promise<ReadableStream<Uint8Array>>;
+  /** Requests bytes `offset` to `offset + length - 1` of the same object version; `signal` stops the request and its body. */
+  fetchPart(offset: number, length: number, signal: AbortSignal): Promise<ReadableStream<Uint8Array>>;
+  /** The caller's signal: aborting it stops every part. */
+  signal?: AbortSignal;
   /** The error for a part that ended short of its length. */
   shortPart(offset: number, expected: number, received: number): BackendError;
 }
@@ -39,11 +43,27 @@ class PartDownload {
   private cancelled: { reason: unknown } | undefined;
   private wake: (() => void) | undefined;
 
-  constructor(body: Promise<ReadableStream<Uint8Array>>, offset: number, length: number, short: ParallelGetOptions["shortPart"]) {
-    this.read(body, offset, length, short).catch((error: unknown) => {
-      this.failure = { error };
-      this.notify();
-    });
+  /** Stops this part's request, which may still be waiting for its answer when the stream is cancelled. */
+  private readonly abort = new AbortController();
+
+  constructor(
+    body: ReadableStream<Uint8Array> | ((signal: AbortSignal) => Promise<ReadableStream<Uint8Array>>),
+    offset: number,
+    length: number,
+    short: ParallelGetOptions["shortPart"],
+    signal: AbortSignal | undefined,
+  ) {
+    // Only while the part downloads: a finished part leaves no listener on the caller's signal.
+    const onAbort = () => this.abort.abort(signal?.reason);
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const started = typeof body === "function" ? body(this.abort.signal) : Promise.resolve(body);
+    this.read(started, offset, length, short)
+      .catch((error: unknown) => {
+        this.failure = { error };
+        this.notify();
+      })
+      .finally(() => signal?.removeEventListener("abort", onAbort));
   }
 
   /** Resolves when the part has more chunks, has ended or has failed. */
@@ -53,6 +73,7 @@ class PartDownload {
 
   cancel(reason: unknown): void {
     this.cancelled = { reason };
+    this.abort.abort(reason);
     this.reader?.cancel(reason).catch(() => {});
   }
 
@@ -95,8 +116,9 @@ export function parallelBody(options: ParallelGetOptions): ReadableStream<Uint8A
     while (started < count && started < delivering + concurrency) {
       const part = started++;
       const offset = part * partSize;
-      const body = part === 0 ? Promise.resolve(options.first) : options.fetchPart(offset, lengthOf(part));
-      active.set(part, new PartDownload(body, offset, lengthOf(part), options.shortPart));
+      const length = lengthOf(part);
+      const body = part === 0 ? options.first : (signal: AbortSignal) => options.fetchPart(offset, length, signal);
+      active.set(part, new PartDownload(body, offset, length, options.shortPart, options.signal));
     }
   }
   function cancelAll(reason: unknown): void {

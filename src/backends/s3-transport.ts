@@ -11,8 +11,10 @@
  */
 import { AwsV4Signer } from "aws4fetch";
 import { AbortedError, InvalidArgumentError } from "../errors.js";
-import { errorFromResponse, networkError, parseErrorXml, s3Error, type S3Operation } from "./s3-errors.js";
-import type { ResolvedS3Options } from "./s3-options.js";
+import { credentialsError, errorFromResponse, networkError, parseErrorXml, redirectError, s3Error, type S3ErrorContext, type S3Operation } from "./s3-errors.js";
+import type { ResolvedS3Options, S3Credentials } from "./s3-options.js";
+import { oneChunkStream, REFUSED_STREAM_STATUSES, requestStreamsWork } from "./s3-request-stream.js";
+import { ABORTED_MESSAGE, isRetryable, retryDelay, sleep } from "./s3-retry.js";
 
 /** One request, before signing. */
 export interface S3Request {
@@ -39,6 +41,8 @@ export interface S3Request {
    */
   streamBody?: boolean;
   signal?: AbortSignal;
+  /** How many times to retry this request. @default the backend's `retries` */
+  retries?: number;
   /** Statuses that are answers rather than failures (404 for HEAD, 416 for ranged GET...). */
   accept?: readonly number[];
 }
@@ -52,83 +56,23 @@ export function encodeRfc3986(text: string): string {
   return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
+/** A UTF-16 surrogate without its pair. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /** Checks a key can travel in a URL unchanged; throws {@link InvalidArgumentError} otherwise. */
 export function checkKey(key: string): void {
   if (typeof key !== "string" || key.length === 0 || key.length > 1024) {
     throw new InvalidArgumentError(`S3 keys must be 1 to 1024 characters, got ${JSON.stringify(key)}.`);
+  }
+  // A lone surrogate has no UTF-8 form: encodeURIComponent throws on it, and S3 keys are UTF-8.
+  if (LONE_SURROGATE.test(key)) {
+    throw new InvalidArgumentError(`S3 key ${JSON.stringify(key)} is not well-formed Unicode (it has a lone surrogate, often a string cut in the middle of an emoji); S3 keys are UTF-8. Fix the key.`);
   }
   // URL parsers resolve "." and ".." segments (even percent-encoded), so such a key
   // would silently name another object.
   if (key.split("/").some((segment) => segment === "." || segment === "..")) {
     throw new InvalidArgumentError(`S3 key ${JSON.stringify(key)} has a "." or ".." path segment, which URLs cannot carry; rename it.`);
   }
-}
-
-const ABORTED_MESSAGE = "The S3 request was aborted by its AbortSignal; an interrupted write leaves no object behind.";
-
-/** Retried: server faults and throttling, but not 501 (a missing feature stays missing). */
-function isRetryable(status: number, code: string | undefined): boolean {
-  if (status === 501) return false;
-  if (status >= 500 || status === 429) return true;
-  return code === "RequestTimeout" || code === "SlowDown" || code === "InternalError";
-}
-
-/** Sleeps `ms`, rejecting with {@link AbortedError} if `signal` fires first. */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new AbortedError(ABORTED_MESSAGE, { cause: signal.reason }));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new AbortedError(ABORTED_MESSAGE, { cause: signal?.reason }));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
-/**
- * Statuses with which a server may refuse a streamed body's framing: 400 (a bad
- * body), 411 MissingContentLength and 501 NotImplemented (S3's answer to
- * `Transfer-Encoding: chunked`), if the runtime dropped the Content-Length.
- */
-const REFUSED_STREAM_STATUSES = [400, 411, 501];
-
-/**
- * Whether this runtime's `Request` takes a stream body with `duplex: "half"`
- * and keeps an explicit Content-Length: the standard feature test for request
- * streams, plus the header, which browsers drop (it is a forbidden header there).
- * @see https://developer.chrome.com/docs/capabilities/web-apis/fetch-streaming-requests#feature_detection
- */
-function requestStreamsWork(): boolean {
-  try {
-    let duplexRead = false;
-    const init = {
-      method: "PUT",
-      body: new ReadableStream(),
-      headers: { "content-length": "1" },
-      get duplex() {
-        duplexRead = true;
-        return "half";
-      },
-    };
-    const request = new Request("http://localhost/", init as RequestInit);
-    return duplexRead && !request.headers.has("content-type") && request.headers.get("content-length") === "1";
-  } catch {
-    return false;
-  }
-}
-
-/** One stream of one chunk, `bytes` itself (not a copy): the buffer must not change until the request is done. */
-function oneChunkStream(bytes: Uint8Array): ReadableStream<Uint8Array> {
-  return new ReadableStream({
-    pull(controller) {
-      controller.enqueue(bytes);
-      controller.close();
-    },
-  });
 }
 
 /** Marks the abort reason of a request that ran out of time, to tell it from a caller's abort. */
@@ -138,12 +82,26 @@ class RequestTimeout extends Error {
   }
 }
 
+/** A successful answer whose body was read as text inside the retry loop. */
+export interface S3TextAnswer {
+  response: Response;
+  text: string;
+}
+
+/** An error document as the whole body: how S3 reports a failure that came with a 200. */
+const ERROR_DOCUMENT = /^\s*(?:<\?xml[^>]*\?>\s*)?<Error[\s>]/;
+
 /** Signs and sends S3 requests for one bucket. */
 export class S3Transport {
   /** Derived signing keys, cached per day by the signer; never leaves this object. */
   readonly #signingKeys = new Map<string, ArrayBuffer>();
   /** Base delay of the exponential backoff; tests lower it. */
   backoffMs = 100;
+  /**
+   * How long cleanup after a failed or aborted write (AbortMultipartUpload) may take
+   * before it is given up; a bucket lifecycle rule removes what it leaves. Tests lower it.
+   */
+  cleanupTimeoutMs = 10_000;
   /** Whether {@link S3Request.streamBody} is honoured: untested yet, proven by a success, or refused. */
   #streams: "unknown" | "works" | "refused" | undefined;
 
@@ -152,10 +110,15 @@ export class S3Transport {
   /** The request URL: `baseUrl/key?query`, each key segment encoded once. */
   url(key: string | undefined, query?: Record<string, string | undefined>): string {
     let url = this.options.baseUrl + "/";
-    if (key !== undefined) url += key.split("/").map(encodeRfc3986).join("/");
-    const params = Object.entries(query ?? {}).filter((entry): entry is [string, string] => entry[1] !== undefined);
-    if (params.length > 0) {
-      url += "?" + params.map(([k, v]) => (v === "" ? encodeRfc3986(k) : `${encodeRfc3986(k)}=${encodeRfc3986(v)}`)).join("&");
+    try {
+      if (key !== undefined) url += key.split("/").map(encodeRfc3986).join("/");
+      const params = Object.entries(query ?? {}).filter((entry): entry is [string, string] => entry[1] !== undefined);
+      if (params.length > 0) {
+        url += "?" + params.map(([k, v]) => (v === "" ? encodeRfc3986(k) : `${encodeRfc3986(k)}=${encodeRfc3986(v)}`)).join("&");
+      }
+    } catch (cause) {
+      // encodeURIComponent's URIError: a lone surrogate in a key or a listing prefix.
+      throw new InvalidArgumentError(`S3 keys and prefixes must be well-formed Unicode, got ${JSON.stringify(key ?? query)}. Fix the key or prefix.`, { cause });
     }
     return url;
   }
@@ -164,90 +127,96 @@ export class S3Transport {
    * Sends `request`, retrying 5xx, 429, SlowDown, RequestTimeout and network
    * errors with exponential backoff and full jitter. Resolves the response when
    * its status is 2xx or listed in `accept`; otherwise throws a `BackendError`.
+   * Redirects are never followed: a 3xx throws (see {@link redirectError}).
    */
-  async send(request: S3Request): Promise<Response> {
-    const { retries } = this.options;
-    const ctx = { operation: request.operation, bucket: this.options.bucket, key: request.key };
+  send(request: S3Request): Promise<Response> {
+    return this.#run(request, false) as Promise<Response>;
+  }
+
+  /**
+   * Like {@link send}, and reads a 2xx body as text before resolving, so that a body
+   * that breaks off is retried like a lost answer, and a 200 whose body is an
+   * `<Error>` document (CompleteMultipartUpload can answer so) is a failure,
+   * retried when its code is. Statuses in `accept` resolve with an empty text, body unread.
+   */
+  sendText(request: S3Request): Promise<S3TextAnswer> {
+    return this.#run(request, true) as Promise<S3TextAnswer>;
+  }
+
+  async #run(request: S3Request, readText: boolean): Promise<Response | S3TextAnswer> {
+    const retries = request.retries ?? this.options.retries;
+    const ctx: S3ErrorContext = { operation: request.operation, bucket: this.options.bucket, key: request.key };
+    const url = this.url(request.key, request.query);
     for (let attempt = 0; ; attempt++) {
+      const tried = { ...ctx, attempts: attempt + 1 };
       if (request.signal?.aborted) throw new AbortedError(ABORTED_MESSAGE, { cause: request.signal.reason });
+      // Outside the network retry: a failing provider or signer is not the network.
+      const headers = await this.#sign(request, url, await this.#credentials(ctx));
       let response: Response;
+      let text = "";
       try {
-        response = await this.#attempt(request);
+        response = await this.#attempt(request, url, headers);
+        if (readText && response.ok && !isRedirect(response)) text = await response.text();
       } catch (error) {
-        if (error instanceof AbortedError || attempt >= retries) {
-          if (error instanceof AbortedError) throw error;
-          throw networkError({ ...ctx, attempts: attempt + 1 }, this.options.host, error);
-        }
-        await sleep(this.#backoff(attempt), request.signal);
+        if (error instanceof AbortedError) throw error;
+        if (request.signal?.aborted) throw new AbortedError(ABORTED_MESSAGE, { cause: request.signal.reason });
+        if (attempt >= retries) throw networkError(tried, this.options.host, error);
+        await sleep(retryDelay(attempt, this.backoffMs), request.signal);
         continue;
       }
-      if (response.ok || request.accept?.includes(response.status)) return response;
+      if (isRedirect(response)) {
+        throw redirectError(tried, response, await response.text().catch(() => ""));
+      }
+      if (response.ok && readText && ERROR_DOCUMENT.test(text)) {
+        await this.#afterErrorDocument(tried, response, text, attempt < retries ? attempt : undefined, request.signal);
+        continue;
+      }
+      if (response.ok || request.accept?.includes(response.status)) return readText ? { response, text } : response;
       if (request.method === "HEAD" || response.status >= 500 || response.status === 429) {
         if (isRetryable(response.status, undefined) && attempt < retries) {
           await response.body?.cancel().catch(() => {});
-          await sleep(this.#backoff(attempt), request.signal);
+          await sleep(retryDelay(attempt, this.backoffMs, response), request.signal);
           continue;
         }
-        throw await errorFromResponse(response, { ...ctx, attempts: attempt + 1 });
+        throw await errorFromResponse(response, tried);
       }
       // A 4xx may still be retryable (RequestTimeout is a 400): read the code first.
-      const body = await response.text().catch(() => "");
-      const parsed = parseErrorXml(body);
-      parsed.requestId ??= response.headers.get("x-amz-request-id") ?? undefined;
-      if (isRetryable(response.status, parsed.code) && attempt < retries) {
-        await sleep(this.#backoff(attempt), request.signal);
-        continue;
-      }
-      throw s3Error({ ...ctx, attempts: attempt + 1 }, response.status, parsed);
+      await this.#afterErrorDocument(tried, response, await response.text().catch(() => ""), attempt < retries ? attempt : undefined, request.signal);
     }
   }
 
-  #backoff(attempt: number): number {
-    // Full jitter: spreads the retries of concurrent parts apart.
-    return Math.random() * Math.min(5_000, this.backoffMs * 2 ** attempt);
+  /**
+   * For an answer carrying an S3 error document: waits out the backoff when
+   * its code is retryable and `attempt` (the attempt just made) may be
+   * retried; otherwise throws the error it describes.
+   */
+  async #afterErrorDocument(tried: S3ErrorContext, response: Response, body: string, attempt: number | undefined, signal?: AbortSignal): Promise<void> {
+    const parsed = parseErrorXml(body);
+    parsed.requestId ??= response.headers.get("x-amz-request-id") ?? undefined;
+    if (attempt === undefined || !isRetryable(response.status, parsed.code)) throw s3Error(tried, response.status, parsed);
+    await sleep(retryDelay(attempt, this.backoffMs, { status: response.status, code: parsed.code, headers: response.headers }), signal);
   }
 
-  /** One attempt: the body streamed when asked and possible, else plain. */
-  async #attempt(request: S3Request): Promise<Response> {
-    if (!request.streamBody || !request.body) return this.#sendOnce(request, false);
-    this.#streams ??= requestStreamsWork() ? "unknown" : "refused";
-    if (this.#streams === "refused") return this.#sendOnce(request, false);
-    if (this.#streams === "works") return this.#sendOnce(request, true);
-    // Not proven in this runtime yet: a failure here may be the runtime or the
-    // server refusing the streamed framing rather than a fault, so try plain once.
-    let response: Response;
+  /** The credentials for one attempt; a provider that throws or returns no key fails at once, not as a network error. */
+  async #credentials(ctx: S3ErrorContext): Promise<S3Credentials> {
+    let credentials: S3Credentials;
     try {
-      response = await this.#sendOnce(request, true);
+      credentials = await this.options.credentials();
     } catch (error) {
-      if (error instanceof AbortedError || error instanceof RequestTimeout) throw error;
-      return this.#sendPlainInstead(request);
+      throw credentialsError(ctx, error);
     }
-    if (response.ok) {
-      this.#streams = "works";
-      return response;
+    if (!credentials?.accessKeyId || !credentials.secretAccessKey) {
+      throw credentialsError(ctx, new Error("it returned no accessKeyId or secretAccessKey"));
     }
-    if (!REFUSED_STREAM_STATUSES.includes(response.status)) return response;
-    await response.body?.cancel().catch(() => {});
-    return this.#sendPlainInstead(request);
+    return credentials;
   }
 
-  async #sendPlainInstead(request: S3Request): Promise<Response> {
-    const response = await this.#sendOnce(request, false);
-    // Plain worked where streamed did not: streaming is what failed.
-    if (response.ok && this.#streams === "unknown") this.#streams = "refused";
-    return response;
-  }
-
-  async #sendOnce(request: S3Request, stream: boolean): Promise<Response> {
-    const credentials = await this.options.credentials();
+  /** SigV4 headers for one attempt (a fresh x-amz-date each time). */
+  async #sign(request: S3Request, url: string, credentials: S3Credentials): Promise<Headers> {
     const headers = new Headers(request.headers);
     // Bodies are not hashed: UNSIGNED-PAYLOAD is accepted by AWS and by Swift's s3api,
     // and hashing every part would cost a full extra pass over the data.
     headers.set("x-amz-content-sha256", "UNSIGNED-PAYLOAD");
-    // A stream has no length of its own; S3 needs one (it refuses chunked uploads).
-    // Content-Length is not signed (aws4fetch skips it), so a runtime that sets it itself is fine.
-    if (stream && request.body) headers.set("content-length", String(request.body.byteLength));
-    const url = this.url(request.key, request.query);
     const signer = new AwsV4Signer({
       method: request.method,
       url,
@@ -259,28 +228,112 @@ export class S3Transport {
       region: this.options.region,
       cache: this.#signingKeys,
     });
-    const signed = await signer.sign();
+    return (await signer.sign()).headers;
+  }
 
+  /** One attempt: the body streamed when asked and possible, else plain. */
+  async #attempt(request: S3Request, url: string, headers: Headers): Promise<Response> {
+    if (!request.streamBody || !request.body) return this.#sendOnce(request, url, headers, false);
+    this.#streams ??= requestStreamsWork() ? "unknown" : "refused";
+    if (this.#streams === "refused") return this.#sendOnce(request, url, headers, false);
+    if (this.#streams === "works") return this.#sendOnce(request, url, headers, true);
+    // Not proven in this runtime yet: a failure here may be the runtime or the
+    // server refusing the streamed framing rather than a fault, so try plain once.
+    let response: Response;
+    try {
+      response = await this.#sendOnce(request, url, headers, true);
+    } catch (error) {
+      if (error instanceof AbortedError || error instanceof RequestTimeout) throw error;
+      return this.#sendPlainInstead(request, url, headers);
+    }
+    if (response.ok) {
+      this.#streams = "works";
+      return response;
+    }
+    if (!REFUSED_STREAM_STATUSES.includes(response.status)) return response;
+    await response.body?.cancel().catch(() => {});
+    return this.#sendPlainInstead(request, url, headers);
+  }
+
+  async #sendPlainInstead(request: S3Request, url: string, headers: Headers): Promise<Response> {
+    const response = await this.#sendOnce(request, url, headers, false);
+    // Plain worked where streamed did not: streaming is what failed.
+    if (response.ok && this.#streams === "unknown") this.#streams = "refused";
+    return response;
+  }
+
+  async #sendOnce(request: S3Request, url: string, signedHeaders: Headers, stream: boolean): Promise<Response> {
+    const headers = new Headers(signedHeaders);
+    // A stream has no length of its own; S3 needs one (it refuses chunked uploads).
+    // Content-Length is not signed (aws4fetch skips it), so setting it after signing is fine.
+    if (stream && request.body) headers.set("content-length", String(request.body.byteLength));
     const controller = new AbortController();
     const userSignal = request.signal;
     const onUserAbort = () => controller.abort(userSignal?.reason);
+    const release = () => userSignal?.removeEventListener("abort", onUserAbort);
     if (userSignal?.aborted) onUserAbort();
     userSignal?.addEventListener("abort", onUserAbort, { once: true });
     const timeoutMs = this.options.requestTimeoutMs;
     const timer = timeoutMs ? setTimeout(() => controller.abort(new RequestTimeout(timeoutMs)), timeoutMs) : undefined;
+    let response: Response;
     try {
       const body = stream && request.body ? oneChunkStream(request.body) : (request.body as Uint8Array<ArrayBuffer> | undefined);
-      const init = { method: request.method, headers: signed.headers, body, signal: controller.signal, ...(stream ? { duplex: "half" } : {}) };
-      return await this.options.fetch(url, init as RequestInit);
+      // "manual": a redirect would carry the signed headers and session token to another host.
+      const init = { method: request.method, headers, body, signal: controller.signal, redirect: "manual", ...(stream ? { duplex: "half" } : {}) };
+      response = await this.options.fetch(url, init as RequestInit);
     } catch (error) {
+      release();
       if (userSignal?.aborted) throw new AbortedError(ABORTED_MESSAGE, { cause: userSignal.reason });
       if (controller.signal.reason instanceof RequestTimeout) throw controller.signal.reason;
       throw error;
     } finally {
       if (timer !== undefined) clearTimeout(timer);
-      // A GET's body keeps streaming after the headers: keep the caller's signal
-      // wired to it so aborting still stops the download.
-      if (request.method !== "GET") userSignal?.removeEventListener("abort", onUserAbort);
     }
+    // A body keeps streaming after the headers: the caller's signal stays wired to it,
+    // so aborting still stops a download, until the body ends, fails or is cancelled.
+    return userSignal ? releasingBody(response, release) : response;
   }
+}
+
+/** A redirect answer: a 3xx, or the opaque answer browsers give for `redirect: "manual"`. */
+function isRedirect(response: Response): boolean {
+  return response.type === "opaqueredirect" || (response.status >= 300 && response.status < 400);
+}
+
+/** Statuses a `Response` cannot be built with a body for. */
+const NULL_BODY_STATUSES = [101, 103, 204, 205, 304];
+
+/** `response` with `release` called once its body has ended, failed or been cancelled (at once when it has none). */
+function releasingBody(response: Response, release: () => void): Response {
+  const source = response.body;
+  if (!source || NULL_BODY_STATUSES.includes(response.status) || response.type === "opaqueredirect") {
+    release();
+    return response;
+  }
+  const reader = source.getReader();
+  const body = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        let result: ReadableStreamReadResult<Uint8Array>;
+        try {
+          result = await reader.read();
+        } catch (error) {
+          release();
+          throw error;
+        }
+        if (result.done) {
+          release();
+          controller.close();
+        } else {
+          controller.enqueue(result.value);
+        }
+      },
+      cancel(reason) {
+        release();
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
 }

@@ -12,7 +12,9 @@ import {
   normalizeEtag,
   preconditionError,
   probeConditionalWrites,
+  PROBE_TIMEOUT_MS,
 } from "./s3-conditional.js";
+import { untilAborted } from "../streams.js";
 import { resumableBody } from "./s3-body.js";
 import { parallelBody } from "./s3-parallel-get.js";
 import { cutOffError, s3Error, parseErrorXml } from "./s3-errors.js";
@@ -75,6 +77,8 @@ class S3BackendImpl implements S3Backend {
   readonly capabilities: BackendCapabilities;
   /** Exposed to tests (backoff) and to the bench; not part of the public type. */
   readonly transport: S3Transport;
+  /** How long the conditional-write probe may take; tests lower it. */
+  probeTimeoutMs = PROBE_TIMEOUT_MS;
   #conditional: "probe" | "native" | "emulate";
   #probe?: Promise<"native" | "emulate">;
   /**
@@ -125,7 +129,8 @@ class S3BackendImpl implements S3Backend {
           partSize,
           concurrency,
           first: this.#resumable(response, key, { offset: 0, length: partSize }, options.signal),
-          fetchPart: (offset, length) => this.#rangedPart(key, { offset, length }, etag, options.signal),
+          fetchPart: (offset, length, signal) => this.#rangedPart(key, { offset, length }, etag, signal),
+          signal: options.signal,
           shortPart: (offset, expected, received) =>
             this.#readError(key, received, new Error(`the range from byte ${offset} ended after ${received} of ${expected} bytes`)),
         });
@@ -399,7 +404,7 @@ class S3BackendImpl implements S3Backend {
   /** Whether the server enforces conditions, probing it on first use. */
   async #serverMode(options: PutOptions): Promise<"native" | "emulate"> {
     if (this.#conditional !== "probe") return this.#conditional;
-    this.#probe ??= probeConditionalWrites(this.transport, options.signal).then(
+    this.#probe ??= probeConditionalWrites(this.transport, this.probeTimeoutMs).then(
       (enforced) => {
         if (enforced) this.#conditional = "native";
         else this.#markUnsupported();
@@ -410,7 +415,9 @@ class S3BackendImpl implements S3Backend {
         throw error;
       },
     );
-    return this.#probe;
+    // The probe is shared: each caller stops waiting on its own signal, and only its own.
+    const probe = this.#probe;
+    return untilAborted(() => probe, options.signal);
   }
 
   #markUnsupported(): void {
@@ -428,7 +435,7 @@ class S3BackendImpl implements S3Backend {
     // Quiet mode: the answer lists only failures.
     const objects = keys.map((key) => `<Object><Key>${escapeXmlText(key)}</Key></Object>`).join("");
     const body = new TextEncoder().encode(`<?xml version="1.0" encoding="UTF-8"?><Delete><Quiet>true</Quiet>${objects}</Delete>`);
-    const response = await this.transport.send({
+    const { response, text } = await this.transport.sendText({
       method: "POST",
       operation: "DeleteObjects",
       query: { delete: "" },
@@ -436,7 +443,7 @@ class S3BackendImpl implements S3Backend {
       body,
       signal,
     });
-    const failures = xmlElements(await response.text(), "Error")
+    const failures = xmlElements(text, "Error")
       .map((entry) => ({ key: xmlText(entry, "Key"), code: xmlText(entry, "Code"), message: xmlText(entry, "Message") }))
       .filter((failure) => failure.code !== "NoSuchKey");
     if (failures.length > 0) {

@@ -4,13 +4,15 @@
  * Failure tests put a fault-injecting proxy between the backend and Swift.
  */
 import { createHash } from "node:crypto";
+import { getEventListeners } from "node:events";
+import type { IncomingMessage } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { s3Backend, type S3Backend, type S3BackendOptions } from "../../src/backends/s3.js";
 import { s3BackendFromEnv } from "../../src/backends/s3-env.js";
 import { multipartEtag, PartReader } from "../../src/backends/s3-multipart.js";
 import { decodeXmlText, xmlElements, xmlText } from "../../src/backends/s3-xml.js";
 import { BackendError } from "../../src/errors.js";
-import { CUT_AFTER, startFaultProxy } from "../support/fault-proxy.js";
+import { CUT_AFTER, startFaultProxy, type Fault } from "../support/fault-proxy.js";
 import { byteStreamOf, readUntilError } from "../support/bytes.js";
 import { createBucket, testClient, useS3Server, type S3Server } from "../support/s3-server.js";
 import { bytes, collect, runBackendContract, text } from "./contract.js";
@@ -525,12 +527,17 @@ describe("s3Backend on Swift", () => {
 
   // AWS answers a CompleteMultipartUpload repeated after success with NoSuchUpload; Swift
   // answers it with success. The proxy plays AWS's part for the repeat.
-  for (const repeat of ["forward", "no-such-upload"] as const) {
-    it(`a CompleteMultipartUpload whose answer was lost is retried, and a repeat answered ${repeat === "forward" ? "by Swift" : "NoSuchUpload"} counts as done`, async () => {
+  const firstCompleteFails = [
+    { title: "whose answer was lost is retried, and a repeat answered by Swift counts as done", first: "drop-answer", repeat: "forward" },
+    { title: "whose answer was lost is retried, and a repeat answered NoSuchUpload counts as done", first: "drop-answer", repeat: "no-such-upload" },
+    { title: "answering 200 with an InternalError body is retried and the upload succeeds", first: { status: 200, code: "InternalError" }, repeat: "forward" },
+  ] as const;
+  for (const { title, first, repeat } of firstCompleteFails) {
+    it(`a CompleteMultipartUpload ${title}`, async () => {
       let completes = 0;
       const proxy = await startFaultProxy(server.endpoint, (req) => {
         if (req.method !== "POST" || !req.url?.includes("uploadId=")) return "forward";
-        return ++completes === 1 ? "drop-answer" : repeat;
+        return ++completes === 1 ? first : repeat;
       });
       try {
         const key = `${ns("lostcomplete")}m.bin`;
@@ -572,6 +579,238 @@ describe("s3Backend on Swift", () => {
     const key = `${ns("env")}k`;
     await b.put(key, bytes("from env"));
     expect(await text(await b.get(key))).toBe("from env");
+  });
+});
+
+/** Polls `check` until it holds, for at most `ms`; resolves whether it did. */
+async function eventually(check: () => boolean, ms = 2_000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) return false;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return true;
+}
+
+const isComplete = (req: IncomingMessage) => req.method === "POST" && !!req.url?.includes("uploadId=");
+const isConditionalPut = (req: IncomingMessage) => req.method === "PUT" && !!(req.headers["if-none-match"] || req.headers["if-match"]);
+
+describe("s3Backend failure handling (Swift behind the fault proxy)", () => {
+  it("a redirect is not followed: nothing reaches the other host, and the call fails with a BackendError that says what to fix", async () => {
+    const other = await startFaultProxy(server.endpoint, () => "forward");
+    const proxy = await startFaultProxy(server.endpoint, (req): Fault =>
+      req.method === "HEAD"
+        ? { status: 301, headers: { "x-amz-bucket-region": "eu-west-3" } }
+        : { status: 307, code: "TemporaryRedirect", headers: { location: `${other.endpoint}${req.url}` } },
+    );
+    try {
+      const b = backend({ credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey, sessionToken: "SESSION-TOKEN" } }, proxy.endpoint);
+      const key = `${ns("redirect")}k`;
+      const put = await b.put(key, bytes("x")).catch((e: unknown) => e);
+      expect(put).toBeInstanceOf(BackendError);
+      expect(put).toMatchObject({ operation: "PutObject", status: 307, serverCode: "TemporaryRedirect" });
+      expect((put as Error).message).toMatch(/redirected .*Set `endpoint`/);
+      expect((put as Error).message).not.toContain("SESSION-TOKEN");
+      await expect(b.get(key)).rejects.toMatchObject({ name: "BackendError", status: 307 });
+      // 301 with the bucket's region: the message names it.
+      await expect(b.head(key)).rejects.toMatchObject({ status: 301, message: expect.stringContaining('region "eu-west-3"') });
+      // Tried once each: a redirect is an answer, not a fault to retry.
+      expect(proxy.seen).toHaveLength(3);
+      expect(other.seen).toEqual([]);
+    } finally {
+      await proxy.close();
+      await other.close();
+    }
+  });
+
+  it("a 409 ConditionalRequestConflict to a conditional put is retried, and a lasting one is ALREADY_EXISTS or CONFLICT", async () => {
+    let conflicts = 0;
+    const once = await startFaultProxy(server.endpoint, (req) =>
+      isConditionalPut(req) && conflicts++ === 0 ? { status: 409, code: "ConditionalRequestConflict" } : "forward",
+    );
+    const always = await startFaultProxy(server.endpoint, (req) => (isConditionalPut(req) ? { status: 409, code: "ConditionalRequestConflict" } : "forward"));
+    try {
+      // Retried: the second answer is Swift's 501, which falls back to the HEAD check and succeeds.
+      const key = `${ns("409")}k`;
+      await backend({ conditionalWrites: "native" }, once.endpoint).put(key, bytes("first"), { ifNoneMatch: "*" });
+      expect(await text(await backend().get(key))).toBe("first");
+      expect(once.seen.filter((line) => line.startsWith("PUT "))).toHaveLength(3);
+
+      const create = await backend({ conditionalWrites: "native", retries: 2 }, always.endpoint)
+        .put(`${key}-new`, bytes("x"), { ifNoneMatch: "*" })
+        .catch((e: unknown) => e);
+      expect(create).toMatchObject({ code: "ALREADY_EXISTS", message: expect.stringContaining("another conditional write") });
+      const swap = await backend({ conditionalWrites: "native", retries: 2 }, always.endpoint)
+        .put(key, bytes("y"), { ifMatch: '"0123"' })
+        .catch((e: unknown) => e);
+      expect(swap).toMatchObject({ code: "CONFLICT", message: expect.stringContaining("still conflicted after retries") });
+      expect(always.seen.filter((line) => line.startsWith("PUT "))).toHaveLength(6);
+      expect(await text(await backend().get(key))).toBe("first");
+    } finally {
+      await once.close();
+      await always.close();
+    }
+  });
+
+  it("a CompleteMultipartUpload that keeps answering 200 with SlowDown fails after the retries, says so plainly, and aborts the upload", async () => {
+    const proxy = await startFaultProxy(server.endpoint, (req) => (isComplete(req) ? { status: 200, code: "SlowDown" } : "forward"));
+    try {
+      const key = `${ns("complete200x")}m.bin`;
+      const error = await backend({ retries: 1 }, proxy.endpoint).put(key, noise(12 * MiB)).catch((e: unknown) => e);
+      expect(error).toMatchObject({ name: "BackendError", operation: "CompleteMultipartUpload", serverCode: "SlowDown", status: 200 });
+      expect((error as Error).message).toMatch(/answered 200 with an error document, SlowDown.*after 2 attempts.*throttling/);
+      expect((error as Error).message).not.toMatch(/failed with 200/);
+      expect(proxy.seen.filter((line) => line.startsWith("POST ") && line.includes("uploadId="))).toHaveLength(2);
+      expect(await backend().head(key)).toBeNull();
+      expect(await unfinishedUploads(key)).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  }, 60_000);
+
+  it("a listing page whose body breaks off is asked for again; one that keeps breaking fails with a BackendError", async () => {
+    const prefix = ns("listcut");
+    for (const name of ["a", "b", "c"]) await backend().put(`${prefix}${name}`, bytes(name));
+    let lists = 0;
+    const isList = (req: IncomingMessage) => req.method === "GET" && !!req.url?.includes("list-type=2");
+    const once = await startFaultProxy(server.endpoint, (req) => (isList(req) && lists++ === 0 ? { cutAfter: 100 } : "forward"));
+    const always = await startFaultProxy(server.endpoint, (req) => (isList(req) ? { cutAfter: 100 } : "forward"));
+    try {
+      const listed = await collect(backend({}, once.endpoint).list(prefix));
+      expect(listed.map((info) => info.key)).toEqual(["a", "b", "c"].map((name) => prefix + name));
+      expect(lists).toBe(2);
+      const error = await collect(backend({ retries: 1 }, always.endpoint).list(prefix)).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(BackendError);
+      expect(error).toMatchObject({ operation: "ListObjectsV2", message: expect.stringContaining("after 2 attempts") });
+    } finally {
+      await once.close();
+      await always.close();
+    }
+  });
+
+  it("cancelling a downloadConcurrency read closes the part requests still waiting for their answers", async () => {
+    const PART = 5 * MiB;
+    const key = `${ns("pget-cancel")}m.bin`;
+    await backend({ partSize: PART }).put(key, new Uint8Array(4 * PART));
+    // Parts after the first are pinned with If-Match: hold their answers back.
+    const proxy = await startFaultProxy(server.endpoint, (req) => (req.method === "GET" && req.headers["if-match"] ? { delayMs: 5_000 } : "forward"));
+    try {
+      const reader = (await backend({ partSize: PART, downloadConcurrency: 3 }, proxy.endpoint).get(key))!.getReader();
+      await reader.read();
+      expect(await eventually(() => proxy.held() === 2)).toBe(true);
+      await reader.cancel(new Error("done with it"));
+      expect(await eventually(() => proxy.closedEarly.length === 2, 1_000)).toBe(true);
+      expect(proxy.held()).toBe(0);
+    } finally {
+      await proxy.close();
+    }
+  }, 60_000);
+
+  it("an aborted multipart put does not wait long for AbortMultipartUpload, and tries it once", async () => {
+    const proxy = await startFaultProxy(server.endpoint, (req) =>
+      (req.method === "PUT" && req.url?.includes("partNumber=")) || (req.method === "DELETE" && req.url?.includes("uploadId=")) ? "hang" : "forward",
+    );
+    try {
+      const b = backend({}, proxy.endpoint);
+      (b as unknown as { transport: { cleanupTimeoutMs: number } }).transport.cleanupTimeoutMs = 300;
+      const controller = new AbortController();
+      const put = b.put(`${ns("abort-cleanup")}m.bin`, new Uint8Array(12 * MiB), { signal: controller.signal }).catch((e: unknown) => e);
+      expect(await eventually(() => proxy.held() >= 1, 10_000)).toBe(true);
+      controller.abort(new Error("user cancelled"));
+      const started = Date.now();
+      const outcome = await Promise.race([put, new Promise((resolve) => setTimeout(() => resolve("still pending"), 5_000))]);
+      expect(outcome).toMatchObject({ code: "ABORTED" });
+      expect(Date.now() - started).toBeLessThan(3_000);
+      expect(proxy.seen.filter((line) => line.startsWith("DELETE "))).toHaveLength(1);
+    } finally {
+      await proxy.close();
+    }
+  }, 60_000);
+
+  it("leaves no abort listener on the caller's signal after GETs end, fail or are cancelled, and after HEADs and listings", async () => {
+    const b = backend();
+    const key = `${ns("listeners")}k`;
+    await b.put(key, bytes("hello"));
+    const controller = new AbortController();
+    const { signal } = controller;
+    for (let i = 0; i < 12; i++) {
+      expect(await text(await b.get(key, { signal }))).toBe("hello");
+      await (await b.get(key, { signal }))!.cancel();
+      expect(await b.get(`${key}-missing`, { signal })).toBeNull();
+      expect(await b.head(key, { signal })).toMatchObject({ size: 5 });
+    }
+    await collect(b.list(key, { signal }));
+    expect(getEventListeners(signal, "abort")).toHaveLength(0);
+  });
+
+  it("one caller aborting does not fail the others waiting on the shared conditional-write probe", async () => {
+    const proxy = await startFaultProxy(server.endpoint, (req) => (req.url?.includes(".modelstore-probe/") && req.method === "PUT" ? { delayMs: 300 } : "forward"));
+    try {
+      const b = backend({ conditionalWrites: "probe" }, proxy.endpoint);
+      const prefix = ns("probe-signal");
+      const controller = new AbortController();
+      const first = b.put(`${prefix}a`, bytes("a"), { ifNoneMatch: "*", signal: controller.signal }).catch((e: unknown) => e);
+      const second = b.put(`${prefix}b`, bytes("b"), { ifNoneMatch: "*" });
+      setTimeout(() => controller.abort(new Error("gave up")), 100);
+      expect(await first).toMatchObject({ code: "ABORTED" });
+      expect((await second).size).toBe(1);
+      expect(await text(await backend().get(`${prefix}b`))).toBe("b");
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("a failing credentials provider fails at once with a credentials error, and a key that is not well-formed Unicode is refused", async () => {
+    const proxy = await startFaultProxy(server.endpoint, () => "forward");
+    try {
+      let calls = 0;
+      const b = backend({
+        credentials: async () => {
+          calls++;
+          throw new Error("STS AssumeRole denied: not authorized");
+        },
+      }, proxy.endpoint);
+      const error = await b.head(`${ns("creds")}k`).catch((e: unknown) => e);
+      expect(error).toMatchObject({ name: "BackendError", operation: "HeadObject", message: expect.stringContaining("credentials provider failed (STS AssumeRole denied") });
+      expect((error as Error).message).not.toMatch(/no answer|network/);
+      expect(calls).toBe(1);
+      expect(proxy.seen).toEqual([]);
+      const good = backend({}, proxy.endpoint);
+      await expect(good.put("bad\uD800key", bytes("x"))).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringContaining("well-formed Unicode") });
+      await expect(collect(good.list("bad\uDC00prefix"))).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+      expect(proxy.seen).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("waits as long as a 503's Retry-After asks before trying again", async () => {
+    let heads = 0;
+    const proxy = await startFaultProxy(server.endpoint, (req): Fault =>
+      req.method === "HEAD" && heads++ === 0 ? { status: 503, code: "SlowDown", headers: { "retry-after": "1" } } : "forward",
+    );
+    try {
+      const started = Date.now();
+      expect(await backend({}, proxy.endpoint).head(`${ns("retry-after")}k`)).toBeNull();
+      expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+      expect(heads).toBeGreaterThanOrEqual(2);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe("s3BackendFromEnv", () => {
+  const credentials = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" };
+  it("needs no variable for an option the overrides supply", () => {
+    expect(s3BackendFromEnv({}, { bucket: "from-overrides", credentials }).bucket).toBe("from-overrides");
+    expect(s3BackendFromEnv({ MODEL_STORE_AWS_BUCKET: "from-env" }, { credentials }).bucket).toBe("from-env");
+    expect(s3BackendFromEnv({ AWS_ACCESS_KEY_ID: "AKID", AWS_SECRET_ACCESS_KEY: "s" }, { bucket: "b" }).bucket).toBe("b");
+  });
+
+  it("still names the variable that is missing when no override supplies it", () => {
+    expect(() => s3BackendFromEnv({}, { bucket: "b" })).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT", message: expect.stringContaining("AWS_ACCESS_KEY_ID") }));
+    expect(() => s3BackendFromEnv({}, { credentials })).toThrow(expect.objectContaining({ message: expect.stringContaining("MODEL_STORE_AWS_BUCKET") }));
   });
 });
 

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it, beforeEach, afterEach } from "vitest";
 import type { Backend } from "../../src/backends/backend.js";
-import { BackendError, ModelStore, readArchive, encodeMetadata, type MetadataRepository, type ModelMetadata } from "../../src/index.js";
+import { BackendError, ModelStore, readArchive, type MetadataRepository, type ModelMetadata } from "../../src/index.js";
 import { advanceLatest } from "../../src/store-documents.js";
 import { collect, failingStream, noise, sha256, streamOf, text } from "../support/bytes.js";
 
@@ -128,8 +128,8 @@ export function runStoreSuite(name: string, makeBackend: BackendFactory, options
 
     it("upload() leaves no version and no archive when a file stream fails halfway", async () => {
       await expect(
-        store.upload("refunds", { files: [{ path: "weights.bin", body: failingStream(noise(100_000)), size: 200_000 }] }),
-      ).rejects.toThrow();
+        store.upload("refunds", { files: [{ path: "weights.bin", body: failingStream(noise(100_000)), size: 100_000 }] }),
+      ).rejects.toThrow("disk read failed halfway");
       expect(await keysUnder(backend, "operatorai-model-store/refunds/")).toEqual([]);
     });
 
@@ -142,13 +142,13 @@ export function runStoreSuite(name: string, makeBackend: BackendFactory, options
           controller.abort();
         },
       });
-      await expect(store.upload("refunds", { files: [{ path: "w.bin", body: slow, size: 10_000_000 }], signal: controller.signal })).rejects.toThrow();
+      await expect(store.upload("refunds", { files: [{ path: "w.bin", body: slow, size: 10_000_000 }], signal: controller.signal })).rejects.toMatchObject({ code: "ABORTED" });
       expect(await keysUnder(backend, "operatorai-model-store/refunds/")).toEqual([]);
     });
 
     it("a failed upload does not disturb the models already there", async () => {
       const good = await store.upload("refunds", { files: modelFiles() });
-      await expect(store.upload("refunds", { files: [{ path: "w.bin", body: failingStream(noise(1000)), size: 5000 }] })).rejects.toThrow();
+      await expect(store.upload("refunds", { files: [{ path: "w.bin", body: failingStream(noise(1000)), size: 1000 }] })).rejects.toThrow("disk read failed halfway");
       expect((await store.getLatest("refunds")).model.model_id).toBe(good.model.model_id);
       expect(await store.listModels("refunds")).toHaveLength(1);
     });
@@ -209,7 +209,6 @@ export function runStoreSuite(name: string, makeBackend: BackendFactory, options
       const newest = { ...newer, model: { ...newer.model, model_id: "newest" }, code: { ...newer.code, created: "2999-01-01T00:00:00.000Z" } };
       await advanceLatest(backend, store.layout.latestKey("refunds"), newest);
       expect((await store.getLatest("refunds")).model.model_id).toBe("newest");
-      expect(encodeMetadata(newest).byteLength).toBeGreaterThan(0);
     });
 
     it("honours a custom root prefix", async () => {
