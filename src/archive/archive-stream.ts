@@ -62,10 +62,7 @@ export function gzipByteStream(
   cancel: (reason: unknown) => Promise<void>,
 ): ReadableStream<Uint8Array> {
   const settings = resolveOptions(options);
-  // Stored blocks go through zlib at level 0 too: their CRC is then computed
-  // on the thread pool, not the main thread, and their block buffer is free
-  // for the next block as soon as the member is made.
-  const compressor = new BlockCompressor(settings, { storeThroughZlib: true });
+  const compressor = new BlockCompressor(settings);
   const maxInFlight = settings.engine === "native" ? NATIVE_IN_FLIGHT : 1;
   const inFlight: { job: Promise<Member>; buffer: Uint8Array }[] = [];
   const pool: Uint8Array[] = [];
@@ -126,6 +123,7 @@ export function gzipByteStream(
       if (inFlight.length === 0) return undefined;
       const { job, buffer } = inFlight.shift()!;
       const made = await job;
+      // A deflated member no longer needs its input: the block buffer can take the next block now.
       if (!made.holdsInput) pool.push(buffer);
       const member = new PendingMember(made, made.holdsInput ? buffer : undefined);
       if (ready) {

@@ -11,11 +11,9 @@
  * allocation once the pool is warm.
  *
  * Members come from a gzip-wrapped zlib stream, so zlib also computes each
- * member's CRC-32 on the thread pool; only the 10-byte header is rewritten,
- * so that members carry our mtime and OS byte. Stored blocks (level 0) go the
- * same way: zlib's copy of a 4 MiB block on the pool costs the main thread
- * nothing, where computing its CRC there took ~1 ms per block, a fifth of
- * the time to pack weights.
+ * member's CRC-32 on the thread pool, where it used to take the main thread
+ * ~1 ms per 4 MiB block; only the 10-byte header is rewritten, so that
+ * members carry our mtime and OS byte.
  *
  * `_processChunk` (asynchronous, on the thread pool) and the `_outBuffer` /
  * `_outOffset` / `_chunkSize` fields are zlib stream internals that Node has

@@ -181,46 +181,29 @@ function unpooled(parts: Uint8Array[], holdsInput = false): Member {
   return { parts, pooled: false, holdsInput, release() {} };
 }
 
-/** Options for {@link BlockCompressor}. */
-export interface CompressorOptions {
-  /**
-   * Store blocks through zlib at level 0 too, so the CRC is computed on the
-   * thread pool, at the price of an output buffer per block instead of views
-   * of the input. Worth it where output is copied out of pooled buffers
-   * anyway (createArchive's byte stream), not where stored blocks would
-   * otherwise go out as views of the writer's chunks (createGzipStream).
-   * @default false
-   */
-  storeThroughZlib?: boolean;
-}
-
 /** Per-stream state: settings, reusable buffers for the probe, fflate and zlib, and idle zlib deflaters. */
 export class BlockCompressor {
   private readonly probe = new Uint8Array(PROBE_SLICES * PROBE_SLICE_SIZE);
   private readonly probeKits: ProbeKit[] = [];
   private scratch: Uint8Array | undefined;
-  /** Idle gzippers by level (the block level, and 0 for stored blocks). */
-  private readonly idle = new Map<number, NativeGzipper[]>();
+  private readonly idle: NativeGzipper[] = [];
   private readonly streams: { close(): void }[] = [];
   private readonly outputs: Uint8Array[] = [];
   private readonly inputs: Uint8Array[] = [];
 
-  constructor(
-    private readonly s: Settings,
-    private readonly options: CompressorOptions = {},
-  ) {}
+  constructor(private readonly s: Settings) {}
 
   /** Turns a block into a gzip member. */
   async compress(block: GzipBlock): Promise<Member> {
     const { level, engine, adaptive, mtime } = this.s;
-    const store = level === 0 || (adaptive && !(await this.worthDeflating(block)));
-    if (engine === "native" && (!store || this.options.storeThroughZlib)) {
-      const memberLevel = store ? 0 : level;
-      const gzipper = this.idle.get(memberLevel)?.pop() ?? this.newGzipper(memberLevel);
-      if (gzipper) return this.zlibMember(block, gzipper, memberLevel);
+    // Stored blocks stay views of the input, CRC'd here: storing them through zlib at
+    // level 0 (CRC and a copy on the thread pool) measured no faster on two cores,
+    // where the pool is as busy as the main thread, and held 8 MiB more.
+    if (level === 0 || (adaptive && !(await this.worthDeflating(block)))) return unpooled(block.storedMember(mtime), true);
+    if (engine === "native") {
+      const gzipper = this.idle.pop() ?? this.newGzipper();
+      return gzipper ? this.zlibMember(block, gzipper) : unpooled(await nativeMember(block));
     }
-    if (store) return unpooled(block.storedMember(mtime), true);
-    if (engine === "native") return unpooled(await nativeMember(block));
     // fflate needs contiguous input; it runs synchronously, so one scratch buffer serves every block.
     this.scratch ??= new Uint8Array(BLOCK_BYTES);
     const deflated = deflateSync(block.contiguous(this.scratch), { level: level as DeflateOptions["level"] });
@@ -230,7 +213,7 @@ export class BlockCompressor {
   /** Frees the zlib deflaters; members already handed out stay readable. */
   close(): void {
     for (const stream of this.streams.splice(0)) stream.close();
-    this.idle.clear();
+    this.idle.length = 0;
     this.probeKits.length = 0;
   }
 
@@ -260,13 +243,13 @@ export class BlockCompressor {
     return { deflater, sample, output: new Uint8Array(memberCapacity(sample.length)) };
   }
 
-  private newGzipper(level: number): NativeGzipper | undefined {
-    const gzipper = nativeGzipper(level);
+  private newGzipper(): NativeGzipper | undefined {
+    const gzipper = nativeGzipper(this.s.level);
     if (gzipper) this.streams.push(gzipper);
     return gzipper;
   }
 
-  private async zlibMember(block: GzipBlock, gzipper: NativeGzipper, level: number): Promise<Member> {
+  private async zlibMember(block: GzipBlock, gzipper: NativeGzipper): Promise<Member> {
     let scratch: Uint8Array | undefined;
     let input = block.adjacent();
     if (!input) {
@@ -276,9 +259,7 @@ export class BlockCompressor {
     const output = this.outputs.pop() ?? new Uint8Array(memberCapacity(BLOCK_BYTES));
     try {
       const parts = await gzipper.member(input, output, this.s.mtime);
-      const idle = this.idle.get(level) ?? [];
-      idle.push(gzipper);
-      this.idle.set(level, idle);
+      this.idle.push(gzipper);
       let released = false;
       const release = () => {
         if (!released) this.outputs.push(output);

@@ -133,7 +133,8 @@ describe("nativeGzipper and nativeDeflater", () => {
 describe("createArchive with the native engine", () => {
   // Three deflated blocks and a stored one: pooled output buffers are reused before the reader is done.
   const vocab = vocabulary(3 * BLOCK_BYTES + 12_345, 31);
-  // Three blocks of weights: stored through zlib, their block buffers are refilled while members are read.
+  // Three blocks of weights, stored as views of their block buffers, which must not be refilled before they are read;
+  // the text's buffers are refilled as soon as zlib has deflated them.
   const weights = noise(3 * BLOCK_BYTES);
   const input = {
     files: [

@@ -198,8 +198,8 @@ export function coreChecks(expected: ExpectedRuntime): Check[] {
         const gzipped = await bytesOf(streamOf(text, 65_536).pipeThrough(createGzipStream({ engine: "native" })));
         assert(gzipped.length < text.length / 3, `native gzip did not compress text: ${gzipped.length} of ${text.length} bytes`);
         assertBytesEqual(await bytesOf(chunksOf([gzipped]).pipeThrough(createGunzipStream({ engine: "fflate" }))), text, "text through native gzip");
-        // And three blocks of weights, stored: through zlib at level 0 where it exists, so their
-        // block buffers are refilled while their members are still being read.
+        // And three blocks of weights, stored as views of block buffers that must not be refilled
+        // before they are read, while the text's buffers are refilled as soon as zlib is done.
         const weights = noise(12 << 20, 11);
         const archive = createArchive({ files: [{ path: "vocab.txt", body: text }, { path: "weights.bin", body: weights }] }, { engine: "native" });
         const reader = archive.getReader({ mode: "byob" });
