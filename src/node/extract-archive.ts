@@ -96,16 +96,29 @@ export async function extractArchive(
   return { files, bytes };
 }
 
-/** The path's segments, `""` and `"."` dropped; throws for anything that could leave the target. */
-function entrySegments(path: string): string[] {
+// "c:notes.txt" is a drive path only on Windows; elsewhere it is an ordinary name, as GNU tar reads it.
+const DRIVE_PATH = process.platform === "win32" ? /^[A-Za-z]:/ : /(?!)/;
+
+/**
+ * The path's segments, `""` and `"."` dropped; throws for anything that could
+ * leave the target. `linkOf`: the entry whose hard-link target `path` is, named in the message.
+ */
+function entrySegments(path: string, linkOf?: string): string[] {
+  const refuse = (why: string) => (linkOf === undefined ? hostile(path, `it ${why}`) : hostile(linkOf, `its hard-link target ${JSON.stringify(path)} ${why}`));
   if (path.includes("\0") || path.includes("\\")) {
-    throw hostile(path, "it contains a backslash or NUL, which other systems read as a path separator or terminator");
+    throw refuse("contains a backslash or NUL, which other systems read as a path separator or terminator");
   }
-  if (path.startsWith("/") || /^[A-Za-z]:/.test(path)) throw hostile(path, "it is an absolute path");
+  if (path.startsWith("/") || DRIVE_PATH.test(path)) throw refuse("is an absolute path");
   const segments = path.split("/").filter((s) => s !== "" && s !== ".");
-  if (segments.includes("..")) throw hostile(path, 'it contains a ".." segment');
+  if (segments.includes("..")) throw refuse('contains a ".." segment');
   return segments;
 }
+
+/**
+ * Temp files are named after this, not after their entry: an entry name of up to
+ * 255 bytes (a full path segment) leaves no room for a temp suffix.
+ */
+const TEMP_BASE = "extract";
 
 function hostile(path: string, why: string): InvalidArchiveError {
   return new InvalidArchiveError(
@@ -148,7 +161,7 @@ async function makeDirectory(path: string, entry: ArchiveEntry): Promise<void> {
 
 async function writeFile(parent: string, path: string, entry: ArchiveEntry, signal: AbortSignal | undefined): Promise<number> {
   await refuseDirectory(path, entry);
-  const temp = await writeTempFile(parent, entry.path.split("/").pop() || "entry", entry.body, { signal, key: entry.path });
+  const temp = await writeTempFile(parent, TEMP_BASE, entry.body, { signal, key: entry.path });
   try {
     await chmod(temp, fileMode(entry.mode));
     await utimes(temp, entry.mtime, entry.mtime);
@@ -179,7 +192,7 @@ async function makeSymlink(root: string, parent: string, path: string, segments:
     throw hostile(entry.path, `it is a symlink to ${JSON.stringify(linkTarget)}, which resolves outside the target directory`);
   }
   await refuseDirectory(path, entry);
-  const temp = join(parent, tempName(segments[segments.length - 1]));
+  const temp = join(parent, tempName(TEMP_BASE));
   await symlink(linkTarget, temp);
   await rename(temp, path).catch(async (error) => {
     await unlink(temp).catch(() => {});
@@ -188,7 +201,7 @@ async function makeSymlink(root: string, parent: string, path: string, segments:
 }
 
 async function makeHardLink(root: string, parent: string, path: string, entry: ArchiveEntry): Promise<void> {
-  const sourceSegments = entrySegments(entry.linkTarget ?? "");
+  const sourceSegments = entrySegments(entry.linkTarget ?? "", entry.path);
   if (sourceSegments.length === 0) throw hostile(entry.path, "it is a hard link with no target");
   const sourceParent = await parentDirectory(root, sourceSegments, entry.path, false);
   const source = join(sourceParent, sourceSegments[sourceSegments.length - 1]);
@@ -197,7 +210,7 @@ async function makeHardLink(root: string, parent: string, path: string, entry: A
     throw hostile(entry.path, `it is a hard link to ${JSON.stringify(entry.linkTarget)}, which is not a file extracted before it`);
   }
   await refuseDirectory(path, entry);
-  const temp = join(parent, tempName(path.slice(parent.length + 1)));
+  const temp = join(parent, tempName(TEMP_BASE));
   await link(source, temp);
   await rename(temp, path).catch(async (error) => {
     await unlink(temp).catch(() => {});

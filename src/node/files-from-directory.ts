@@ -69,8 +69,8 @@ export async function* filesFromDirectory(dir: string, options: FilesFromDirecto
         mode: stats.mode & 0o777,
         mtime: stats.mtime,
         body: fileStream(() => fsCall(context("read", entryPath), () => open(real, "r")), {
-          // The size from stat: read buffers fit small files, and the archive's size check catches a file that changed.
-          length: stats.size,
+          // Read to the end of the file, not to the size from stat: the archive's
+          // size check then catches a file that grew since, as well as one that shrank.
           signal,
           readAhead: false,
           mapError: (error) => toBackendError(error, context("read", entryPath)),

@@ -97,14 +97,30 @@ describe("extractArchive", () => {
     await expectRefused([{ name: "via", type: "2", linkname: "pre/victim" }], "pre/victim", "resolves outside");
   });
 
-  it("refuses hard links to files outside or to anything but an extracted file", async () => {
-    await expectRefused([{ name: "h", type: "1", linkname: "../outside/victim" }], "h", '".." segment');
-    await expectRefused([{ name: "h", type: "1", linkname: join(outside, "victim") }], "h", "absolute path");
+  it("refuses hard links to files outside or to anything but an extracted file, naming the link", async () => {
+    await expectRefused([{ name: "h", type: "1", linkname: "../outside/victim" }], 'extract "h"', 'its hard-link target "../outside/victim" contains a ".." segment');
+    await expectRefused([{ name: "h", type: "1", linkname: join(outside, "victim") }], 'extract "h"', "is an absolute path");
     await expectRefused(
       [{ name: "f", body: "x" }, { name: "s", type: "2", linkname: "f" }, { name: "h", type: "1", linkname: "s" }],
-      "s",
-      "not a file",
+      'extract "h"',
+      'hard link to "s", which is not a file',
     );
+  });
+
+  it("extracts names as long as a path segment allows (255 bytes), and names GNU tar reads as relative (c:notes.txt)", async () => {
+    const long = `${"f".repeat(251)}.bin`;
+    // Made by GNU tar, which writes the long name as a GNU long-name entry.
+    const source = join(base, "sibling");
+    await mkdir(join(source, "x"));
+    await writeFile(join(source, "x", long), "long");
+    await writeFile(join(source, "c:notes.txt"), "colon");
+    const archive = execFileSync("tar", ["czf", "-", "-C", source, "x", "c:notes.txt"]);
+    await rm(source, { recursive: true });
+    await mkdir(source);
+    await extractArchive(streamOf(new Uint8Array(archive)), target);
+    expect(await readFile(join(target, "x", long), "utf8")).toBe("long");
+    expect(await readFile(join(target, "c:notes.txt"), "utf8")).toBe("colon");
+    expect(await tree(target)).toEqual(["c:notes.txt", "x", `x/${long}`]);
   });
 
   it("replaces a symlink with a file of the same name instead of writing through it", async () => {

@@ -109,6 +109,22 @@ describe("filesFromDirectory", () => {
     expect(seen).toEqual(["a"]);
   });
 
+  it("fails the archive with INTEGRITY when a file grows or shrinks between its stat and its read, instead of packing part of it", async () => {
+    for (const change of ["grow", "shrink"] as const) {
+      await write("a.bin", "first-half;");
+      await write("b.bin", "x");
+      async function* changing(): AsyncGenerator<ArchiveInputEntry> {
+        for await (const entry of filesFromDirectory(dir)) {
+          // A writer still at work on the file when it is packed.
+          if (entry.path === "a.bin") await writeFile(join(dir, "a.bin"), change === "grow" ? "first-half;second-half" : "first");
+          yield entry;
+        }
+      }
+      const reading = new Response(createArchive({ files: changing() })).arrayBuffer();
+      await expect(reading, change).rejects.toMatchObject({ code: "INTEGRITY", message: expect.stringContaining('"a.bin" declared 11 bytes') });
+    }
+  });
+
   it("feeds createArchive so that extractArchive rebuilds the same tree", async () => {
     const files: Record<string, Uint8Array> = {
       "config.json": new TextEncoder().encode("{}"),
