@@ -79,7 +79,12 @@ function advice(code: string, status: number, ctx: S3ErrorContext): string {
       return `Create the bucket "${ctx.bucket}" or fix MODEL_STORE_AWS_BUCKET.`;
     case "AccessDenied":
     case "Forbidden":
-      return `The credentials need ${PERMISSION[ctx.operation]} on bucket "${ctx.bucket}"${status === 403 && code === "Forbidden" ? " (or the key or clock is wrong: HEAD answers carry no detail)" : ""}.`;
+      return (
+        `The credentials need ${PERMISSION[ctx.operation]} on bucket "${ctx.bucket}"` +
+        // Without s3:ListBucket, AWS answers a read of a missing key with 403, not 404.
+        (ctx.operation === "GetObject" || ctx.operation === "HeadObject" ? " (and s3:ListBucket, without which a missing key reads as 403)" : "") +
+        `${status === 403 && code === "Forbidden" ? " (or the key or clock is wrong: HEAD answers carry no detail)" : ""}.`
+      );
     case "PreconditionFailed":
       if (ctx.operation === "GetObject") return "The object was replaced while it was being read; read it again.";
       break;

@@ -623,6 +623,22 @@ describe("s3Backend failure handling (Swift behind the fault proxy)", () => {
     }
   });
 
+  it("AccessDenied names the permission the operation needs (and s3:ListBucket for reads, which AWS answers 403 for a missing key without)", async () => {
+    const proxy = await startFaultProxy(server.endpoint, (req) => (req.method === "GET" || req.method === "PUT" ? { status: 403, code: "AccessDenied" } : "forward"));
+    try {
+      const denied = backend({}, proxy.endpoint);
+      const read = await denied.get(`${ns("denied")}k`).catch((e: unknown) => e);
+      expect(read).toMatchObject({ code: "BACKEND", status: 403, serverCode: "AccessDenied" });
+      expect((read as Error).message).toContain("s3:GetObject");
+      expect((read as Error).message).toContain("s3:ListBucket");
+      const write = await denied.put(`${ns("denied")}k`, bytes("x")).catch((e: unknown) => e);
+      expect((write as Error).message).toContain('The credentials need s3:PutObject on bucket');
+      expect((write as Error).message).not.toContain("s3:ListBucket");
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it("a 409 ConditionalRequestConflict to a conditional put is retried, and a lasting one is ALREADY_EXISTS or CONFLICT", async () => {
     let conflicts = 0;
     const once = await startFaultProxy(server.endpoint, (req) =>
