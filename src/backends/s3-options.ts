@@ -133,8 +133,9 @@ export function resolveS3Options(options: S3BackendOptions): ResolvedS3Options {
   if (endpoint.search || endpoint.username || endpoint.password) {
     throw new InvalidArgumentError("s3Backend: `endpoint` must not carry a query or user info; pass credentials in `credentials`.");
   }
-  // Dotted bucket names break TLS on virtual-hosted URLs, so they always go path-style.
-  const pathStyle = options.forcePathStyle ?? (options.endpoint !== undefined || bucket.includes("."));
+  // Dotted bucket names break TLS on virtual-hosted URLs, and legacy names with capitals or
+  // "_" are no DNS labels at all, so those always go path-style.
+  const pathStyle = options.forcePathStyle ?? (options.endpoint !== undefined || /[._A-Z]/.test(bucket));
   const basePath = endpoint.pathname.replace(/\/+$/, "");
   const baseUrl = pathStyle
     ? `${endpoint.origin}${basePath}/${encodeURIComponent(bucket)}`

@@ -9,6 +9,7 @@ import type { IncomingMessage } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { s3Backend, type S3Backend, type S3BackendOptions } from "../../src/backends/s3.js";
 import { s3BackendFromEnv } from "../../src/backends/s3-env.js";
+import { resolveS3Options } from "../../src/backends/s3-options.js";
 import { multipartEtag, PartReader } from "../../src/backends/s3-multipart.js";
 import { decodeXmlText, xmlElements, xmlText } from "../../src/backends/s3-xml.js";
 import { BackendError } from "../../src/errors.js";
@@ -813,6 +814,16 @@ describe("s3Backend failure handling (Swift behind the fault proxy)", () => {
     } finally {
       await proxy.close();
     }
+  });
+});
+
+describe("bucket URLs", () => {
+  it("goes virtual-hosted on AWS for DNS-safe names, path-style for dotted and legacy names (capitals, _) and custom endpoints", () => {
+    const base = (bucket: string, endpoint?: string) => resolveS3Options({ bucket, region: "eu-west-1", endpoint, credentials: { accessKeyId: "a", secretAccessKey: "s" } }).baseUrl;
+    expect(base("models")).toBe("https://models.s3.eu-west-1.amazonaws.com");
+    expect(base("my.models")).toBe("https://s3.eu-west-1.amazonaws.com/my.models");
+    expect(base("Legacy_Bucket")).toBe("https://s3.eu-west-1.amazonaws.com/Legacy_Bucket");
+    expect(base("models", "http://127.0.0.1:9000")).toBe("http://127.0.0.1:9000/models");
   });
 });
 
