@@ -248,7 +248,16 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
     getModel: (task, id, options = {}) => readMetadata(backend, layout.versionKey(task, id), options.signal, { domain: task, modelId: id }),
     listModelIds,
     listModels,
-    latestModel: (task, options = {}) => readMetadata(backend, layout.latestKey(task), options.signal, { domain: task }),
+    async latestModel(task, options = {}) {
+      try {
+        return await readMetadata(backend, layout.latestKey(task), options.signal, { domain: task });
+      } catch (error) {
+        // A corrupt latest.json (a crash mid-write on a file system without a flush,
+        // or a hand edit) is only a pointer: the newest version document says the same.
+        if (!hasCode(error, "INTEGRITY")) throw error;
+        return (await listModels(task, options))[0] ?? null;
+      }
+    },
 
     async deleteModel(task, id, options = {}) {
       const key = layout.versionKey(task, id);

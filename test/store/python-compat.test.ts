@@ -109,6 +109,14 @@ describe("documents that are not what their key says", () => {
     expect(sha256(await collect(await store.getArchive("prod", "m1")))).toBe(original.archive.sha256);
   });
 
+  it("answers getLatest from the version documents when latest.json is corrupt, and the next upload replaces it", async () => {
+    const first = await store.upload("refunds", { files: model() });
+    await writeFile(join(root, ROOT_PREFIX, "refunds", "latest.json"), "");
+    expect((await store.getLatest("refunds")).model.model_id).toBe(first.model.model_id);
+    const second = await store.upload("refunds", { files: model() });
+    expect(JSON.parse(await readFile(join(root, ROOT_PREFIX, "refunds", "latest.json"), "utf8")).model.model_id).toBe(second.model.model_id);
+  });
+
   it("keeps listing a domain that holds a corrupt document, and deleteModel and a cascading deleteTask remove it", async () => {
     const good = await store.upload("refunds", { files: model() });
     await writeFile(join(root, ROOT_PREFIX, "refunds", "versions", "broken.json"), "{ not json");
