@@ -119,22 +119,44 @@ export function nativeGunzipStream(): TransformStream<Uint8Array, Uint8Array> | 
     }
   }
 
+  async function write(piece: Uint8Array, controller: TransformStreamDefaultController<Uint8Array>): Promise<void> {
+    if (ended) return checkZeros(piece);
+    written += piece.length;
+    keepTail(piece);
+    // The callback comes once zlib has inflated the whole piece and pushed its output.
+    await Promise.race([new Promise<void>((resolve) => inflater.write(piece, () => resolve())), settled]);
+    deliver(controller);
+  }
+
+  // Input shorter than a piece is copied together first: each write is a thread-pool
+  // round trip, which made 1-7 byte chunks 40x slower than the portable decoder.
+  let gathered: Uint8Array | undefined;
+  let filled = 0;
+
   return new TransformStream<Uint8Array, Uint8Array>({
     async transform(chunk, controller) {
-      for (let at = 0; at < chunk.length; at += PIECE_SIZE) {
-        const piece = chunk.subarray(at, at + PIECE_SIZE);
-        if (ended) {
-          checkZeros(piece);
-          continue;
-        }
-        written += piece.length;
-        keepTail(piece);
-        // The callback comes once zlib has inflated the whole piece and pushed its output.
-        await Promise.race([new Promise<void>((resolve) => inflater.write(piece, () => resolve())), settled]);
-        deliver(controller);
+      let at = 0;
+      if (filled > 0 || chunk.length < PIECE_SIZE) {
+        gathered ??= new Uint8Array(PIECE_SIZE); // fresh each time: keepTail holds views of written pieces
+        at = Math.min(PIECE_SIZE - filled, chunk.length);
+        gathered.set(chunk.subarray(0, at), filled);
+        filled += at;
+        if (filled < PIECE_SIZE) return;
+        const piece = gathered;
+        gathered = undefined;
+        filled = 0;
+        await write(piece, controller);
+      }
+      for (; chunk.length - at >= PIECE_SIZE; at += PIECE_SIZE) await write(chunk.subarray(at, at + PIECE_SIZE), controller);
+      if (at < chunk.length) {
+        gathered = new Uint8Array(PIECE_SIZE);
+        gathered.set(chunk.subarray(at));
+        filled = chunk.length - at;
       }
     },
     async flush(controller) {
+      if (filled > 0) await write(gathered!.subarray(0, filled), controller);
+      gathered = undefined;
       if (!ended) {
         inflater.end();
         await settled;

@@ -4,8 +4,8 @@
  * - concatenated members (our block-parallel writer, `cat a.gz b.gz`) decode;
  * - every member's CRC-32 and length are checked (fflate's `Gunzip` skips both);
  * - zero padding after the last member (tape-style block padding) is accepted;
- * - input is fed in bounded pieces, so memory stays bounded whatever the
- *   chunk sizes are;
+ * - input is decoded in bounded pieces, one per read of the output (see
+ *   pull-transform.ts), so memory stays bounded whatever the chunk sizes are;
  * - stored deflate blocks (RFC 1951 §3.2.4) at the start of a member, which is
  *   how our writer packs float weights, are passed through as views of the
  *   input without inflating or copying: unpacking weights costs a CRC pass.
@@ -17,9 +17,20 @@ import { parseHeader, readU32LE, TRAILER_SIZE } from "./gzip-member.js";
 import { concatBytes } from "../bytes.js";
 import { corrupt, truncated } from "./gzip-errors.js";
 import { nativeGunzipStream } from "./gunzip-native.js";
+import { pullTransform } from "./pull-transform.js";
 
-/** Compressed bytes handed to the inflater at once: bounds the output of one push. */
-const PIECE_SIZE = 256 << 10;
+/**
+ * Compressed bytes handed to the framer per step, at most and at first.
+ * Deflate expands up to 1032× (RFC 1951 §3.2.5: a 258-byte match in about two
+ * bits), so the largest piece bounds one step's output to 66 MiB even for a
+ * hostile stream; the step size then adapts so that each step emits about
+ * STEP_OUTPUT bytes, which keeps a zero bomb to ~1 MiB per step while
+ * ordinary data (ratio 2-5) still goes in 64 KiB pieces.
+ */
+const MAX_PIECE = 64 << 10;
+const FIRST_PIECE = 4 << 10;
+const MIN_PIECE = 512;
+const STEP_OUTPUT = 1 << 20;
 /** A header longer than this (huge FNAME/FCOMMENT/FEXTRA) is treated as corrupt. */
 const MAX_HEADER_SIZE = 64 << 10;
 
@@ -71,38 +82,31 @@ class GunzipFramer {
 
   constructor(private readonly emit: (bytes: Uint8Array) => void) {}
 
+  /** Decodes `data` at once: callers bound its size, which bounds the output (see MAX_PIECE). */
   push(data: Uint8Array): void {
-    const queue: Uint8Array[] = [data];
-    while (queue.length > 0) {
-      let buf = queue.shift()!;
-      while (buf.length > 0) {
-        if (this.phase === Phase.Body) {
-          const piece = buf.subarray(0, PIECE_SIZE);
-          buf = buf.subarray(piece.length);
-          const rest = this.inflate(piece, false);
-          if (rest) {
-            queue.unshift(buf);
-            buf = rest;
-          }
-        } else if (this.phase === Phase.StoredData) {
-          const n = Math.min(this.storedLeft, buf.length);
-          this.output(buf.subarray(0, n), true);
-          buf = buf.subarray(n);
-          this.storedLeft -= n;
-          if (this.storedLeft === 0) this.phase = this.storedFinal ? Phase.Trailer : Phase.BlockStart;
-        } else if (this.phase === Phase.BlockStart) {
-          buf = this.blockStart(buf);
-        } else if (this.phase === Phase.Header) {
-          buf = this.header(buf);
-        } else if (this.phase === Phase.Trailer) {
-          buf = this.trailer(buf);
-        } else {
-          // Only zeros may follow the last member (padding to a block size).
-          for (let i = 0; i < buf.length; i++) {
-            if (buf[i] !== 0) throw corrupt("unexpected data after the last gzip member");
-          }
-          buf = buf.subarray(buf.length);
+    let buf = data;
+    while (buf.length > 0) {
+      if (this.phase === Phase.Body) {
+        const rest = this.inflate(buf, false);
+        buf = rest ?? buf.subarray(buf.length);
+      } else if (this.phase === Phase.StoredData) {
+        const n = Math.min(this.storedLeft, buf.length);
+        this.output(buf.subarray(0, n), true);
+        buf = buf.subarray(n);
+        this.storedLeft -= n;
+        if (this.storedLeft === 0) this.phase = this.storedFinal ? Phase.Trailer : Phase.BlockStart;
+      } else if (this.phase === Phase.BlockStart) {
+        buf = this.blockStart(buf);
+      } else if (this.phase === Phase.Header) {
+        buf = this.header(buf);
+      } else if (this.phase === Phase.Trailer) {
+        buf = this.trailer(buf);
+      } else {
+        // Only zeros may follow the last member (padding to a block size).
+        for (let i = 0; i < buf.length; i++) {
+          if (buf[i] !== 0) throw corrupt("unexpected data after the last gzip member");
         }
+        buf = buf.subarray(buf.length);
       }
     }
   }
@@ -240,7 +244,10 @@ export interface GunzipOptions {
  * A `TransformStream` that decompresses a gzip file of one or more members
  * (RFC 1952 §2.2), verifying each member's CRC-32 and size. Zero bytes after
  * the last member are ignored. Truncated or corrupt input errors the stream
- * with {@link InvalidArchiveError}. Both engines behave the same.
+ * with {@link InvalidArchiveError}. Both engines behave the same. The fflate
+ * engine returns a readable/writable pair (use it with `pipeThrough`; it is
+ * not `instanceof TransformStream`) that decodes only as its reader reads, so
+ * a gzip bomb handed over as one chunk never piles up in a queue.
  *
  * Not `DecompressionStream`, by measurement (Node 20): it is no faster than
  * fflate here, its multi-member and trailing-data handling differ between
@@ -263,15 +270,25 @@ export function createGunzipStream(options: GunzipOptions = {}): TransformStream
       throw new NotSupportedError('gunzip engine "native" needs the runtime\'s zlib (process.getBuiltinModule in Node, Deno and Bun), which this runtime lacks. Use "fflate" or "auto".');
     }
   }
-  let framer: GunzipFramer;
-  return new TransformStream<Uint8Array, Uint8Array>({
-    start(controller) {
-      framer = new GunzipFramer((bytes) => controller.enqueue(bytes));
+  let sink: (bytes: Uint8Array) => void = () => {};
+  const framer = new GunzipFramer((bytes) => sink(bytes));
+  let piece = FIRST_PIECE;
+  return pullTransform({
+    step(input, emit) {
+      const part = input.subarray(0, piece);
+      let out = 0;
+      sink = (bytes) => {
+        out += bytes.length;
+        emit(bytes);
+      };
+      framer.push(part);
+      // Aim the next step at STEP_OUTPUT from this one's ratio, growing at most 4× a step.
+      const next = out === 0 ? part.length * 4 : Math.floor((part.length * STEP_OUTPUT) / out);
+      piece = Math.max(MIN_PIECE, Math.min(MAX_PIECE, part.length * 4, next));
+      return part.length;
     },
-    transform(chunk) {
-      framer.push(chunk);
-    },
-    flush() {
+    finish(emit) {
+      sink = emit;
       framer.finish();
     },
   });

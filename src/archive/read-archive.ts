@@ -55,9 +55,7 @@ async function sniffGzip(stream: ReadableStream<Uint8Array>): Promise<{ gzip: bo
     head.push(value);
     length += value.length;
   }
-  const first = head[0];
-  const second = first && first.length > 1 ? first[1] : head[1]?.[0];
-  const gzip = first?.[0] === GZIP_MAGIC[0] && second === GZIP_MAGIC[1];
+  const gzip = startsWith(head, GZIP_MAGIC);
   const replayed = new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
@@ -72,4 +70,16 @@ async function sniffGzip(stream: ReadableStream<Uint8Array>): Promise<{ gzip: bo
     { highWaterMark: 0 },
   );
   return { gzip, stream: replayed };
+}
+
+/** True if the bytes of `chunks`, read in order, begin with `prefix`; empty chunks (which sources may yield) count for nothing. */
+function startsWith(chunks: readonly Uint8Array[], prefix: readonly number[]): boolean {
+  let i = 0;
+  for (const chunk of chunks) {
+    for (let j = 0; j < chunk.length && i < prefix.length; j++, i++) {
+      if (chunk[j] !== prefix[i]) return false;
+    }
+    if (i === prefix.length) return true;
+  }
+  return false;
 }

@@ -30,6 +30,7 @@ export const TypeFlag = {
   gnuLongName: "L",
   gnuLongLink: "K",
   gnuDumpDir: "D", // GNU incremental: a directory whose data lists its contents
+  gnuSparse: "S", // old GNU sparse file: refused, see tar-metadata.ts sparseError
 } as const;
 
 /** The fields of one ustar header, as numbers and strings. */
@@ -165,7 +166,18 @@ function readString(block: Uint8Array, [offset, length]: readonly [number, numbe
   return decoder.decode(end === -1 ? field : field.subarray(0, end));
 }
 
-function readNumber(block: Uint8Array, [offset, length]: readonly [number, number], what: string, at: number): number {
+/**
+ * Reads an octal or GNU base-256 number field. Only `mtime` may be negative
+ * (GNU tar writes times before 1970 in base-256); a negative size would make
+ * the reader count bytes backwards, so every other field refuses one.
+ */
+function readNumber(
+  block: Uint8Array,
+  [offset, length]: readonly [number, number],
+  what: string,
+  at: number,
+  signed = false,
+): number {
   const field = block.subarray(offset, offset + length);
   if (field[0]! & 0x80) {
     // GNU base-256: high bit set, big-endian two's complement in the rest (used for sizes >= 8 GiB).
@@ -173,6 +185,11 @@ function readNumber(block: Uint8Array, [offset, length]: readonly [number, numbe
     for (let i = 1; i < length; i++) value = value * 256 + field[i]!;
     if (!Number.isSafeInteger(value)) {
       throw new InvalidArchiveError(`Tar header at byte ${at} has a ${what} too large to represent; the archive is corrupt or not supported.`);
+    }
+    if (value < 0 && !signed) {
+      throw new InvalidArchiveError(
+        `Tar header at byte ${at} has a negative ${what} (${value}); the archive is corrupt or hostile. Re-download or re-create it.`,
+      );
     }
     return value;
   }
@@ -223,7 +240,7 @@ export function decodeTarHeader(block: Uint8Array, at = 0): DecodedTarHeader | n
     uid: readNumber(block, UID, "uid", at),
     gid: readNumber(block, GID, "gid", at),
     size: readNumber(block, SIZE, "size", at),
-    mtime: readNumber(block, MTIME, "mtime", at),
+    mtime: readNumber(block, MTIME, "mtime", at, true),
     typeflag: String.fromCharCode(block[TYPEFLAG]!),
     linkname: readString(block, LINKNAME),
     uname: format === "v7" ? "" : readString(block, UNAME),

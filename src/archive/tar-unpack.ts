@@ -10,8 +10,8 @@
  */
 import { InvalidArchiveError, InvalidArgumentError, throwIfAborted } from "../errors.js";
 import { ChunkReader } from "./chunk-reader.js";
-import { parsePaxRecords } from "./pax.js";
 import { BLOCK_SIZE, decodeTarHeader, paddingFor, TypeFlag, type DecodedTarHeader } from "./tar-header.js";
+import { isMetadataType, sparseError, TarMetadata } from "./tar-metadata.js";
 import type { ArchiveEntry, ArchiveEntryType } from "./types.js";
 
 /** Options for {@link unpackTar}. */
@@ -20,10 +20,7 @@ export interface UnpackTarOptions {
   signal?: AbortSignal;
 }
 
-/** Metadata entries (PAX, GNU long names) larger than this are refused: they are held in memory. */
-export const MAX_METADATA_SIZE = 1024 * 1024;
-
-const decoder = new TextDecoder();
+export { MAX_METADATA_SIZE } from "./tar-metadata.js";
 
 function truncated(what: string, at: number): InvalidArchiveError {
   return new InvalidArchiveError(
@@ -110,32 +107,6 @@ class EntryBody {
   }
 }
 
-interface PendingMetadata {
-  pax: Record<string, string>;
-  longName?: string;
-  longLink?: string;
-}
-
-function cString(data: Uint8Array): string {
-  const end = data.indexOf(0);
-  return decoder.decode(end === -1 ? data : data.subarray(0, end));
-}
-
-function paxNumber(pax: Record<string, string>, key: string, pattern: RegExp, at: number): number | undefined {
-  const raw = pax[key];
-  if (raw === undefined || raw === "") return undefined; // "" deletes a global value (POSIX pax)
-  const value = Number(raw);
-  if (!pattern.test(raw) || !Number.isFinite(value) || Math.abs(value) > Number.MAX_SAFE_INTEGER) {
-    throw new InvalidArchiveError(`PAX record ${key}="${raw}" before the header at byte ${at} is not a valid number; the archive is corrupt.`);
-  }
-  return value;
-}
-
-function paxString(pax: Record<string, string>, key: string): string | undefined {
-  const raw = pax[key];
-  return raw === undefined || raw === "" ? undefined : raw;
-}
-
 function entryType(header: DecodedTarHeader, path: string): ArchiveEntryType | undefined {
   switch (header.typeflag) {
     case TypeFlag.file:
@@ -152,7 +123,7 @@ function entryType(header: DecodedTarHeader, path: string): ArchiveEntryType | u
     case TypeFlag.hardlink:
       return "hardlink";
     default:
-      return undefined; // devices, FIFOs, sparse files, volume labels...: skipped
+      return undefined; // devices, FIFOs, volume labels...: skipped
   }
 }
 
@@ -171,9 +142,8 @@ export async function* unpackTar(
   const { signal } = options;
   throwIfAborted(signal);
   const input = new ChunkReader(stream, signal);
-  const globals: Record<string, string> = {};
+  const metadata = new TarMetadata();
   let body: EntryBody | undefined;
-  let pending: PendingMetadata = { pax: {} };
   let sawHeader = false;
   let completed = false;
   try {
@@ -189,26 +159,21 @@ export async function* unpackTar(
       }
       if (block.length < BLOCK_SIZE) throw truncated("inside a header", input.position);
       const header = decodeTarHeader(block, at);
-      // A zero block marks the end (POSIX ustar writes two). Whatever follows is padding to
-      // the record size: drain it so a gzip layer below still verifies its trailer.
-      if (!header) break;
+      if (!header) {
+        await checkEndOfArchive(input, at);
+        break;
+      }
       sawHeader = true;
       const flag = header.typeflag;
-      if (flag === TypeFlag.paxLocal || flag === TypeFlag.paxGlobal || flag === TypeFlag.gnuLongName || flag === TypeFlag.gnuLongLink) {
-        const data = await readMetadata(input, header, at);
-        if (flag === TypeFlag.paxLocal) Object.assign(pending.pax, parsePaxRecords(data, at));
-        else if (flag === TypeFlag.paxGlobal) Object.assign(globals, parsePaxRecords(data, at));
-        else if (flag === TypeFlag.gnuLongName) pending.longName = cString(data);
-        else pending.longLink = cString(data);
+      if (isMetadataType(flag)) {
+        await metadata.read(input, header, at);
         continue;
       }
-      const pax = { ...globals, ...pending.pax };
-      const rawPath = paxString(pax, "path") ?? pending.longName ?? header.name;
+      const { path: rawPath, size, mtime, linkTarget } = metadata.take(header, at);
+      // Old GNU sparse data is fragments after extension blocks: read as a file it would
+      // misalign every later header, so the rest of the archive would vanish silently.
+      if (flag === TypeFlag.gnuSparse) throw sparseError(rawPath);
       const type = entryType(header, rawPath);
-      const size = paxNumber(pax, "size", /^\d+$/, at) ?? header.size;
-      const mtime = paxNumber(pax, "mtime", /^-?\d+(\.\d+)?$/, at) ?? header.mtime;
-      const linkTarget = paxString(pax, "linkpath") ?? pending.longLink ?? header.linkname;
-      pending = { pax: {} };
       const dataSize = HEADER_ONLY.has(flag) ? 0 : size;
       if (type !== "file") {
         // Not reported with a body: discard its data (if any) right away.
@@ -231,6 +196,8 @@ export async function* unpackTar(
         skip: () => current.drain(),
       };
     }
+    // Whatever follows the end marker is padding to the record size: drain it so a
+    // gzip layer below still verifies its trailer.
     await input.skip(Number.POSITIVE_INFINITY);
     completed = true;
   } finally {
@@ -240,16 +207,25 @@ export async function* unpackTar(
   }
 }
 
-async function readMetadata(input: ChunkReader, header: DecodedTarHeader, at: number): Promise<Uint8Array> {
-  if (header.size > MAX_METADATA_SIZE) {
+/**
+ * Called after a zero block. POSIX ends an archive with two; GNU tar also
+ * accepts one at the end of the input. A valid header after a lone zero block
+ * means entries GNU tar would silently drop ("A lone zero block"), so they are
+ * refused rather than hidden. Anything else after it is record padding.
+ */
+async function checkEndOfArchive(input: ChunkReader, at: number): Promise<void> {
+  const next = await input.readExact(BLOCK_SIZE);
+  if (next.length < BLOCK_SIZE) return;
+  let header: DecodedTarHeader | null = null;
+  try {
+    header = decodeTarHeader(next, at + BLOCK_SIZE);
+  } catch {
+    return; // not a header: padding, as GNU tar reads it
+  }
+  if (header) {
     throw new InvalidArchiveError(
-      `Tar metadata entry (type "${header.typeflag}") at byte ${at} is ${header.size} bytes, over the ${MAX_METADATA_SIZE}-byte limit; the archive is corrupt or hostile.`,
+      `The archive has a lone zero block at byte ${at} followed by the entry "${header.name}": ` +
+        "GNU tar stops at the zero block and drops the rest. The archive is corrupt; re-create it.",
     );
   }
-  const data = await input.readExact(header.size);
-  const padding = paddingFor(header.size);
-  if (data.length < header.size || (await input.skip(padding)) < padding) {
-    throw truncated("inside a metadata entry", input.position);
-  }
-  return data;
 }

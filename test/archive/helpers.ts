@@ -8,6 +8,7 @@ import { Readable } from "node:stream";
 import { afterEach } from "vitest";
 import { readArchive } from "../../src/archive/read-archive.js";
 import type { ArchiveEntry, ReadArchiveOptions } from "../../src/archive/types.js";
+import { BLOCK_SIZE, encodeUstarHeader, type TarHeader } from "../../src/archive/tar-header.js";
 import { collect } from "../support/bytes.js";
 
 export { collect, failingStream, sha256, streamOf, text, noise } from "../support/bytes.js";
@@ -90,4 +91,15 @@ export function generatedStream(size: number, chunk = 64 * 1024, fill = 7): { st
 /** Bytes as a web stream, the way a fetch body or Blob would hand them over. */
 export function blobStream(bytes: Uint8Array): ReadableStream<Uint8Array> {
   return new Blob([bytes as Uint8Array<ArrayBuffer>]).stream();
+}
+
+/** A plain file's header fields, for tests that build tar bytes by hand. */
+export const baseHeader: TarHeader = { name: "f", mode: 0o644, uid: 0, gid: 0, size: 0, mtime: 0, typeflag: "0", linkname: "", uname: "", gname: "" };
+/** One encoded ustar header block: {@link baseHeader} with `fields` changed. */
+export const header = (fields: Partial<TarHeader>) => encodeUstarHeader({ ...baseHeader, ...fields });
+/** `bytes` zero-padded to whole 512-byte blocks, as tar stores entry data. */
+export function padded(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(Math.ceil(bytes.length / BLOCK_SIZE) * BLOCK_SIZE);
+  out.set(bytes);
+  return out;
 }

@@ -11,15 +11,8 @@ import {
 } from "../../src/archive/tar-header.js";
 import { encodePaxRecords, parsePaxRecords } from "../../src/archive/pax.js";
 import { InvalidArchiveError } from "../../src/errors.js";
-import { blobStream, readAll, text } from "./helpers.js";
+import { baseHeader, blobStream, header, padded, readAll, text } from "./helpers.js";
 
-const base: TarHeader = { name: "f", mode: 0o644, uid: 0, gid: 0, size: 0, mtime: 0, typeflag: "0", linkname: "", uname: "", gname: "" };
-const header = (fields: Partial<TarHeader>) => encodeUstarHeader({ ...base, ...fields });
-const padded = (bytes: Uint8Array) => {
-  const out = new Uint8Array(Math.ceil(bytes.length / BLOCK_SIZE) * BLOCK_SIZE);
-  out.set(bytes);
-  return out;
-};
 const concat = (...parts: Uint8Array[]) => concatBytes(parts);
 const END = new Uint8Array(2 * BLOCK_SIZE);
 
@@ -61,7 +54,7 @@ describe("ustar headers", () => {
   });
 
   test("decode(encode(h)) restores every field and the checksum verifies", () => {
-    const h = { ...base, name: "dir/file.bin", mode: 0o755, uid: 1000, gid: 100, size: USTAR_MAX_OCTAL_11, mtime: 1_700_000_000, uname: "me", gname: "us" };
+    const h = { ...baseHeader, name: "dir/file.bin", mode: 0o755, uid: 1000, gid: 100, size: USTAR_MAX_OCTAL_11, mtime: 1_700_000_000, uname: "me", gname: "us" };
     expect(decodeTarHeader(header(h))).toEqual({ ...h, format: "ustar" });
   });
 
