@@ -22,7 +22,42 @@ export interface ResumeOptions {
   fetchFrom: (from: number, etag: string) => Promise<Response>;
   /** The error to end with when the body fails and cannot be resumed. */
   cutOff: (cause: unknown, received: number) => BackendError;
+  /**
+   * A body that sends nothing for this long is given up and resumed, as if it
+   * had broken off: a half-open connection would otherwise hang the read for ever.
+   */
+  idleTimeoutMs?: number;
   signal?: AbortSignal;
+}
+
+/** The error a silent body is given up with (then resumed like any break). */
+class BodyStalled extends Error {
+  constructor(ms: number) {
+    super(`no data for ${ms} ms`);
+  }
+}
+
+/** `reader.read()`, failed with {@link BodyStalled} (and the reader cancelled) if nothing arrives within `ms`. */
+async function readWithin(reader: ReadableStreamDefaultReader<Uint8Array>, ms: number | undefined): Promise<ReadableStreamReadResult<Uint8Array>> {
+  if (ms === undefined) return reader.read();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timedOut = false;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      timedOut = true;
+      const error = new BodyStalled(ms);
+      reject(error);
+      reader.cancel(error).catch(() => {}); // closes the silent connection
+    }, ms);
+  });
+  try {
+    const result = await Promise.race([reader.read(), stalled]);
+    // Cancelling ends the pending read as if the body were done: that is no end.
+    if (timedOut) throw new BodyStalled(ms);
+    return result;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The first byte a `Content-Range: bytes first-last/size` answer covers. */
@@ -63,7 +98,7 @@ export function resumableBody(response: Response, options: ResumeOptions): Reada
         for (;;) {
           let result: ReadableStreamReadResult<Uint8Array>;
           try {
-            result = await reader.read();
+            result = await readWithin(reader, options.idleTimeoutMs);
           } catch (error) {
             await resume(error);
             continue;

@@ -185,6 +185,7 @@ class S3BackendImpl implements S3Backend {
       fetchFrom: (from, etag) =>
         this.transport.send({ method: "GET", operation: "GetObject", key, headers: { range: rangeHeader(from, end === undefined ? undefined : end - from), "if-match": etag }, signal }),
       cutOff: (cause, received) => this.#readError(key, received, cause),
+      idleTimeoutMs: this.options.requestTimeoutMs,
     });
   }
 

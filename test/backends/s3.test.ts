@@ -414,6 +414,27 @@ describe("s3Backend on Swift", () => {
     }
   }, 60_000);
 
+  it("a GET body that goes silent is given up after requestTimeoutMs and resumed, instead of hanging the read", async () => {
+    const key = `${ns("stall")}m.bin`;
+    const data = new Uint8Array(MiB).map((_, i) => (i * 13) & 255);
+    await backend().put(key, data);
+    const ranges: (string | undefined)[] = [];
+    const proxy = await startFaultProxy(server.endpoint, (req) => {
+      if (req.method !== "GET") return "forward";
+      ranges.push(req.headers.range);
+      return ranges.length === 1 ? { stallAfter: 100_000 } : "forward";
+    });
+    try {
+      const started = performance.now();
+      const read = await sha256Of((await backend({ requestTimeoutMs: 500 }, proxy.endpoint).get(key))!);
+      expect(read.sha256).toBe(createHash("sha256").update(data).digest("hex"));
+      expect(ranges).toEqual([undefined, "bytes=100000-"]);
+      expect(performance.now() - started).toBeLessThan(10_000);
+    } finally {
+      await proxy.close();
+    }
+  }, 60_000);
+
   it("a GET body that keeps breaking off fails with a BackendError, not fetch's TypeError", async () => {
     const key = `${ns("cutall")}m.bin`;
     await backend().put(key, new Uint8Array(2 * MiB));

@@ -7,7 +7,8 @@
  * answer ("drop-answer", as when a connection dies just after the server committed).
  * Object faults answer for the server (`{ status, code, headers }`: an `<Error>`
  * document with any status, 200 included, or a redirect), hold a request back
- * (`{ delayMs }`, or "hang" for ever) or cut after a chosen byte count (`{ cutAfter }`).
+ * (`{ delayMs }`, or "hang" for ever) or cut after a chosen byte count (`{ cutAfter }`), or
+ * stall after one (`{ stallAfter }`: the connection stays open and silent).
  * The Host header is forwarded unchanged, so SigV4 signatures made for the proxy's address still verify.
  */
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -23,7 +24,8 @@ export type Fault =
   | "hang"
   | { status: number; code?: string; headers?: Record<string, string> }
   | { delayMs: number }
-  | { cutAfter: number };
+  | { cutAfter: number }
+  | { stallAfter: number };
 
 /** Bytes of the answer's body that a "cut" lets through before closing the connection. */
 export const CUT_AFTER = 256 * 1024;
@@ -97,6 +99,7 @@ export async function startFaultProxy(target: string, decide: (req: IncomingMess
       req.on("end", () => req.socket.destroy());
       return;
     }
+    if (typeof fault === "object" && "stallAfter" in fault) return proxyTo(upstream, req, res, "stall", fault.stallAfter, req);
     const cutAfter = typeof fault === "object" && "cutAfter" in fault ? fault.cutAfter : CUT_AFTER;
     if (typeof fault === "object") fault = "cut";
     proxyTo(upstream, req, res, fault, cutAfter, req);
@@ -117,12 +120,16 @@ export async function startFaultProxy(target: string, decide: (req: IncomingMess
   };
 }
 
-/** Forwards `req` to `upstream`, then passes the answer on, drops it or cuts it after `cutAfter` bytes; pipes `body` as the request body. */
+/**
+ * Forwards `req` to `upstream`, then passes the answer on, drops it, or cuts it
+ * (or stalls it: sends nothing more, connection open) after `cutAfter` bytes;
+ * pipes `body` as the request body.
+ */
 function proxyTo(
   upstream: URL,
   req: IncomingMessage,
   res: ServerResponse,
-  fault: "forward" | "cut" | "drop-answer",
+  fault: "forward" | "cut" | "stall" | "drop-answer",
   cutAfter = CUT_AFTER,
   body?: IncomingMessage,
 ): void {
@@ -136,7 +143,7 @@ function proxyTo(
         return;
       }
       res.writeHead(answer.statusCode ?? 502, answer.headers);
-      if (fault !== "cut") return void answer.pipe(res);
+      if (fault !== "cut" && fault !== "stall") return void answer.pipe(res);
       let sent = 0;
       answer.on("data", (chunk: Buffer) => {
         if (sent >= cutAfter) return;
@@ -146,7 +153,7 @@ function proxyTo(
         if (sent >= cutAfter) {
           answer.destroy();
           // end(), not destroy(): the client gets exactly cutAfter bytes, then the close.
-          req.socket.end();
+          if (fault === "cut") req.socket.end();
         }
       });
       answer.on("end", () => res.end());
