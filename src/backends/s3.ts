@@ -3,7 +3,7 @@
  * over fetch, signed with SigV4 by aws4fetch. Runtime-neutral: no Node types.
  * @see https://docs.aws.amazon.com/AmazonS3/latest/API/Welcome.html
  */
-import { InvalidArgumentError, IntegrityError, throwIfAborted, type BackendError } from "../errors.js";
+import { InvalidArgumentError, IntegrityError, throwIfAborted } from "../errors.js";
 import type { Backend, BackendCapabilities, BaseOptions, GetOptions, ListOptions, ObjectInfo, PutOptions, StorageLocation } from "./backend.js";
 import {
   checkPrecondition,
@@ -15,9 +15,8 @@ import {
   PROBE_TIMEOUT_MS,
 } from "./s3-conditional.js";
 import { untilAborted } from "../streams.js";
-import { resumableBody } from "./s3-body.js";
-import { parallelBody } from "./s3-parallel-get.js";
-import { cutOffError, s3Error, parseErrorXml } from "./s3-errors.js";
+import { emptyStream, objectBody, rangeHeader, type ObjectReads } from "./s3-get.js";
+import { s3Error, parseErrorXml } from "./s3-errors.js";
 import { listPages } from "./s3-list.js";
 import { base64, md5 } from "./s3-md5.js";
 import { MAX_PARTS, PartReader, uploadMultipart, type PartSource } from "./s3-multipart.js";
@@ -62,15 +61,6 @@ function infoFromHeaders(key: string, headers: Headers, size: number): ObjectInf
   };
 }
 
-/** An HTTP `Range` header value for `length` bytes from `offset`, or to the end. @see https://www.rfc-editor.org/rfc/rfc9110#name-byte-ranges */
-function rangeHeader(offset: number, length?: number): string {
-  return `bytes=${offset}-${length === undefined ? "" : offset + length - 1}`;
-}
-
-function emptyStream(): ReadableStream<Uint8Array> {
-  return new ReadableStream({ start: (controller) => controller.close() });
-}
-
 class S3BackendImpl implements S3Backend {
   readonly name = "s3" as const;
   readonly bucket: string;
@@ -86,6 +76,7 @@ class S3BackendImpl implements S3Backend {
    * 404 is read as a missing key from then on (a bucket is not deleted under a running store).
    */
   #bucketChecked = false;
+  readonly #reads: ObjectReads;
 
   constructor(readonly options: ResolvedS3Options) {
     this.bucket = options.bucket;
@@ -94,6 +85,11 @@ class S3BackendImpl implements S3Backend {
     // "probe" starts pessimistic: claiming no support only costs a caller an extra
     // HEAD, while claiming support that is missing would let it skip its own check.
     this.capabilities = { conditionalWrites: this.#conditional === "native" };
+    this.#reads = {
+      transport: this.transport,
+      options,
+      getObject: (key, range, signal, etag) => this.#getObject(key, range, signal, etag),
+    };
   }
 
   /**
@@ -115,33 +111,7 @@ class S3BackendImpl implements S3Backend {
       // A zero-length range cannot be expressed in HTTP; only existence matters.
       if (length === 0) return (await this.head(key, options)) ? emptyStream() : null;
     }
-    const { partSize, downloadConcurrency: concurrency } = this.options;
-    const inParts = !range && concurrency > 1;
-    const response = await this.#getObject(key, inParts ? { offset: 0, length: partSize } : range, options.signal);
-    if (!response) return null;
-    if (!response.body) return emptyStream();
-    if (inParts && response.status === 206) {
-      const size = Number(/\/(\d+)$/.exec(response.headers.get("content-range") ?? "")?.[1] ?? NaN);
-      const etag = response.headers.get("etag");
-      if (size > partSize && etag) {
-        return parallelBody({
-          size,
-          partSize,
-          concurrency,
-          first: this.#resumable(response, key, { offset: 0, length: partSize }, options.signal),
-          fetchPart: (offset, length, signal) => this.#rangedPart(key, { offset, length }, etag, signal),
-          signal: options.signal,
-          shortPart: (offset, expected, received) =>
-            this.#readError(key, received, new Error(`the range from byte ${offset} ended after ${received} of ${expected} bytes`)),
-        });
-      }
-      if (!(size <= partSize)) {
-        // Larger, but with no size or ETag to pin the other parts to: read it whole instead.
-        await response.body.cancel().catch(() => {});
-        return this.get(key, { ...options, range: { offset: 0 } });
-      }
-    }
-    return this.#resumable(response, key, inParts ? undefined : range, options.signal);
+    return objectBody(this.#reads, key, range, options.signal);
   }
 
   /** One GetObject answer: null for a missing key, no body past the end (416). */
@@ -161,37 +131,6 @@ class S3BackendImpl implements S3Backend {
       return new Response(null, { status: 204 });
     }
     return response;
-  }
-
-  /** A part of a parallel read: a 206 answer from exactly `range.offset`, pinned to `etag`. */
-  async #rangedPart(key: string, range: { offset: number; length: number }, etag: string, signal: AbortSignal | undefined): Promise<ReadableStream<Uint8Array>> {
-    const response = await this.#getObject(key, range, signal, etag);
-    if (!response) throw this.#readError(key, 0, new Error(`the object was deleted while it was being read (at byte ${range.offset})`));
-    if (response.status !== 206 || !response.body || !response.headers.get("content-range")?.startsWith(`bytes ${range.offset}-`)) {
-      await response.body?.cancel().catch(() => {});
-      throw this.#readError(key, 0, new Error(`the ranged read from byte ${range.offset} answered ${response.status} ${response.headers.get("content-range") ?? ""}`));
-    }
-    return this.#resumable(response, key, range, signal);
-  }
-
-  /** `response`'s body, resumed after a break with a ranged GET pinned by `If-Match`. */
-  #resumable(response: Response, key: string, range: GetOptions["range"], signal: AbortSignal | undefined): ReadableStream<Uint8Array> {
-    const start = range?.offset ?? 0;
-    const end = range?.length === undefined ? undefined : start + range.length;
-    return resumableBody(response, {
-      start,
-      retries: this.options.retries,
-      signal,
-      fetchFrom: (from, etag) =>
-        this.transport.send({ method: "GET", operation: "GetObject", key, headers: { range: rangeHeader(from, end === undefined ? undefined : end - from), "if-match": etag }, signal }),
-      cutOff: (cause, received) => this.#readError(key, received, cause),
-      idleTimeoutMs: this.options.requestTimeoutMs,
-    });
-  }
-
-  /** A GetObject of `key` that broke off after `received` bytes, or whose parts did not fit. */
-  #readError(key: string, received: number, cause: unknown): BackendError {
-    return cutOffError({ operation: "GetObject", bucket: this.bucket, key }, received, cause);
   }
 
   /**
