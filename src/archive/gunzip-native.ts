@@ -15,6 +15,7 @@
  */
 import { builtinModule } from "../builtin.js";
 import { corrupt, truncated } from "./gzip-errors.js";
+import { pullTransform } from "./pull-transform.js";
 
 /** The part of Node's zlib Gunzip stream used here. */
 interface NodeGunzip {
@@ -24,6 +25,9 @@ interface NodeGunzip {
   on(event: "data", listener: (chunk: Uint8Array) => void): unknown;
   on(event: "error", listener: (error: Error & { code?: string }) => void): unknown;
   on(event: "end", listener: () => void): unknown;
+  /** Stops 'data' events; zlib then stalls once its own buffer is full (stream backpressure). */
+  pause(): unknown;
+  resume(): unknown;
   /** Input bytes the engine consumed: short of what was written when it stopped early. */
   readonly bytesWritten: number;
 }
@@ -33,9 +37,7 @@ interface ZlibModule {
 }
 
 /**
- * Compressed bytes written at once. zlib inflates a whole write before calling
- * back, so this bounds the output held per step (deflate expands at most
- * ~1032×, the same bound as the portable decoder's pieces). Measured on the
+ * Compressed bytes written at once. Measured on the
  * bench archives: 256 KiB pieces and output chunks unpack the 512 MiB model
  * in 1.5 s against 1.8 s with 64 KiB (fewer thread-pool round trips), and
  * match the portable decoder on stored-only data.
@@ -43,6 +45,14 @@ interface ZlibModule {
 const PIECE_SIZE = 256 << 10;
 /** Output chunk size of the inflater. */
 const OUTPUT_CHUNK = 256 << 10;
+/**
+ * Output held before the inflater is paused. A 256 KiB piece may inflate to
+ * 264 MiB (deflate expands at most ~1032×, RFC 1951 §3.2.5), so the output of
+ * a write is not waited for in full: past this much, zlib is paused mid-write
+ * (its stream then stops inflating once its own buffer fills) and what is held
+ * goes to the reader first. Ordinary data (ratio 1-10) never reaches it.
+ */
+const HELD_OUTPUT = 8 << 20;
 /** Input bytes kept (as views) to check what follows the last member: zlib may notice the end a piece or two late. */
 const TAIL_KEPT = 3 * PIECE_SIZE;
 
@@ -56,8 +66,11 @@ function decodeError(error: Error & { code?: string }): Error {
 }
 
 /**
- * A gunzip `TransformStream` on the runtime's zlib, or `undefined` where there
- * is none (workerd, browsers). Checked on Node, Deno and Bun, whose `zlib`
+ * A gunzip stream on the runtime's zlib, or `undefined` where there is none
+ * (workerd, browsers). Like the portable decoder it is driven by its reader
+ * (see pull-transform.ts): a step writes one piece and emits its output, at
+ * most about HELD_OUTPUT bytes at a time, so a gzip bomb handed over as one
+ * chunk never piles up. Checked on Node, Deno and Bun, whose `zlib`
  * behave alike here; Deno and Bun gain the most (GNU tar's 512 MiB archive:
  * Bun 2.4 s against 19 s on fflate, Deno 2.5 s against 7.3 s, each with less memory).
  */
@@ -66,33 +79,60 @@ export function nativeGunzipStream(): TransformStream<Uint8Array, Uint8Array> | 
   if (typeof zlib?.createGunzip !== "function") return undefined;
   const inflater = zlib.createGunzip({ chunkSize: OUTPUT_CHUNK });
   let output: Uint8Array[] = [];
+  let outputBytes = 0;
+  let paused = false;
   let failure: Error | undefined;
   /** The inflater has seen the end of the last member; later input is only checked. */
   let ended = false;
+  let done = false;
   let written = 0;
   /** The last pieces written, newest last, at least TAIL_KEPT bytes when there were that many. */
   let tail: Uint8Array[] = [];
   let tailBytes = 0;
-  // Settles on end or error. A write that zlib refuses calls back late or never,
-  // so every wait also races this.
-  const settled = new Promise<void>((resolve) => {
-    inflater.on("end", () => {
-      ended = true;
-      resolve();
-    });
-    inflater.on("error", (error) => {
-      failure ??= decodeError(error);
-      resolve();
-    });
+  /** The write zlib has not called back yet. */
+  let writing = false;
+  /** Wakes the step waiting for zlib: on output, a write's callback, the end or an error. */
+  let wake: (() => void) | undefined;
+  const notify = (): void => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  inflater.on("end", () => {
+    ended = done = true;
+    notify();
   });
-  inflater.on("data", (chunk) => output.push(chunk));
+  inflater.on("error", (error) => {
+    failure ??= decodeError(error);
+    done = true;
+    notify();
+  });
+  inflater.on("data", (chunk) => {
+    output.push(chunk);
+    outputBytes += chunk.length;
+    if (outputBytes >= HELD_OUTPUT && !paused) {
+      paused = true;
+      inflater.pause();
+    }
+    if (outputBytes >= HELD_OUTPUT) notify();
+  });
 
-  function deliver(controller: TransformStreamDefaultController<Uint8Array>): void {
-    for (const chunk of output) controller.enqueue(chunk);
+  /** Waits until the write in flight was inflated (or enough of it is held), then emits what is held. */
+  async function drain(emit: (chunk: Uint8Array) => void): Promise<void> {
+    // A write that zlib refuses calls back late or never, so the end and errors also wake.
+    while (writing && !done && !failure && outputBytes < HELD_OUTPUT) await new Promise<void>((resolve) => (wake = resolve));
+    if (done) writing = false; // zlib stopped at the end or an error: the callback may never come
+    const chunks = output;
     output = [];
+    outputBytes = 0;
+    for (const chunk of chunks) emit(chunk);
     if (failure) {
       inflater.destroy();
       throw failure;
+    }
+    if (paused) {
+      paused = false;
+      inflater.resume();
     }
   }
 
@@ -119,51 +159,72 @@ export function nativeGunzipStream(): TransformStream<Uint8Array, Uint8Array> | 
     }
   }
 
-  async function write(piece: Uint8Array, controller: TransformStreamDefaultController<Uint8Array>): Promise<void> {
+  /** Writes `piece` and emits its output, or the first HELD_OUTPUT bytes of it (the rest on later reads). */
+  async function write(piece: Uint8Array, emit: (chunk: Uint8Array) => void): Promise<void> {
     if (ended) return checkZeros(piece);
     written += piece.length;
     keepTail(piece);
+    writing = true;
     // The callback comes once zlib has inflated the whole piece and pushed its output.
-    await Promise.race([new Promise<void>((resolve) => inflater.write(piece, () => resolve())), settled]);
-    deliver(controller);
+    inflater.write(piece, () => {
+      writing = false;
+      notify();
+    });
+    await drain(emit);
   }
 
   // Input shorter than a piece is copied together first: each write is a thread-pool
   // round trip, which made 1-7 byte chunks 40x slower than the portable decoder.
   let gathered: Uint8Array | undefined;
   let filled = 0;
+  let finishing = false;
 
-  return new TransformStream<Uint8Array, Uint8Array>({
-    async transform(chunk, controller) {
-      let at = 0;
+  return pullTransform({
+    async step(chunk, emit) {
+      // The previous piece is still being inflated: pass on its output first.
+      if (writing) return drain(emit).then(() => 0);
       if (filled > 0 || chunk.length < PIECE_SIZE) {
         gathered ??= new Uint8Array(PIECE_SIZE); // fresh each time: keepTail holds views of written pieces
-        at = Math.min(PIECE_SIZE - filled, chunk.length);
-        gathered.set(chunk.subarray(0, at), filled);
-        filled += at;
-        if (filled < PIECE_SIZE) return;
-        const piece = gathered;
+        const used = Math.min(PIECE_SIZE - filled, chunk.length);
+        gathered.set(chunk.subarray(0, used), filled);
+        filled += used;
+        if (filled === PIECE_SIZE) {
+          const piece = gathered;
+          gathered = undefined;
+          filled = 0;
+          await write(piece, emit);
+        }
+        return used;
+      }
+      await write(chunk.subarray(0, PIECE_SIZE), emit);
+      return PIECE_SIZE;
+    },
+    async finish(emit) {
+      if (writing) {
+        await drain(emit);
+        return true;
+      }
+      if (filled > 0) {
+        const piece = gathered!.subarray(0, filled);
         gathered = undefined;
         filled = 0;
-        await write(piece, controller);
+        await write(piece, emit);
+        return true;
       }
-      for (; chunk.length - at >= PIECE_SIZE; at += PIECE_SIZE) await write(chunk.subarray(at, at + PIECE_SIZE), controller);
-      if (at < chunk.length) {
-        gathered = new Uint8Array(PIECE_SIZE);
-        gathered.set(chunk.subarray(at));
-        filled = chunk.length - at;
-      }
-    },
-    async flush(controller) {
-      if (filled > 0) await write(gathered!.subarray(0, filled), controller);
-      gathered = undefined;
-      if (!ended) {
+      if (!ended && !finishing) {
+        finishing = true;
         inflater.end();
-        await settled;
       }
-      deliver(controller);
+      // Flushing the end emits the last output; the 'end' or an error ends the wait.
+      while (!done && outputBytes < HELD_OUTPUT) await new Promise<void>((resolve) => (wake = resolve));
+      if (!done) {
+        await drain(emit);
+        return true;
+      }
+      await drain(emit);
       checkUnconsumed(written - inflater.bytesWritten);
       tail = [];
+      return false;
     },
   });
 }

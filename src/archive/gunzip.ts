@@ -244,9 +244,9 @@ export interface GunzipOptions {
  * A `TransformStream` that decompresses a gzip file of one or more members
  * (RFC 1952 §2.2), verifying each member's CRC-32 and size. Zero bytes after
  * the last member are ignored. Truncated or corrupt input errors the stream
- * with {@link InvalidArchiveError}. Both engines behave the same. The fflate
- * engine returns a readable/writable pair (use it with `pipeThrough`; it is
- * not `instanceof TransformStream`) that decodes only as its reader reads, so
+ * with {@link InvalidArchiveError}. Both engines behave the same, and both
+ * return a readable/writable pair (use it with `pipeThrough`; it is not
+ * `instanceof TransformStream`) that decodes only as its reader reads, so
  * a gzip bomb handed over as one chunk never piles up in a queue.
  *
  * Not `DecompressionStream`, by measurement (Node 20): it is no faster than

@@ -10,12 +10,20 @@
  * queueing: the writable side holds one chunk, the readable side none.
  */
 
-/** One decoding step: consumes a prefix of `input` (at least one byte), passing output to `emit`. */
+/**
+ * One decoding step: consumes a prefix of `input`, passing output to `emit`.
+ * A step consumes at least one byte or emits; it may be asynchronous (the
+ * native engine waits for zlib), and the next step starts once it settled.
+ */
 export interface PullTransformer {
   /** Returns how many bytes of `input` it consumed. */
-  step(input: Uint8Array, emit: (chunk: Uint8Array) => void): number;
-  /** Called once the input has ended; may emit the last bytes or throw if the input was cut short. */
-  finish(emit: (chunk: Uint8Array) => void): void;
+  step(input: Uint8Array, emit: (chunk: Uint8Array) => void): number | Promise<number>;
+  /**
+   * Called once the input has ended; may emit the last bytes or throw if the
+   * input was cut short. Returning `true` means it emitted part of what is
+   * left: it is called again on the next read, so the rest waits for the reader.
+   */
+  finish(emit: (chunk: Uint8Array) => void): void | boolean | Promise<void | boolean>;
 }
 
 interface Pending {
@@ -46,13 +54,18 @@ export function pullTransform(transformer: PullTransformer): TransformStream<Uin
     wake?.();
   };
 
+  /** For after an await: the stream may have been cancelled or aborted meanwhile. */
+  const throwIfFailed = (): void => {
+    if (failure) throw failure.reason;
+  };
+
   const readable = new ReadableStream<Uint8Array>(
     {
       start: (controller) => void (readableController = controller),
       async pull(controller) {
         let emitted = false;
         const emit = (chunk: Uint8Array): void => {
-          if (chunk.length === 0) return;
+          if (chunk.length === 0 || failure) return; // cancelled while an asynchronous step ran
           emitted = true;
           controller.enqueue(chunk);
         };
@@ -60,16 +73,23 @@ export function pullTransform(transformer: PullTransformer): TransformStream<Uin
           while (!emitted) {
             if (failure) throw failure.reason;
             if (input) {
-              input = input.subarray(transformer.step(input, emit));
+              const result = transformer.step(input, emit);
+              // Synchronous steps (fflate) are not awaited: a tick per step would cost.
+              const used = typeof result === "number" ? result : await result;
+              throwIfFailed();
+              input = input!.subarray(used);
               if (input.length === 0) {
                 input = undefined;
                 write!.resolve();
                 write = undefined;
               }
             } else if (closing) {
-              transformer.finish(emit);
+              const result = transformer.finish(emit);
+              const more = result instanceof Promise ? await result : result;
+              throwIfFailed();
+              if (more === true) continue;
               controller.close();
-              closing.resolve();
+              closing!.resolve();
               closing = undefined;
               return;
             } else {
