@@ -41,7 +41,8 @@ Options:
                    postgres reads MODEL_STORE_POSTGRES_URL or DATABASE_URL)
   --project P      the project of an uploaded task, or the project to list
   --cascade        also delete what a task or project holds
-  --root DIR       file-system root (env MODEL_STORE_ROOT, default ./.modelstore)
+  --root DIR       file-system root (env MODEL_STORE_ROOT, else MODEL_STORE_ROOT_PREFIX as the
+                   Python library reads it, default ./.modelstore)
   --prefix P       key prefix replacing operatorai-model-store (default operatorai-model-store)
   --json           machine-readable output
   -h, --help       this text
