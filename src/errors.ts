@@ -120,6 +120,11 @@ export class BackendError extends ModelStoreError {
   }
 }
 
+/** True when `error` is a {@link ModelStoreError} with one of `codes`. */
+export function hasErrorCode(error: unknown, ...codes: string[]): boolean {
+  return error instanceof ModelStoreError && codes.includes(error.code);
+}
+
 /** The {@link AbortedError} for a fired `signal`. */
 export function abortedError(signal: AbortSignal): AbortedError {
   return new AbortedError("The operation was aborted by its AbortSignal; nothing further was written.", { cause: signal.reason });

@@ -22,11 +22,16 @@ const INVISIBLE_CHARACTERS = /[\p{Cf}\p{Zl}\p{Zp}]/u;
 // The file-system backend's own lock and temp files, which it hides from listings.
 const INTERNAL_FILE = /^\..+\.(lock|[0-9a-f]{16}\.tmp)$/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** True when `text` has a UTF-16 surrogate without its pair: it has no UTF-8 form. */
+export function hasLoneSurrogate(text: string): boolean {
+  return LONE_SURROGATE.test(text);
+}
 const utf8Bytes = (name: string) => new TextEncoder().encode(name).length;
 
 function problemWith(name: string): string | undefined {
   if (name.length === 0) return "it is empty";
-  if (LONE_SURROGATE.test(name)) return "it is not well-formed Unicode (a lone surrogate)";
+  if (hasLoneSurrogate(name)) return "it is not well-formed Unicode (a lone surrogate)";
   const bytes = utf8Bytes(name);
   if (bytes > MAX_NAME_BYTES) return `it is ${bytes} bytes long in UTF-8 (at most ${MAX_NAME_BYTES})`;
   if (name.normalize("NFC") !== name) return 'it is not in Unicode NFC form (pass name.normalize("NFC"), so that one name has one spelling)';

@@ -6,7 +6,7 @@
  */
 import { v4 as uuidv4 } from "uuid";
 import type { Backend } from "./backends/backend.js";
-import { ModelStoreError, throwIfAborted } from "./errors.js";
+import { hasErrorCode, ModelStoreError, throwIfAborted } from "./errors.js";
 import type { BucketLayout } from "./layout.js";
 import { compareNewestFirst, encodeMetadata, parseMetadata, type ModelMetadata } from "./meta.js";
 import { readSmallText } from "./streams.js";
@@ -20,7 +20,6 @@ export interface TaggedMetadata {
 // Enough for many racing writers; each round trip either wins or sees a newer document.
 const MAX_SWAP_ATTEMPTS = 50;
 
-const isCode = (error: unknown, ...codes: string[]) => error instanceof ModelStoreError && codes.includes(error.code);
 
 /**
  * How long to wait for writes already in flight to land before re-reading, on
@@ -75,7 +74,7 @@ async function swap(backend: Backend, key: string, current: TaggedMetadata | nul
     });
     return true;
   } catch (error) {
-    if (isCode(error, "CONFLICT", "ALREADY_EXISTS")) return false; // someone else moved it: look again
+    if (hasErrorCode(error, "CONFLICT", "ALREADY_EXISTS")) return false; // someone else moved it: look again
     throw error;
   }
 }
@@ -148,7 +147,7 @@ export async function claimArchiveKey(backend: Backend, layout: BucketLayout, do
     try {
       await backend.put(key, claim, { signal, ifNoneMatch: "*", contentType: "application/gzip" });
     } catch (error) {
-      if (!isCode(error, "ALREADY_EXISTS")) throw error;
+      if (!hasErrorCode(error, "ALREADY_EXISTS")) throw error;
       continue;
     }
     if (backend.capabilities.conditionalWrites || (await holdsClaim(backend, key, claim, signal))) return key;

@@ -9,7 +9,7 @@ import { v4 as uuidv4 } from "uuid";
 import { createArchive } from "./archive/create-archive.js";
 import { readArchive } from "./archive/read-archive.js";
 import type { Backend, StorageLocation } from "./backends/backend.js";
-import { AlreadyExistsError, IntegrityError, ModelStoreError, NotFoundError, throwIfAborted } from "./errors.js";
+import { AlreadyExistsError, IntegrityError, hasErrorCode, NotFoundError, throwIfAborted } from "./errors.js";
 import { BucketLayout, DEFAULT_ROOT_PREFIX } from "./layout.js";
 import { formatCreated, type ModelMetadata, type UploadedModel } from "./meta.js";
 import type { DeleteOptions, EnsureTaskOptions, ListTasksOptions, ModelStoreOptions, ReadOptions, UploadOptions } from "./store-options.js";
@@ -25,7 +25,6 @@ import { DEPENDENCY_VERSIONS, LIBRARY_VERSION } from "./version.js";
 
 export type { DeleteOptions, EnsureTaskOptions, ListTasksOptions, ModelStoreOptions, ReadOptions, UploadOptions, UploadProgress } from "./store-options.js";
 
-const hasCode = (error: unknown, code: string) => error instanceof ModelStoreError && error.code === code;
 
 /** Uploads, lists, reads and deletes models, projects and tasks. */
 export class ModelStore {
@@ -84,7 +83,7 @@ export class ModelStore {
       // Its archive key was claimed create-only, so a record naming that key and sha256 is this upload's.
       if (recorded && (await this.holdsRecord(recorded))) return recorded;
       await this.removeQuietly([archiveKey]);
-      if (hasCode(error, "ALREADY_EXISTS")) {
+      if (hasErrorCode(error, "ALREADY_EXISTS")) {
         throw new AlreadyExistsError(`Model "${modelId}" was uploaded to domain "${domain}" by someone else meanwhile. Choose another modelId.`, { cause: error });
       }
       throw error;
@@ -282,7 +281,7 @@ export class ModelStore {
     try {
       metadata = await this.getModelInfo(domain, modelId, options);
     } catch (error) {
-      if (!hasCode(error, "INTEGRITY")) throw error;
+      if (!hasErrorCode(error, "INTEGRITY")) throw error;
     }
     await this.deleteDescribed(validateDomain(domain), validateModelId(modelId), metadata, options);
   }

@@ -110,11 +110,12 @@ export function nativeGunzipStream(): TransformStream<Uint8Array, Uint8Array> | 
   inflater.on("data", (chunk) => {
     output.push(chunk);
     outputBytes += chunk.length;
-    if (outputBytes >= HELD_OUTPUT && !paused) {
+    if (outputBytes < HELD_OUTPUT) return;
+    if (!paused) {
       paused = true;
       inflater.pause();
     }
-    if (outputBytes >= HELD_OUTPUT) notify();
+    notify();
   });
 
   /** Waits until the write in flight was inflated (or enough of it is held), then emits what is held. */
@@ -217,11 +218,8 @@ export function nativeGunzipStream(): TransformStream<Uint8Array, Uint8Array> | 
       }
       // Flushing the end emits the last output; the 'end' or an error ends the wait.
       while (!done && outputBytes < HELD_OUTPUT) await new Promise<void>((resolve) => (wake = resolve));
-      if (!done) {
-        await drain(emit);
-        return true;
-      }
       await drain(emit);
+      if (!done) return true; // more output to come once the reader has taken this
       checkUnconsumed(written - inflater.bytesWritten);
       tail = [];
       return false;

@@ -71,7 +71,7 @@ export function pullTransform(transformer: PullTransformer): TransformStream<Uin
         };
         try {
           while (!emitted) {
-            if (failure) throw failure.reason;
+            throwIfFailed();
             if (input) {
               const result = transformer.step(input, emit);
               // Synchronous steps (fflate) are not awaited: a tick per step would cost.

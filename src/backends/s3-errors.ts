@@ -121,6 +121,11 @@ export function parseErrorXml(xml: string): { code?: string; message?: string; r
   return { code: xmlText(xml, "Code"), message: xmlText(xml, "Message"), requestId: xmlText(xml, "RequestId") };
 }
 
+/** `S3 <Operation> of "<key>" in bucket "<bucket>"`: how every message names its request. */
+function requestLabel(ctx: S3ErrorContext): string {
+  return `S3 ${ctx.operation}${ctx.key !== undefined ? ` of "${ctx.key}"` : ""} in bucket "${ctx.bucket}"`;
+}
+
 /** Builds a {@link BackendError} from a parsed error (status, code, message, request id). */
 export function s3Error(
   ctx: S3ErrorContext,
@@ -129,7 +134,7 @@ export function s3Error(
   cause?: unknown,
 ): BackendError {
   const code = parsed.code || STATUS_CODES[status] || `HTTP${status}`;
-  const what = `S3 ${ctx.operation}${ctx.key !== undefined ? ` of "${ctx.key}"` : ""} in bucket "${ctx.bucket}"`;
+  const what = requestLabel(ctx);
   const serverMessage = parsed.message ? `: ${parsed.message.replace(/\s+$/, "")}` : "";
   const tries = ctx.attempts && ctx.attempts > 1 ? ` after ${ctx.attempts} attempts` : "";
   // S3 can answer 200 and put the failure in the body (CompleteMultipartUpload does).
@@ -154,7 +159,7 @@ export async function errorFromResponse(response: Response, ctx: S3ErrorContext)
 export function networkError(ctx: S3ErrorContext, endpointHost: string, cause: unknown): BackendError {
   const detail = describeNetworkCause(cause);
   const tries = ctx.attempts && ctx.attempts > 1 ? ` after ${ctx.attempts} attempts` : "";
-  const what = `S3 ${ctx.operation}${ctx.key !== undefined ? ` of "${ctx.key}"` : ""} in bucket "${ctx.bucket}"`;
+  const what = requestLabel(ctx);
   return new BackendError(
     `${what} failed: no answer from ${endpointHost} (${detail})${tries}. Check the endpoint and the network.`,
     { backend: "s3", operation: ctx.operation, key: ctx.key },
@@ -175,7 +180,7 @@ export function redirectError(ctx: S3ErrorContext, response: Response, body: str
   const code = parsed.code || (status === 301 ? "PermanentRedirect" : status === 307 ? "TemporaryRedirect" : "Redirect");
   const region = response.headers.get("x-amz-bucket-region") ?? xmlText(body, "Region");
   const target = hostOf(response.headers.get("location")) ?? xmlText(body, "Endpoint");
-  const what = `S3 ${ctx.operation}${ctx.key !== undefined ? ` of "${ctx.key}"` : ""} in bucket "${ctx.bucket}"`;
+  const what = requestLabel(ctx);
   const todo =
     code === "PermanentRedirect" || region
       ? `The bucket is not served at this endpoint${region ? ` but in region "${region}"` : ""}: set \`region\` (AWS_REGION)${region ? ` to "${region}"` : ""} or \`endpoint\` to the bucket's regional endpoint.`
@@ -197,7 +202,7 @@ function hostOf(url: string | null): string | undefined {
 
 /** A credentials provider that threw or returned no key: nothing was sent. */
 export function credentialsError(ctx: S3ErrorContext, cause: unknown): BackendError {
-  const what = `S3 ${ctx.operation}${ctx.key !== undefined ? ` of "${ctx.key}"` : ""} in bucket "${ctx.bucket}"`;
+  const what = requestLabel(ctx);
   return new BackendError(
     `${what} was not sent: the credentials provider failed (${describeNetworkCause(cause)}). Check the provider (its role, token source or environment) and retry.`,
     { backend: "s3", operation: ctx.operation, key: ctx.key },

@@ -11,6 +11,7 @@
  */
 import { AwsV4Signer } from "aws4fetch";
 import { AbortedError, InvalidArgumentError } from "../errors.js";
+import { hasLoneSurrogate } from "../names.js";
 import { credentialsError, errorFromResponse, networkError, parseErrorXml, redirectError, s3Error, type S3ErrorContext, type S3Operation } from "./s3-errors.js";
 import type { ResolvedS3Options, S3Credentials } from "./s3-options.js";
 import { oneChunkStream, REFUSED_STREAM_STATUSES, requestStreamsWork } from "./s3-request-stream.js";
@@ -56,16 +57,13 @@ export function encodeRfc3986(text: string): string {
   return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
-/** A UTF-16 surrogate without its pair. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
 /** Checks a key can travel in a URL unchanged; throws {@link InvalidArgumentError} otherwise. */
 export function checkKey(key: string): void {
   if (typeof key !== "string" || key.length === 0 || key.length > 1024) {
     throw new InvalidArgumentError(`S3 keys must be 1 to 1024 characters, got ${JSON.stringify(key)}.`);
   }
   // A lone surrogate has no UTF-8 form: encodeURIComponent throws on it, and S3 keys are UTF-8.
-  if (LONE_SURROGATE.test(key)) {
+  if (hasLoneSurrogate(key)) {
     throw new InvalidArgumentError(`S3 key ${JSON.stringify(key)} is not well-formed Unicode (it has a lone surrogate, often a string cut in the middle of an emoji); S3 keys are UTF-8. Fix the key.`);
   }
   // URL parsers resolve "." and ".." segments (even percent-encoded), so such a key

@@ -6,7 +6,7 @@
  * projects is byte-for-byte what it was.
  */
 import type { Backend } from "../backends/backend.js";
-import { ModelStoreError } from "../errors.js";
+import { hasErrorCode } from "../errors.js";
 import { BucketLayout, DEFAULT_ROOT_PREFIX } from "../layout.js";
 import { compareNewestFirst, type ModelMetadata } from "../meta.js";
 import { validateDomain } from "../names.js";
@@ -33,7 +33,6 @@ export interface BucketMetadataOptions {
 // Version documents read at once when listing a domain: enough to hide S3 latency, few enough to be polite.
 const LIST_CONCURRENCY = 16;
 
-const hasCode = (error: unknown, code: string) => error instanceof ModelStoreError && error.code === code;
 const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value, null, 2) + "\n");
 
 /** What one listing of `<root>/.projects/` says. */
@@ -104,7 +103,7 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
         // Deleted while listing, or unreadable: left out, so that one bad document
         // does not hide a whole domain; getModel(task, id) reports what is wrong with it.
         const metadata = await readMetadata(backend, layout.versionKey(task, id), options.signal, { domain: task, modelId: id }).catch((error: unknown) => {
-          if (hasCode(error, "INTEGRITY")) return null;
+          if (hasErrorCode(error, "INTEGRITY")) return null;
           throw error;
         });
         if (metadata) models.push(metadata);
@@ -131,7 +130,7 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
       await backend.put(key, json({ name, created }), { signal: options.signal, ifNoneMatch: "*", contentType: "application/json" });
       return { name, created };
     } catch (error) {
-      if (!hasCode(error, "ALREADY_EXISTS")) throw error;
+      if (!hasErrorCode(error, "ALREADY_EXISTS")) throw error;
       const info = await backend.head(key, options);
       return { name, created: info?.lastModified };
     }
@@ -152,7 +151,7 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
         contentType: "application/json",
       });
     } catch (error) {
-      if (!hasCode(error, "ALREADY_EXISTS")) throw error; // created by someone else meanwhile: same result
+      if (!hasErrorCode(error, "ALREADY_EXISTS")) throw error; // created by someone else meanwhile: same result
     }
     return { name, project, created };
   }
@@ -228,7 +227,7 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
           contentType: "application/json",
         });
       } catch (error) {
-        if (!hasCode(error, "ALREADY_EXISTS")) throw error;
+        if (!hasErrorCode(error, "ALREADY_EXISTS")) throw error;
         // A retried create-only write whose first attempt landed (its answer lost) is
         // refused too: then the document there is this one, and the model is recorded.
         const existing = await readMetadata(backend, versionKey, signal).catch(() => null);
@@ -254,7 +253,7 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
       } catch (error) {
         // A corrupt latest.json (a crash mid-write on a file system without a flush,
         // or a hand edit) is only a pointer: the newest version document says the same.
-        if (!hasCode(error, "INTEGRITY")) throw error;
+        if (!hasErrorCode(error, "INTEGRITY")) throw error;
         return (await listModels(task, options))[0] ?? null;
       }
     },

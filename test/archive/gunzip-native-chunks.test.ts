@@ -33,22 +33,15 @@ function countWrites(): () => number {
   return () => writes;
 }
 
-
 describe('createGunzipStream({ engine: "native" }) with small chunks', () => {
-  test("7-byte chunks are gathered into 256 KiB writes, and decode to the same bytes", async () => {
-    const input = new Uint8Array(randomBytes(300_000));
+  test.each([
+    { title: "7-byte chunks are gathered into 256 KiB writes, and decode to the same bytes", size: 300_000, chunk: 7 },
+    { title: "a large chunk is written in 256 KiB pieces, its rest gathered with what follows", size: 700_000, chunk: 300_000 },
+  ])("$title", async ({ size, chunk }) => {
+    const input = new Uint8Array(randomBytes(size));
     const packed = new Uint8Array(gzipSync(input));
     const writes = countWrites();
-    const out = await collect(streamOf(packed, 7).pipeThrough(createGunzipStream({ engine: "native" })));
-    expect(Buffer.from(out).equals(input)).toBe(true);
-    expect(writes()).toBe(Math.ceil(packed.length / (256 << 10)));
-  });
-
-  test("a large chunk is written in 256 KiB pieces, its rest gathered with what follows", async () => {
-    const input = new Uint8Array(randomBytes(700_000));
-    const packed = new Uint8Array(gzipSync(input));
-    const writes = countWrites();
-    const out = await collect(streamOf(packed, 300_000).pipeThrough(createGunzipStream({ engine: "native" })));
+    const out = await collect(streamOf(packed, chunk).pipeThrough(createGunzipStream({ engine: "native" })));
     expect(Buffer.from(out).equals(input)).toBe(true);
     expect(writes()).toBe(Math.ceil(packed.length / (256 << 10)));
   });
