@@ -3,7 +3,8 @@
  * modelstore so both can share one bucket:
  *
  * ```
- * <root>/<domain>/<%Y/%m/%d/%H:%M:%S>/artifacts.tar.gz   the archive
+ * <root>/<domain>/<%Y/%m/%d/%H:%M:%S>/artifacts.tar.gz   the archive, where the backend enforces create-only writes
+ * <root>/<domain>/<%Y/%m/%d/%H:%M:%S>/<model-id>/artifacts.tar.gz   the archive, where it cannot
  * <root>/<domain>/versions/<model-id>.json               one document per model
  * <root>/<domain>/latest.json                            a copy of the newest model's document
  * <root>/.projects/<project>.json                        a project (only when projects are used)
@@ -49,9 +50,15 @@ export class BucketLayout {
     return `${this.root}/${validateDomain(domain)}/`;
   }
 
-  /** `<root>/<domain>/<%Y/%m/%d/%H:%M:%S>/artifacts.tar.gz` */
-  archiveKey(domain: string, time: Date): string {
-    return `${this.domainPrefix(domain)}${formatLayoutTime(time)}/${ARCHIVE_FILE_NAME}`;
+  /**
+   * `<root>/<domain>/<%Y/%m/%d/%H:%M:%S>/artifacts.tar.gz`, or with `modelId`
+   * `<root>/<domain>/<%Y/%m/%d/%H:%M:%S>/<model-id>/artifacts.tar.gz`: a slot no
+   * other upload can share, for backends that cannot refuse a second writer
+   * (the Python modelstore puts the id there too since 0.0.77).
+   */
+  archiveKey(domain: string, time: Date, modelId?: string): string {
+    const slot = modelId === undefined ? "" : `${validateModelId(modelId)}/`;
+    return `${this.domainPrefix(domain)}${formatLayoutTime(time)}/${slot}${ARCHIVE_FILE_NAME}`;
   }
 
   /** `<root>/<domain>/versions/` */

@@ -40,6 +40,13 @@ export interface ModelMetadata {
      * models newest first; ISO-8601 is accepted on read. See {@link createdTime}.
      */
     created: string;
+    /**
+     * The same instant as `created`, as ISO-8601 UTC with milliseconds. `created`
+     * has whole seconds (the Python library parses exactly that format), so this
+     * is what orders models uploaded within one second. Absent from documents the
+     * Python library and older versions wrote.
+     */
+    created_at?: string;
     dependencies: Record<string, string>;
   };
   /** The caller's own JSON metadata. */
@@ -78,6 +85,9 @@ export function createdTime(created: string): number {
   return formatCreated(new Date(time)) === created ? time : Number.NaN;
 }
 
+/** `code.created_at`: `2026-12-04T22:17:27.123Z`. */
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
+
 type Issue = string | undefined;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -102,6 +112,8 @@ function problemWith(doc: unknown): Issue {
   const codeIssue = checkStrings("code", code, ["runtime", "created"]);
   if (codeIssue) return codeIssue;
   if (Number.isNaN(createdTime(code.created as string))) return "code.created is neither YYYY/MM/DD/HH:MM:SS nor an ISO-8601 time";
+  if (code.created_at !== undefined && (typeof code.created_at !== "string" || !ISO_INSTANT.test(code.created_at) || Number.isNaN(Date.parse(code.created_at))))
+    return "code.created_at is not an ISO-8601 UTC time";
   if (!isObject(code.dependencies)) return "code.dependencies is missing";
   if (archive === undefined) return undefined; // written by the Python library
   if (!isObject(archive)) return "`archive` is not { size, sha256 }";
@@ -163,7 +175,9 @@ export function encodeMetadata(metadata: ModelMetadata): Uint8Array {
  * so that models created in the same millisecond still have one stable order.
  */
 export function compareNewestFirst(a: ModelMetadata, b: ModelMetadata): number {
-  const byTime = createdTime(b.code.created) - createdTime(a.code.created);
+  // Milliseconds where both documents have them; whole seconds otherwise (Python's documents).
+  const precise = a.code.created_at !== undefined && b.code.created_at !== undefined;
+  const byTime = precise ? Date.parse(b.code.created_at!) - Date.parse(a.code.created_at!) : createdTime(b.code.created) - createdTime(a.code.created);
   if (byTime !== 0) return byTime;
   const aWhere = a.storage.prefix ?? a.storage.path ?? "";
   const bWhere = b.storage.prefix ?? b.storage.path ?? "";

@@ -4,7 +4,6 @@
  * (`versions/<id>.json`, `latest.json`), including the compare-and-swap loop
  * that moves `latest.json` only forward.
  */
-import { v4 as uuidv4 } from "uuid";
 import type { Backend } from "./backends/backend.js";
 import { hasErrorCode, ModelStoreError, throwIfAborted } from "./errors.js";
 import type { BucketLayout } from "./layout.js";
@@ -136,37 +135,47 @@ export async function repairLatest(
 // How many later seconds an upload tries when uploads in the same second hold the earlier keys.
 const MAX_ARCHIVE_SLOTS = 3600;
 
-/** Reserves a free `<datetime>/artifacts.tar.gz` key with a create-only write, moving to later seconds on conflict. */
-export async function claimArchiveKey(backend: Backend, layout: BucketLayout, domain: string, created: Date, signal?: AbortSignal): Promise<string> {
+/**
+ * Reserves the key an upload's archive goes to.
+ *
+ * Where the backend enforces create-only writes, that is the layout's
+ * `<datetime>/artifacts.tar.gz`, claimed with a placeholder and moving to later
+ * seconds while uploads in the same second hold the earlier ones.
+ *
+ * Where it cannot (create-only is emulated by a check, then a write), no claim
+ * is safe: two uploads can both pass the check, and under load the second write
+ * lands after every read-back, so one archive silently replaces the other. Those
+ * uploads get `<datetime>/<model-id>/artifacts.tar.gz` instead, a key no other
+ * model can share, and no placeholder at all.
+ */
+export async function claimArchiveKey(
+  backend: Backend,
+  layout: BucketLayout,
+  domain: string,
+  modelId: string,
+  created: Date,
+  signal?: AbortSignal,
+): Promise<string> {
+  const capabilities = backend.resolveCapabilities ? await backend.resolveCapabilities({ signal }) : backend.capabilities;
+  if (!capabilities.conditionalWrites) return layout.archiveKey(domain, created, modelId);
   for (let slot = 0; slot < MAX_ARCHIVE_SLOTS; slot++) {
     throwIfAborted(signal);
     const key = layout.archiveKey(domain, new Date(created.getTime() + slot * 1000));
-    // A placeholder naming this upload: no metadata points at it, so readers never see it,
-    // and the real archive replaces it.
-    const claim = new TextEncoder().encode(`modelstore upload claim ${uuidv4()}`);
     try {
-      await backend.put(key, claim, { signal, ifNoneMatch: "*", contentType: "application/gzip" });
+      // A placeholder: no metadata points at it, so readers never see it, and the real archive replaces it.
+      await backend.put(key, ARCHIVE_PLACEHOLDER, { signal, ifNoneMatch: "*", contentType: "application/gzip" });
     } catch (error) {
       if (!hasErrorCode(error, "ALREADY_EXISTS")) throw error;
       continue;
     }
-    if (backend.capabilities.conditionalWrites || (await holdsClaim(backend, key, claim, signal))) return key;
+    if (backend.capabilities.conditionalWrites) return key;
+    // The backend found out meanwhile that it cannot enforce create-only (an S3
+    // server answered 501): this claim proves nothing, so take a key of our own.
+    // The placeholder stays: it may already be someone else's; gc() collects it.
+    return layout.archiveKey(domain, created, modelId);
   }
   throw new ModelStoreError("CONFLICT", `No free archive slot in domain "${domain}" within an hour of ${created.toISOString()}. Retry later.`);
 }
 
-/**
- * Where create-only writes are emulated (check, then write), two uploads can both
- * "win" a slot. Reading the claim back, twice with a pause between, makes the one
- * whose claim was overwritten move on; what remains is a window of a few
- * milliseconds, documented in the README.
- */
-async function holdsClaim(backend: Backend, key: string, claim: Uint8Array, signal?: AbortSignal): Promise<boolean> {
-  for (let check = 0; check < 2; check++) {
-    if (check > 0) await settle(signal);
-    const body = await backend.get(key, { signal });
-    const stored = body ? await readSmallText(body, `The claim at "${key}"`) : "";
-    if (stored !== new TextDecoder().decode(claim)) return false;
-  }
-  return true;
-}
+/** What a claimed slot holds until the archive replaces it: recognisably not a gzip stream. */
+export const ARCHIVE_PLACEHOLDER = new TextEncoder().encode("modelstore upload claim\n");

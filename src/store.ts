@@ -62,7 +62,7 @@ export class ModelStore {
       if (task && task.project !== project) throw taskInOtherProject(domain, task.project, project);
     }
     const created = new Date();
-    const archiveKey = await claimArchiveKey(this.backend, this.layout, domain, created, signal);
+    const archiveKey = await claimArchiveKey(this.backend, this.layout, domain, modelId, created, signal);
     let recorded: UploadedModel | undefined; // set once the repository was asked to record the model
     try {
       let digest: DigestResult | undefined;
@@ -302,6 +302,7 @@ export class ModelStore {
         runtime: runtime.label,
         user: runtime.user ?? "unknown",
         created: formatCreated(created),
+        created_at: created.toISOString(),
         dependencies: { ...DEPENDENCY_VERSIONS, ...options.dependencies },
       },
       ...(options.extraMetadata !== undefined ? { extra: options.extraMetadata } : {}),

@@ -28,4 +28,14 @@ describe("metadata documents", () => {
     const tieLaterSlot = { ...valid, model: { ...valid.model, model_id: "c" }, storage: { ...valid.storage, prefix: valid.storage.prefix!.replace("28/", "29/") } };
     expect([valid, later, tieLaterSlot].sort(compareNewestFirst).map((m) => m.model.model_id)).toEqual(["b", "c", "a"]);
   });
+
+  it("orders models created within one second by code.created_at, and refuses a created_at that is no time", () => {
+    const second = { ...valid.code, created: "2020/08/30/23:29:28" };
+    // The later upload has the smaller archive key and id, so only created_at can put it first.
+    const early = { ...valid, model: { ...valid.model, model_id: "z" }, code: { ...second, created_at: "2020-08-30T23:29:28.100Z" } };
+    const late = { ...valid, model: { ...valid.model, model_id: "a" }, storage: { ...valid.storage, prefix: "a/artifacts.tar.gz" }, code: { ...second, created_at: "2020-08-30T23:29:28.900Z" } };
+    expect([early, late].sort(compareNewestFirst).map((m) => m.model.model_id)).toEqual(["a", "z"]);
+    const bad = { ...valid, code: { ...second, created_at: "yesterday" } };
+    expect(() => parseMetadata(JSON.stringify(bad), "k")).toThrow(/code.created_at/);
+  });
 });

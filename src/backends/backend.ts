@@ -110,6 +110,12 @@ export interface Backend {
    */
   listPrefixes(prefix: string, options?: BaseOptions): AsyncIterable<string>;
   /**
+   * Settles {@link capabilities} that are only found out on first use (S3 probes
+   * whether its server enforces conditional writes) and resolves them. Backends
+   * whose capabilities are fixed omit it.
+   */
+  resolveCapabilities?(options?: BaseOptions): Promise<BackendCapabilities>;
+  /**
    * Describes where `key` lives, for model metadata.
    * @default `{ type: name, prefix: key }`
    */

@@ -14,7 +14,17 @@ import { collect, failingStream, noise, sha256, streamOf, text } from "../suppor
 /** A backend for one test, and optionally the metadata repository to use with it (default: the bucket layout). */
 export type BackendFactory = () => Promise<{ backend: Backend; metadata?: MetadataRepository; cleanup?: () => Promise<void> }>;
 
-const ARCHIVE_KEY = /^operatorai-model-store\/refunds\/\d{4}\/\d{2}\/\d{2}\/\d{2}:\d{2}:\d{2}\/artifacts\.tar\.gz$/;
+const ARCHIVE_SLOT = /^operatorai-model-store\/refunds\/\d{4}\/\d{2}\/\d{2}\/\d{2}:\d{2}:\d{2}\//;
+
+/**
+ * The archive key the layout promises: `<time>/artifacts.tar.gz` where the backend enforces
+ * create-only writes, `<time>/<model-id>/artifacts.tar.gz` where it cannot (no shared slot).
+ */
+function expectArchiveKey(backend: Backend, key: string, modelId: string): void {
+  expect(key).toMatch(ARCHIVE_SLOT);
+  const rest = key.replace(ARCHIVE_SLOT, "");
+  expect(rest).toBe(backend.capabilities.conditionalWrites ? "artifacts.tar.gz" : `${modelId}/artifacts.tar.gz`);
+}
 
 async function keysUnder(backend: Backend, prefix: string): Promise<string[]> {
   const keys: string[] = [];
@@ -70,7 +80,7 @@ export function runStoreSuite(name: string, makeBackend: BackendFactory, options
       const keys = await keysUnder(backend, "operatorai-model-store/refunds/");
       const archiveKeys = keys.filter((k) => k.endsWith("artifacts.tar.gz"));
       expect(archiveKeys).toHaveLength(1);
-      expect(archiveKeys[0]).toMatch(ARCHIVE_KEY);
+      expectArchiveKey(backend, archiveKeys[0], meta.model.model_id);
       if (inBucket) {
         expect(keys).toContain(`operatorai-model-store/refunds/versions/${meta.model.model_id}.json`);
         expect(keys).toContain("operatorai-model-store/refunds/latest.json");
@@ -203,10 +213,10 @@ export function runStoreSuite(name: string, makeBackend: BackendFactory, options
 
     itInBucket?.("latest.json moves only forward", async () => {
       const newer = await store.upload("refunds", { files: modelFiles() });
-      const older: ModelMetadata = { ...newer, model: { ...newer.model, model_id: "older" }, code: { ...newer.code, created: "2001-01-01T00:00:00.000Z" } };
+      const older: ModelMetadata = { ...newer, model: { ...newer.model, model_id: "older" }, code: { ...newer.code, created: "2001/01/01/00:00:00", created_at: "2001-01-01T00:00:00.000Z" } };
       await advanceLatest(backend, store.layout.latestKey("refunds"), older);
       expect((await store.getLatest("refunds")).model.model_id).toBe(newer.model.model_id);
-      const newest = { ...newer, model: { ...newer.model, model_id: "newest" }, code: { ...newer.code, created: "2999-01-01T00:00:00.000Z" } };
+      const newest = { ...newer, model: { ...newer.model, model_id: "newest" }, code: { ...newer.code, created: "2999/01/01/00:00:00", created_at: "2999-01-01T00:00:00.000Z" } };
       await advanceLatest(backend, store.layout.latestKey("refunds"), newest);
       expect((await store.getLatest("refunds")).model.model_id).toBe("newest");
     });

@@ -1,0 +1,28 @@
+import { describe, expect, it } from "vitest";
+import { memoryBackend } from "../../src/backends/memory.js";
+import { ModelStore } from "../../src/index.js";
+import { collect, sha256, text } from "../support/bytes.js";
+import { emulatedConditionalBackend } from "../support/emulated-backend.js";
+import { runStoreSuite } from "./store-suite.js";
+
+// Every store behaviour where create-only and compare-and-swap are only emulated.
+runStoreSuite("memory with emulated conditional writes", async () => ({
+  backend: emulatedConditionalBackend(memoryBackend(), { checkToWriteMs: () => Math.random() * 5 }),
+}));
+
+describe("archive slots where create-only writes are emulated", () => {
+  it("uploads in the same second whose claims land long after each other's checks all stay readable", async () => {
+    // Each write lands up to 600 ms after its check: longer than any read-back pause, as on a loaded machine.
+    const backend = emulatedConditionalBackend(memoryBackend(), { checkToWriteMs: () => Math.random() * 600 });
+    const store = new ModelStore({ backend });
+    const uploads = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => store.upload("refunds", { files: [{ path: "model.json", body: text(`{"n": ${i}}`) }] })),
+    );
+    expect(new Set(uploads.map((m) => m.storage.prefix)).size).toBe(uploads.length);
+    for (const meta of uploads) {
+      expect(meta.storage.prefix).toContain(`/${meta.model.model_id}/artifacts.tar.gz`);
+      expect(sha256(await collect(await store.getArchive("refunds", meta.model.model_id)))).toBe(meta.archive.sha256);
+    }
+    expect(await store.listModels("refunds")).toHaveLength(uploads.length);
+  });
+});
