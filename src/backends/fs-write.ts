@@ -2,11 +2,12 @@
  * The first half of every file-system put: the body is streamed into a
  * hidden temp file beside its final path, so committing it is one rename (or
  * link) and readers never see half an object. On any failure the temp file is
- * removed.
+ * removed. With `sync`, the file's bytes reach the disk before it is published
+ * ({@link syncDirectories} then makes the new name durable).
  */
 import { mkdir, open, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { IntegrityError, throwIfAborted } from "../errors.js";
 import { bufferBack, byobReaderOf } from "../byob.js";
 import { forEachChunk, untilAborted } from "../streams.js";
@@ -21,6 +22,19 @@ export interface WriteTempOptions {
   size?: number;
   /** The key, for messages. */
   key: string;
+  /**
+   * fsync the file before it is returned, so that a rename or link that a power loss
+   * keeps never points at an empty or partial file (ext4, XFS and btrfs may commit the
+   * rename before the data: rename does not order them).
+   */
+  sync?: boolean;
+}
+
+/** A fully written temp file, and the first folder its write had to create (to make durable after the commit). */
+export interface TempFile {
+  path: string;
+  /** The outermost folder `mkdir` created for it, if any: its parent's entry for it is new too. */
+  createdDir?: string;
 }
 
 /**
@@ -28,9 +42,9 @@ export interface WriteTempOptions {
  * The body's own errors and `AbortedError` are rethrown unchanged, errno failures raw:
  * the caller maps them.
  */
-export async function writeTempFile(dir: string, base: string, body: Uint8Array | ReadableStream<Uint8Array>, options: WriteTempOptions): Promise<string> {
+export async function writeTempFile(dir: string, base: string, body: Uint8Array | ReadableStream<Uint8Array>, options: WriteTempOptions): Promise<TempFile> {
   throwIfAborted(options.signal);
-  const { path, handle } = await createTemp(dir, base);
+  const { path, handle, createdDir } = await createTemp(dir, base);
   try {
     try {
       const written = body instanceof Uint8Array ? await writeAll(handle, body) : await pump(handle, body, options.signal);
@@ -39,28 +53,65 @@ export async function writeTempFile(dir: string, base: string, body: Uint8Array 
           `Cannot put "${options.key}": the body has ${written} bytes but size says ${options.size}. Pass the body's real size or omit size.`,
         );
       }
+      throwIfAborted(options.signal);
+      if (options.sync) await handle.sync();
     } finally {
       await handle.close();
     }
     throwIfAborted(options.signal);
-    return path;
+    return { path, createdDir };
   } catch (error) {
     await unlink(path).catch(() => {});
     throw error;
   }
 }
 
-async function createTemp(dir: string, base: string): Promise<{ path: string; handle: FileHandle }> {
+async function createTemp(dir: string, base: string): Promise<{ path: string; handle: FileHandle; createdDir?: string }> {
   // A concurrent delete() prunes empty directories, and may remove `dir`
   // between our mkdir and open; a few retries close that window.
+  let createdDir: string | undefined;
   for (let attempt = 0; ; attempt++) {
-    await mkdir(dir, { recursive: true });
+    // mkdir resolves the first folder it created: after a retry, the outermost of all attempts.
+    const created = await mkdir(dir, { recursive: true });
+    if (created !== undefined && (createdDir === undefined || created.length < createdDir.length)) createdDir = created;
     const path = join(dir, tempName(base));
     try {
-      return { path, handle: await open(path, "wx", 0o644) };
+      return { path, handle: await open(path, "wx", 0o644), createdDir };
     } catch (error) {
       if (!isErrno(error, "ENOENT") || attempt >= 5) throw error;
     }
+  }
+}
+
+/**
+ * fsyncs `dir`, then each parent up to and including the parent of `createdDir`:
+ * a new name is durable only once the folder holding it is synced, and a new
+ * folder only once its parent is. Platforms that cannot open or sync a folder
+ * (Windows, some network file systems) are let pass: there the rename is all there is.
+ * @see https://man7.org/linux/man-pages/man2/fsync.2.html (fsync of the file "does not necessarily ensure that the entry in the directory containing the file has also reached disk")
+ */
+export async function syncDirectories(dir: string, createdDir?: string): Promise<void> {
+  const last = createdDir === undefined ? dir : dirname(createdDir);
+  for (let current = dir; ; current = dirname(current)) {
+    await syncDirectory(current);
+    if (current === last || dirname(current) === current) return;
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  let handle: FileHandle;
+  try {
+    handle = await open(dir, "r");
+  } catch (error) {
+    if (isErrno(error, "EISDIR", "EPERM", "EACCES")) return;
+    throw error;
+  }
+  try {
+    await handle.sync();
+  } catch (error) {
+    if (!isErrno(error, "EINVAL", "ENOTSUP", "EOPNOTSUPP", "EPERM", "EBADF")) throw error;
+  } finally {
+    await handle.close();
   }
 }
 

@@ -3,7 +3,8 @@
  * (`a/b/c.json` is `<root>/a/b/c.json`). Writes go to a hidden temp file and
  * are renamed into place, so readers see the old object or the whole new one;
  * create-only writes use `link()`, and compare-and-swap writes a lock file, so
- * both hold across processes sharing the directory.
+ * both hold across processes sharing the directory. The file is fsynced before
+ * it is published and its folder after, so a put that returned survives a power loss.
  */
 import { link, open, rename, rmdir, stat, unlink, utimes } from "node:fs/promises";
 import type { BigIntStats } from "node:fs";
@@ -16,7 +17,7 @@ import { withFileLock } from "./fs-lock.js";
 import type { FileLockOptions } from "./fs-lock.js";
 import { fileStream } from "./fs-read-stream.js";
 import { walkFiles, walkPrefixes } from "./fs-walk.js";
-import { writeTempFile } from "./fs-write.js";
+import { syncDirectories, writeTempFile } from "./fs-write.js";
 
 /** Options for {@link fileSystemBackend}. */
 export interface FileSystemBackendOptions {
@@ -27,6 +28,15 @@ export interface FileSystemBackendOptions {
    * @default 30_000
    */
   staleLockMs?: number;
+  /**
+   * fsync each object before it is renamed or linked into place, and its folder after,
+   * so that a put that returned survives a power loss whole (without it, ext4 and XFS can
+   * keep the new name and lose the bytes: an empty document). Costs a disk flush or two per
+   * put (see the README's benchmark); turn off only for stores that may be lost, such as
+   * test scratch directories.
+   * @default true
+   */
+  fsync?: boolean;
 }
 
 /**
@@ -51,6 +61,7 @@ export function fileSystemBackend(options: FileSystemBackendOptions): Backend {
     throw new InvalidArgumentError('fileSystemBackend() needs a root directory: fileSystemBackend({ root: "./models" }).');
   }
   const root = resolve(options.root);
+  const fsync = options.fsync ?? true;
   const context = (operation: string, key?: string) => ({ operation, key, root });
 
   return {
@@ -102,17 +113,20 @@ export function fileSystemBackend(options: FileSystemBackendOptions): Backend {
       let committed = false;
       try {
         const temp = await fsCall(context("put", key), () =>
-          writeTempFile(dir, base, body, { signal: putOptions.signal, size: putOptions.size, key }),
+          writeTempFile(dir, base, body, { signal: putOptions.signal, size: putOptions.size, key, sync: fsync }),
         );
+        let info: ObjectInfo;
         try {
           const lock = { path: join(dir, lockName(base)), signal: putOptions.signal, staleMs: options.staleLockMs };
-          const info = await fsCall(context("put", key), () => commit(key, temp, path, putOptions, lock));
+          info = await fsCall(context("put", key), () => commit(key, temp.path, path, putOptions, lock));
           committed = true;
-          return info;
         } finally {
           // After a rename this is already gone; after a failure it must go.
-          await unlink(temp).catch(() => {});
+          await unlink(temp.path).catch(() => {});
         }
+        // Outside the lock: the name is published; this makes it durable before put() returns.
+        if (fsync) await fsCall(context("put", key), () => syncDirectories(dir, temp.createdDir));
+        return info;
       } finally {
         // A failed first put into a new folder must not leave that folder behind as an empty prefix.
         if (!committed) await pruneEmptyDirs(dir, root).catch(() => {});

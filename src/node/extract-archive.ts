@@ -161,7 +161,7 @@ async function makeDirectory(path: string, entry: ArchiveEntry): Promise<void> {
 
 async function writeFile(parent: string, path: string, entry: ArchiveEntry, signal: AbortSignal | undefined): Promise<number> {
   await refuseDirectory(path, entry);
-  const temp = await writeTempFile(parent, TEMP_BASE, entry.body, { signal, key: entry.path });
+  const { path: temp } = await writeTempFile(parent, TEMP_BASE, entry.body, { signal, key: entry.path });
   try {
     await chmod(temp, fileMode(entry.mode));
     await utimes(temp, entry.mtime, entry.mtime);

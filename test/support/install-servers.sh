@@ -5,6 +5,8 @@ set -euo pipefail
 packages=()
 command -v swift-proxy-server >/dev/null || packages+=(swift-proxy swift-object swift-container swift-account)
 command -v memcached >/dev/null || packages+=(memcached)
+# strace: the file-system durability test reads which fsync, rename and link calls a put makes.
+command -v strace >/dev/null || packages+=(strace)
 # PostgreSQL for the metadata tests: initdb and pg_ctl live in /usr/lib/postgresql/<version>/bin on Debian.
 # As root the test cluster runs as the "postgres" OS user, which the Debian package creates.
 if ! { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null; } || ! id postgres >/dev/null 2>&1; then
