@@ -33,6 +33,10 @@ export interface BucketMetadataOptions {
 // Version documents read at once when listing a domain: enough to hide S3 latency, few enough to be polite.
 const LIST_CONCURRENCY = 16;
 
+// Listings and Last-Modified headers have whole seconds on some servers: a version
+// document written up to a second before the pointer may still be newer than it.
+const POINTER_CLOCK_SLACK_MS = 1000;
+
 const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value, null, 2) + "\n");
 
 /** What one listing of `<root>/.projects/` says. */
@@ -72,45 +76,64 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
     }
     // A prefix holding only an upload's archive placeholder (a first upload in
     // progress, or one whose process died) is not a domain yet.
-    const found = new Set<string>();
-    let next = 0;
-    const worker = async () => {
-      while (next < candidates.length) {
-        const name = candidates[next++];
-        if (await hasModels(name, signal)) found.add(name);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(LIST_CONCURRENCY, candidates.length) }, worker));
-    return candidates.filter((name) => found.has(name));
+    const found = await mapLimited(candidates, (name) => hasModels(name, signal));
+    return candidates.filter((_, i) => found[i]);
   }
 
   async function listModelIds(task: string, options: MetadataCallOptions = {}): Promise<string[]> {
-    const ids: string[] = [];
-    for await (const object of backend.list(layout.versionsPrefix(task), options)) {
-      const id = layout.modelIdOfVersionKey(task, object.key);
-      if (id !== undefined) ids.push(id);
-    }
-    return ids;
+    return (await versionObjects(task, options.signal)).map((version) => version.id);
+  }
+
+  /** One version document; `null` when deleted meanwhile or unreadable (getModel reports what is wrong with it). */
+  async function readVersion(task: string, id: string, signal?: AbortSignal): Promise<ModelMetadata | null> {
+    return readMetadata(backend, layout.versionKey(task, id), signal, { domain: task, modelId: id }).catch((error: unknown) => {
+      if (hasErrorCode(error, "INTEGRITY")) return null;
+      throw error;
+    });
   }
 
   async function listModels(task: string, options: MetadataCallOptions = {}): Promise<ModelMetadata[]> {
     const ids = await listModelIds(task, options);
-    const models: ModelMetadata[] = [];
-    let next = 0;
-    const worker = async () => {
-      while (next < ids.length) {
-        const id = ids[next++];
-        // Deleted while listing, or unreadable: left out, so that one bad document
-        // does not hide a whole domain; getModel(task, id) reports what is wrong with it.
-        const metadata = await readMetadata(backend, layout.versionKey(task, id), options.signal, { domain: task, modelId: id }).catch((error: unknown) => {
-          if (hasErrorCode(error, "INTEGRITY")) return null;
-          throw error;
-        });
-        if (metadata) models.push(metadata);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(LIST_CONCURRENCY, ids.length) }, worker));
-    return models.sort(compareNewestFirst);
+    // Unreadable documents are left out, so that one bad document does not hide a whole domain.
+    const models = await mapLimited(ids, (id) => readVersion(task, id, options.signal));
+    return models.filter((m): m is ModelMetadata => m !== null).sort(compareNewestFirst);
+  }
+
+  /**
+   * The newest model. `latest.json` answers in one read, but it is only a
+   * pointer: an upload whose process died between its version document and the
+   * pointer leaves it naming an older model (or missing, in a new domain). So
+   * the version documents are listed too (one LIST), and any written since the
+   * pointer (within the second: listings have whole seconds on some servers)
+   * is read and wins when it is newer. Readers only answer; the next upload
+   * moves the pointer.
+   */
+  async function latestModel(task: string, options: MetadataCallOptions = {}): Promise<ModelMetadata | null> {
+    const { signal } = options;
+    const key = layout.latestKey(task);
+    const [pointerInfo, versions] = await Promise.all([backend.head(key, { signal }), versionObjects(task, signal)]);
+    let pointer: ModelMetadata | null = null;
+    try {
+      pointer = pointerInfo && (await readMetadata(backend, key, signal, { domain: task }));
+    } catch (error) {
+      // A corrupt latest.json (a crash mid-write on a file system without a flush,
+      // or a hand edit) is only a pointer: the version documents say the same.
+      if (!hasErrorCode(error, "INTEGRITY")) throw error;
+    }
+    if (!pointer || !pointerInfo) return versions.length === 0 ? null : ((await listModels(task, options))[0] ?? null);
+    const since = Date.parse(pointerInfo.lastModified ?? "") - POINTER_CLOCK_SLACK_MS;
+    const later = versions.filter((v) => v.id !== pointer.model.model_id && !(Date.parse(v.lastModified ?? "") < since));
+    const candidates = await mapLimited(later, (v) => readVersion(task, v.id, signal));
+    return [pointer, ...candidates.filter((m): m is ModelMetadata => m !== null)].sort(compareNewestFirst)[0];
+  }
+
+  async function versionObjects(task: string, signal?: AbortSignal): Promise<{ id: string; lastModified?: string }[]> {
+    const found: { id: string; lastModified?: string }[] = [];
+    for await (const object of backend.list(layout.versionsPrefix(task), { signal })) {
+      const id = layout.modelIdOfVersionKey(task, object.key);
+      if (id !== undefined) found.push({ id, lastModified: object.lastModified });
+    }
+    return found;
   }
 
   const newestOf = (task: string, signal?: AbortSignal) => async () => (await listModels(task, { signal }))[0];
@@ -247,16 +270,7 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
     getModel: (task, id, options = {}) => readMetadata(backend, layout.versionKey(task, id), options.signal, { domain: task, modelId: id }),
     listModelIds,
     listModels,
-    async latestModel(task, options = {}) {
-      try {
-        return await readMetadata(backend, layout.latestKey(task), options.signal, { domain: task });
-      } catch (error) {
-        // A corrupt latest.json (a crash mid-write on a file system without a flush,
-        // or a hand edit) is only a pointer: the newest version document says the same.
-        if (!hasErrorCode(error, "INTEGRITY")) throw error;
-        return (await listModels(task, options))[0] ?? null;
-      }
-    },
+    latestModel,
 
     async deleteModel(task, id, options = {}) {
       const key = layout.versionKey(task, id);
@@ -275,4 +289,18 @@ function isValidDomain(name: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** `items.map(fn)` with at most {@link LIST_CONCURRENCY} calls in flight, results in input order. */
+async function mapLimited<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(LIST_CONCURRENCY, items.length) }, worker));
+  return results;
 }

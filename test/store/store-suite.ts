@@ -32,6 +32,27 @@ async function keysUnder(backend: Backend, prefix: string): Promise<string[]> {
   return keys;
 }
 
+/**
+ * A view of `backend` whose puts to keys ending in `suffix` never finish, as
+ * if the process died there; `reached` resolves with the key each time one is attempted.
+ */
+function stallPutsTo(backend: Backend, suffix: string): { backend: Backend; readonly reached: Promise<string> } {
+  let signalReached: (key: string) => void = () => {};
+  const state = {
+    reached: new Promise<string>((resolve) => (signalReached = resolve)),
+    backend: Object.assign(Object.create(backend) as Backend, {
+      put: (key: string, body: Parameters<Backend["put"]>[1], options?: Parameters<Backend["put"]>[2]) => {
+        if (!key.endsWith(suffix)) return backend.put(key, body, options);
+        const resolve = signalReached;
+        state.reached = new Promise<string>((next) => (signalReached = next));
+        resolve(key);
+        return new Promise<never>(() => {});
+      },
+    }),
+  };
+  return state;
+}
+
 /** Knobs for one pairing of backend and metadata repository. */
 export interface StoreSuiteOptions {
   /** Parallel uploads in the same-second test. @default 16 */
@@ -219,6 +240,26 @@ export function runStoreSuite(name: string, makeBackend: BackendFactory, options
       const newest = { ...newer, model: { ...newer.model, model_id: "newest" }, code: { ...newer.code, created: "2999/01/01/00:00:00", created_at: "2999-01-01T00:00:00.000Z" } };
       await advanceLatest(backend, store.layout.latestKey("refunds"), newest);
       expect((await store.getLatest("refunds")).model.model_id).toBe("newest");
+    });
+
+    itInBucket?.("a process that died between the version document and latest.json leaves getLatest on the newest complete model", async () => {
+      const first = await store.upload("refunds", { files: modelFiles() });
+      // What a kill -9 after versions/<id>.json and before latest.json leaves: the pointer write never happens.
+      const stalled = stallPutsTo(backend, "/latest.json");
+      const dying = new ModelStore({ backend: stalled.backend });
+      const second = dying.upload("refunds", { files: modelFiles() });
+      const crashed = await stalled.reached;
+      expect((await store.listModels("refunds")).map((m) => m.model.model_id)).toHaveLength(2);
+      expect(crashed).toContain("refunds/latest.json");
+      const newest = (await store.listModels("refunds"))[0];
+      expect(newest.model.model_id).not.toBe(first.model.model_id);
+      expect((await store.getLatest("refunds")).model.model_id).toBe(newest.model.model_id);
+      // In a new domain there is no pointer at all yet: the domain is listed, so it must have a latest too.
+      void dying.upload("fresh", { files: modelFiles() });
+      await stalled.reached;
+      expect(await store.listDomains()).toContain("fresh");
+      expect((await store.getLatest("fresh")).model.domain).toBe("fresh");
+      void second;
     });
 
     it("honours a custom root prefix", async () => {
