@@ -15,6 +15,16 @@ import { InvalidArgumentError, throwIfAborted } from "../errors.js";
 export interface FilesFromDirectoryOptions {
   /** Stops the walk (and reads of bodies not yet finished) with `AbortedError`. */
   signal?: AbortSignal;
+  /**
+   * Store what symlinks point to, wherever it is, as `cp -L` and `tar -h` do:
+   * a link to a file is packed as a regular file with the target's contents,
+   * a link to a folder as that folder's files under the link's path. For
+   * folders whose files link elsewhere, such as a Hugging Face cache snapshot
+   * (`snapshots/<rev>/config.json -> ../../blobs/<sha>`). A link back into a
+   * folder being walked (a cycle) is refused.
+   * @default false: a link that points outside the directory is refused
+   */
+  dereference?: boolean;
 }
 
 interface Found {
@@ -22,6 +32,12 @@ interface Found {
   /** The path to read: the entry itself, or a symlink's resolved target. */
   real: string;
   directory: boolean;
+}
+
+/** What the walk needs to know about symlinks. */
+interface LinkRules {
+  rootReal: string;
+  dereference: boolean;
 }
 
 /**
@@ -36,8 +52,9 @@ interface Found {
  * link's name; one to a folder inside `dir` is skipped (its files are packed
  * under their real path, and skipping avoids cycles); one that points outside
  * `dir` or nowhere throws `InvalidArgumentError`, rather than silently packing
- * an incomplete model. Sockets, FIFOs and devices are skipped. Empty folders
- * produce no entry.
+ * an incomplete model. With `dereference`, every link is followed instead (see
+ * {@link FilesFromDirectoryOptions.dereference}). Sockets, FIFOs and devices
+ * are skipped. Empty folders produce no entry.
  */
 export async function* filesFromDirectory(dir: string, options: FilesFromDirectoryOptions = {}): AsyncGenerator<ArchiveInputEntry> {
   const { signal } = options;
@@ -51,14 +68,22 @@ export async function* filesFromDirectory(dir: string, options: FilesFromDirecto
     throw new InvalidArgumentError(`${JSON.stringify(dir)} is not a directory; pass the folder holding the model files.`);
   }
   const rootReal = await fsCall(context("resolve"), () => realpath(top));
+  const rules: LinkRules = { rootReal, dereference: options.dereference ?? false };
 
-  async function* walk(path: string, relative: string): AsyncGenerator<ArchiveInputEntry> {
-    const found = await fsCall(context("read directory", relative || "."), () => children(path, relative, rootReal));
+  // `ancestors`: the real paths of the folders being walked, to catch a followed link that leads back up.
+  async function* walk(path: string, relative: string, ancestors: string[]): AsyncGenerator<ArchiveInputEntry> {
+    const found = await fsCall(context("read directory", relative || "."), () => children(path, relative, rules));
     for (const child of found) {
       throwIfAborted(signal);
       const entryPath = relative + child.name;
       if (child.directory) {
-        yield* walk(join(path, child.name), `${entryPath}/`);
+        const real = rules.dereference ? await fsCall(context("resolve", entryPath), () => realpath(child.real)) : child.real;
+        if (rules.dereference && ancestors.includes(real)) {
+          throw new InvalidArgumentError(
+            `Cannot pack ${JSON.stringify(entryPath)}: it is a symlink to ${real}, a folder that contains it, so following it would never end. Remove the link, or pack without dereference.`,
+          );
+        }
+        yield* walk(child.real, `${entryPath}/`, [...ancestors, real]);
         continue;
       }
       const stats = await fsCall(context("stat", entryPath), () => stat(child.real));
@@ -79,11 +104,11 @@ export async function* filesFromDirectory(dir: string, options: FilesFromDirecto
     }
   }
 
-  yield* walk(top, "");
+  yield* walk(top, "", [rootReal]);
 }
 
 /** The files and folders of `path` to pack, symlinks resolved, sorted so the depth-first walk is in path order. */
-async function children(path: string, relative: string, rootReal: string): Promise<Found[]> {
+async function children(path: string, relative: string, rules: LinkRules): Promise<Found[]> {
   const entries: Dirent[] = await readdir(path, { withFileTypes: true });
   const found: Found[] = [];
   for (const entry of entries) {
@@ -91,16 +116,21 @@ async function children(path: string, relative: string, rootReal: string): Promi
     if (entry.isDirectory()) found.push({ name: entry.name, real: own, directory: true });
     else if (entry.isFile()) found.push({ name: entry.name, real: own, directory: false });
     else if (entry.isSymbolicLink()) {
-      const target = await resolveLink(own, relative + entry.name, rootReal);
-      if (target) found.push({ name: entry.name, real: target, directory: false });
+      const target = await resolveLink(own, relative + entry.name, rules);
+      if (target) found.push({ name: entry.name, ...target });
     }
   }
   const order = (f: Found) => (f.directory ? `${f.name}/` : f.name);
   return found.sort((a, b) => compareKeys(order(a), order(b)));
 }
 
-/** A symlink's target when it is a file inside the root; undefined for a folder inside; throws otherwise. */
-async function resolveLink(path: string, entryPath: string, rootReal: string): Promise<string | undefined> {
+/**
+ * A symlink's target to pack: a file inside the root (or anywhere, with
+ * `dereference`), or with `dereference` a folder; undefined for what is
+ * skipped (a folder inside the root, without `dereference`); throws otherwise.
+ */
+async function resolveLink(path: string, entryPath: string, rules: LinkRules): Promise<{ real: string; directory: boolean } | undefined> {
+  const { rootReal, dereference } = rules;
   let target: string;
   try {
     target = await realpath(path);
@@ -110,11 +140,14 @@ async function resolveLink(path: string, entryPath: string, rootReal: string): P
       { cause },
     );
   }
-  if (target !== rootReal && !target.startsWith(rootReal.endsWith(sep) ? rootReal : rootReal + sep)) {
+  const inside = target === rootReal || target.startsWith(rootReal.endsWith(sep) ? rootReal : rootReal + sep);
+  if (!inside && !dereference) {
     throw new InvalidArgumentError(
-      `Cannot pack ${JSON.stringify(entryPath)}: it is a symlink to ${target}, outside the directory being packed. Copy the file in (e.g. cp -L) or pack the directory it lives in.`,
+      `Cannot pack ${JSON.stringify(entryPath)}: it is a symlink to ${target}, outside the directory being packed. ` +
+        "Pass `dereference: true` to store the contents it points to, copy the file in (e.g. cp -L), or pack the directory it lives in.",
     );
   }
   const stats = await stat(target);
-  return stats.isFile() ? target : undefined;
+  if (stats.isFile()) return { real: target, directory: false };
+  return dereference && stats.isDirectory() ? { real: target, directory: true } : undefined;
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
+import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -87,6 +87,51 @@ describe("filesFromDirectory", () => {
     await rm(join(dir, "escape"));
     await symlink("missing-target", join(dir, "dangling"));
     await expect(collect(filesFromDirectory(dir))).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+  });
+
+  it("with dereference, packs a Hugging Face cache snapshot whose files link into ../../blobs", async () => {
+    // The layout huggingface_hub writes: snapshots/<rev>/<path> -> ../../blobs/<sha256>.
+    const cache = join(base, "models--org--tiny");
+    await mkdir(join(cache, "blobs"), { recursive: true });
+    await mkdir(join(cache, "snapshots/abc123/tokenizer"), { recursive: true });
+    await writeFile(join(cache, "blobs/1111"), '{"hidden": 8}');
+    await writeFile(join(cache, "blobs/2222"), "vocab");
+    await symlink("../../blobs/1111", join(cache, "snapshots/abc123/config.json"));
+    await symlink("../../../blobs/2222", join(cache, "snapshots/abc123/tokenizer/vocab.txt"));
+    const snapshot = join(cache, "snapshots/abc123");
+    const refused = await collect(filesFromDirectory(snapshot)).catch((e) => e);
+    expect(refused).toMatchObject({ code: "INVALID_ARGUMENT" });
+    expect(refused.message).toContain("`dereference: true`");
+
+    const entries = await collect(filesFromDirectory(snapshot, { dereference: true }));
+    expect(entries.map((e) => [e.path, e.size])).toEqual([
+      ["config.json", 13],
+      ["tokenizer/vocab.txt", 5],
+    ]);
+    expect((await bodyBytes(entries[0])).toString()).toBe('{"hidden": 8}');
+    // What extractArchive rebuilds holds regular files, not links.
+    const out = join(base, "out");
+    await extractArchive(createArchive({ files: filesFromDirectory(snapshot, { dereference: true }) }), out);
+    expect(await readFile(join(out, "tokenizer/vocab.txt"), "utf8")).toBe("vocab");
+    expect((await lstat(join(out, "config.json"))).isFile()).toBe(true);
+  });
+
+  it("with dereference, walks a linked folder under the link's name, and refuses a link back up (a cycle)", async () => {
+    await mkdir(join(base, "shared"));
+    await writeFile(join(base, "shared/vocab.txt"), "v");
+    await symlink(join(base, "shared"), join(dir, "tokenizer"));
+    await write("config.json", "{}");
+    const entries = await collect(filesFromDirectory(dir, { dereference: true }));
+    expect(entries.map((e) => e.path)).toEqual(["config.json", "tokenizer/vocab.txt"]);
+
+    await symlink("..", join(base, "shared/up"));
+    const cycle = await collect(filesFromDirectory(dir, { dereference: true })).catch((e) => e);
+    expect(cycle).toMatchObject({ code: "INVALID_ARGUMENT" });
+    expect(cycle.message).toMatch(/tokenizer\/up.*never end/);
+    // A dangling link is refused with dereference too.
+    await rm(join(base, "shared/up"));
+    await symlink("missing", join(dir, "dangling"));
+    await expect(collect(filesFromDirectory(dir, { dereference: true }))).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
   });
 
   it("refuses a path that is missing or not a directory with INVALID_ARGUMENT", async () => {
