@@ -4,14 +4,24 @@
  * place only when everything checked out, so a failed download leaves nothing
  * half-written in the target.
  */
-import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, rmdir, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
+import { AlreadyExistsError, InvalidArgumentError } from "../errors.js";
 import type { ModelMetadata } from "../meta.js";
 import type { ModelStore } from "../store.js";
 import { extractArchive } from "./extract-archive.js";
 
 /** Options for {@link downloadModel}. */
 export interface DownloadOptions {
+  /**
+   * Replace the contents of a directory that is not empty. The old contents
+   * are swapped out only once the new ones are verified and extracted beside
+   * it, so a failed download leaves the directory as it was.
+   * Without it, a non-empty directory is refused: merging would leave stale
+   * files of another model next to the new one's.
+   * @default false
+   */
+  overwrite?: boolean;
   signal?: AbortSignal;
   /** Called with compressed archive bytes read so far and the archive's total size (unknown for models the Python library uploaded). */
   onProgress?: (progress: { bytes: number; total: number | undefined }) => void;
@@ -26,20 +36,41 @@ export interface DownloadResult {
   bytes: number;
 }
 
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
+/** Whether `path` is a directory holding something; false when it does not exist or is empty. */
+async function holdsFiles(path: string): Promise<boolean> {
+  const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return undefined;
+    throw error;
+  });
+  if (!info) return false;
+  if (!info.isDirectory()) {
+    throw new InvalidArgumentError(`Cannot download into ${JSON.stringify(path)}: it is a file, not a directory. Choose a directory.`);
+  }
+  return (await readdir(path)).length > 0;
+}
+
+function notEmpty(path: string): AlreadyExistsError {
+  return new AlreadyExistsError(
+    `Cannot download into ${JSON.stringify(path)}: the directory is not empty, and the model's files would be mixed with what it holds. ` +
+      "Choose an empty or new directory, or pass `overwrite: true` to replace its contents.",
+  );
 }
 
 /**
  * Downloads a model (the latest when `modelId` is undefined) and extracts its
- * files into `dir`, verifying the archive as it streams. Existing files of the
- * same names in `dir` are replaced; other files in `dir` are left alone.
+ * files into `dir`, verifying the archive as it streams. `dir` must be new or
+ * empty, unless `overwrite` is set: then its contents are replaced as a whole,
+ * by renaming the verified download into its place.
+ * @throws AlreadyExistsError when `dir` is not empty and `overwrite` is not set
  */
 export async function downloadModel(store: ModelStore, domain: string, modelId: string | undefined, dir: string, options: DownloadOptions = {}): Promise<DownloadResult> {
-  const metadata = modelId === undefined ? await store.getLatest(domain, options) : await store.getModelInfo(domain, modelId, options);
   const target = resolve(dir);
+  // Refused before anything is read; checked again at the swap, in case files arrived meanwhile.
+  if ((await holdsFiles(target)) && !options.overwrite) throw notEmpty(target);
+  const metadata = modelId === undefined ? await store.getLatest(domain, options) : await store.getModelInfo(domain, modelId, options);
   await mkdir(dirname(target), { recursive: true });
-  const staging = join(dirname(target), `.${basename(target)}.modelstore-${crypto.randomUUID()}.partial`);
+  const sibling = (role: string) => join(dirname(target), `.${basename(target)}.modelstore-${crypto.randomUUID()}.${role}`);
+  const staging = sibling("partial");
   try {
     let bytes = 0;
     const total = metadata.archive?.size;
@@ -53,16 +84,38 @@ export async function downloadModel(store: ModelStore, domain: string, modelId: 
       }),
     );
     const result = await extractArchive(counted, staging, { signal: options.signal });
-    if (!(await exists(target))) {
-      await rename(staging, target);
-    } else {
-      for (const name of await readdir(staging)) {
-        await rm(join(target, name), { recursive: true, force: true });
-        await rename(join(staging, name), join(target, name));
-      }
-    }
+    await moveIntoPlace(staging, target, options.overwrite ? sibling("old") : undefined);
     return { metadata, dir: target, files: result.files, bytes: result.bytes };
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
+}
+
+/**
+ * Renames `staging` to `target`. An empty `target` is removed first (rmdir
+ * fails if anything arrived in it). A non-empty one is refused, or with
+ * `old` renamed aside, replaced, then deleted; if the second rename fails the
+ * old contents are put back.
+ */
+async function moveIntoPlace(staging: string, target: string, old: string | undefined): Promise<void> {
+  try {
+    await rmdir(target);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOTEMPTY" || code === "EEXIST") {
+      if (!old) throw notEmpty(target);
+      await rename(target, old);
+      try {
+        await rename(staging, target);
+      } catch (cause) {
+        await rename(old, target);
+        throw cause;
+      }
+      // The new model is in place: a leftover of the old one must not fail the download.
+      await rm(old, { recursive: true, force: true }).catch(() => undefined);
+      return;
+    }
+    if (code !== "ENOENT") throw error;
+  }
+  await rename(staging, target);
 }
