@@ -13,10 +13,10 @@ const deno = JSON.parse(readFileSync(new URL("../deno.json", import.meta.url), "
 const tsup = tsupConfig as Options;
 const normalize = (path: string) => path.replace(/^\.\//, "");
 
-/** package.json exports other than ./package.json, as [subpath, { import, types }]. */
-const npmExports = Object.entries(pkg.exports as Record<string, string | { import: string; types: string }>).filter(([key]) => key !== "./package.json") as [
+/** package.json exports other than ./package.json, as [subpath, { import, default, types }]. */
+const npmExports = Object.entries(pkg.exports as Record<string, string | { import: string; default: string; types: string }>).filter(([key]) => key !== "./package.json") as [
   string,
-  { import: string; types: string },
+  { import: string; default: string; types: string },
 ][];
 
 describe("deno.json and package.json exports", () => {
@@ -25,6 +25,8 @@ describe("deno.json and package.json exports", () => {
     for (const [subpath, target] of npmExports) {
       const built = /^\.\/dist\/(.+)\.js$/.exec(target.import)?.[1];
       expect(built, `${subpath}: "import" should point into dist/`).toBeDefined();
+      // require() of the ESM build (Node >= 20.19) matches "default", never "import".
+      expect(target.default, `${subpath}: "default" should be the ESM build too`).toBe(target.import);
       expect(entries[built!], `tsup builds no dist/${built}.js for ${subpath}`).toBeDefined();
       expect(deno.exports[subpath], `deno.json lacks ${subpath}`).toBeDefined();
       expect(normalize(deno.exports[subpath]), `deno.json ${subpath}`).toBe(normalize(entries[built!]));
