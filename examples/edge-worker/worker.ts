@@ -12,10 +12,13 @@
  *
  * Bindings: S3_BUCKET, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, and optionally
  * S3_ENDPOINT (S3-compatible servers), S3_REGION (default us-east-1),
- * MODEL_STORE_ROOT_PREFIX. In an app, import from "modelstore" and "modelstore/s3".
+ * MODEL_STORE_ROOT_PREFIX; wrangler.toml beside this file declares them.
+ * The package is imported by name, as an app would: in this repository
+ * tsconfig.json `paths` points the name at src/, which esbuild (build.mjs,
+ * wrangler) and tsc both follow.
  */
-import { ModelStore, ModelStoreError, type ModelMetadata } from "../../src/index.js";
-import { s3Backend } from "../../src/s3.js";
+import { ModelStore, ModelStoreError, type ModelMetadata } from "modelstore";
+import { s3Backend } from "modelstore/s3";
 
 /** The worker's bindings (wrangler `vars` and secrets). */
 export interface Env {

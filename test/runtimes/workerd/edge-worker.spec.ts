@@ -1,9 +1,12 @@
 /**
- * examples/edge-worker in workerd (Miniflare) against the local S3 server.
+ * examples/edge-worker in workerd (Miniflare) against the local S3 server,
+ * with the compatibility date and vars of its wrangler.toml.
  * Models are uploaded from Node first; the worker reaches Swift through a
  * counting proxy, so the tests see every request and every byte it read.
  */
+import { readFileSync } from "node:fs";
 import { createServer, request as httpRequest, type Server } from "node:http";
+import { dirname, resolve } from "node:path";
 import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleWorker, WORKER_ENTRY } from "../../../examples/edge-worker/build.mjs";
@@ -14,6 +17,32 @@ import { COMPATIBILITY_DATE } from "./compat.js";
 
 const MiB = 1024 * 1024;
 const BIG = 150 * MiB; // over a worker's 128 MB of memory
+
+/**
+ * wrangler.toml's top-level settings and its [vars]. It holds only `key = "string"`
+ * lines and comments, so this is all of TOML it needs (no parser dependency).
+ */
+function wranglerToml(path: string): { top: Record<string, string>; vars: Record<string, string> } {
+  const top: Record<string, string> = {};
+  const vars: Record<string, string> = {};
+  let section = top;
+  for (const raw of readFileSync(path, "utf8").split("\n")) {
+    const line = raw.replace(/^\s*#.*$/, "").trim();
+    if (!line) continue;
+    const header = /^\[(\w+)\]$/.exec(line);
+    if (header) {
+      if (header[1] !== "vars") throw new Error(`${path}: this reader knows [vars] only, not [${header[1]}]`);
+      section = vars;
+      continue;
+    }
+    const pair = /^([\w-]+)\s*=\s*"([^"]*)"$/.exec(line);
+    if (!pair) throw new Error(`${path}: cannot read ${JSON.stringify(raw)}`);
+    section[pair[1]] = pair[2];
+  }
+  return { top, vars };
+}
+const WRANGLER = resolve(dirname(WORKER_ENTRY), "wrangler.toml");
+const wrangler = wranglerToml(WRANGLER);
 const config = new TextEncoder().encode(JSON.stringify({ architecture: "logistic-regression", threshold: 0.5 }));
 
 /** A proxy that forwards to `target` and counts the response bytes of each request. */
@@ -82,8 +111,9 @@ beforeAll(async () => {
   const { code } = await bundleWorker(WORKER_ENTRY);
   mf = new Miniflare({
     modules: [{ type: "ESModule", path: "worker.mjs", contents: code }],
-    compatibilityDate: COMPATIBILITY_DATE,
+    compatibilityDate: wrangler.top.compatibility_date,
     bindings: {
+      ...wrangler.vars,
       S3_ENDPOINT: proxy.endpoint,
       S3_BUCKET: bucket,
       S3_REGION: server.region,
@@ -113,6 +143,12 @@ const json = (body: Uint8Array) => JSON.parse(new TextDecoder().decode(body));
 const archiveKeyOf = (meta: ModelMetadata) => `/${meta.storage.prefix}`;
 
 describe("examples/edge-worker in workerd", () => {
+  it("wrangler.toml deploys worker.ts with the compatibility date workerd runs it with here, and names the bucket", () => {
+    expect(resolve(dirname(WRANGLER), wrangler.top.main)).toBe(WORKER_ENTRY);
+    expect(wrangler.top.compatibility_date).toBe(COMPATIBILITY_DATE);
+    expect(wrangler.vars.S3_BUCKET).toBeTruthy();
+  });
+
   it("GET /models/:domain/latest answers the latest metadata with the model id as ETag, reading only latest.json", async () => {
     const { response, body, s3 } = await get("/models/refunds/latest");
     expect(response.status).toBe(200);
