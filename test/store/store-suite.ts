@@ -40,15 +40,22 @@ function stallPutsTo(backend: Backend, suffix: string): { backend: Backend; read
   let signalReached: (key: string) => void = () => {};
   const state = {
     reached: new Promise<string>((resolve) => (signalReached = resolve)),
-    backend: Object.assign(Object.create(backend) as Backend, {
-      put: (key: string, body: Parameters<Backend["put"]>[1], options?: Parameters<Backend["put"]>[2]) => {
-        if (!key.endsWith(suffix)) return backend.put(key, body, options);
-        const resolve = signalReached;
-        state.reached = new Promise<string>((next) => (signalReached = next));
-        resolve(key);
-        return new Promise<never>(() => {});
+    // A proxy whose methods run on the real backend: S3's keep private fields, which a
+    // method called on an Object.create() stand-in cannot read.
+    backend: new Proxy(backend, {
+      get(target, property) {
+        if (property === "put") return put;
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === "function" ? value.bind(target) : value;
       },
     }),
+  };
+  const put = (key: string, body: Parameters<Backend["put"]>[1], options?: Parameters<Backend["put"]>[2]) => {
+    if (!key.endsWith(suffix)) return backend.put(key, body, options);
+    const resolve = signalReached;
+    state.reached = new Promise<string>((next) => (signalReached = next));
+    resolve(key);
+    return new Promise<never>(() => {});
   };
   return state;
 }
