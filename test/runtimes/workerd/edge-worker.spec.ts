@@ -149,6 +149,13 @@ describe("examples/edge-worker in workerd", () => {
     expect(wrangler.vars.S3_BUCKET).toBeTruthy();
   });
 
+  it("worker.ts imports the package by the name package.json gives it, as an app would", () => {
+    const { name } = JSON.parse(readFileSync(resolve(dirname(WORKER_ENTRY), "../../package.json"), "utf8")) as { name: string };
+    const specifiers = [...readFileSync(WORKER_ENTRY, "utf8").matchAll(/^import\b[^;]*?\sfrom\s+"([^"]+)"/gm)].map((m) => m[1]);
+    expect(specifiers.length).toBeGreaterThan(0);
+    expect(specifiers.filter((s) => s !== name && !s.startsWith(`${name}/`))).toEqual([]);
+  });
+
   it("GET /models/:domain/latest answers the latest metadata with the model id as ETag, reading only latest.json", async () => {
     const { response, body, s3 } = await get("/models/refunds/latest");
     expect(response.status).toBe(200);
