@@ -4,7 +4,8 @@
  * artifacts. Without one, it works like the Python modelstore:
  * `MODEL_STORE_STORAGE` names the artifact backend, each backend reads its own
  * variables, and `MODEL_STORE_METADATA` picks where metadata lives (default: in
- * the bucket layout). Flags override the environment.
+ * the bucket layout). Flags override the environment: `--bucket`, `--endpoint`
+ * and `--region` override the S3 variables and choose `aws-s3` themselves.
  */
 import { join, resolve } from "node:path";
 import { InvalidArgumentError } from "../errors.js";
@@ -26,6 +27,10 @@ export interface StoreSettings {
   metadata?: string;
   root?: string;
   rootPrefix?: string;
+  /** S3 bucket, endpoint and region, over MODEL_STORE_AWS_BUCKET and the AWS variables; any of them implies aws-s3. */
+  bucket?: string;
+  endpoint?: string;
+  region?: string;
 }
 
 /** The default file-system root: `./.modelstore`. */
@@ -43,10 +48,18 @@ export const DEFAULT_FILESYSTEM_ROOT = DEFAULT_LOCAL_DIRECTORY;
  */
 export async function storeFromSettings(flags: StoreSettings, givenEnv: Record<string, string | undefined>): Promise<ModelStore> {
   const env = Object.fromEntries(Object.entries(givenEnv).filter(([, value]) => value !== "")) as Record<string, string | undefined>;
-  const choosesStore = [flags.storage, flags.metadata, flags.root, flags.rootPrefix].some((value) => value !== undefined);
+  const s3Flags = { bucket: flags.bucket, endpoint: flags.endpoint, region: flags.region };
+  const s3Flagged = Object.entries(s3Flags).filter(([, value]) => value !== undefined).map(([name]) => `--${name}`);
+  const choosesStore = [flags.storage, flags.metadata, flags.root, flags.rootPrefix].some((value) => value !== undefined) || s3Flagged.length > 0;
+  if (flags.config && s3Flagged.length) {
+    throw new InvalidArgumentError(`${s3Flagged.join(", ")} cannot be combined with --config: set them in the config file's "artifacts", or drop --config.`);
+  }
   const config = flags.config ?? (choosesStore ? undefined : env.MODEL_STORE_CONFIG);
   if (config) return storeFromConfigFile(resolve(config), env);
-  const storage = flags.storage ?? env.MODEL_STORE_STORAGE ?? "filesystem";
+  const storage = flags.storage ?? (s3Flagged.length ? "aws-s3" : undefined) ?? env.MODEL_STORE_STORAGE ?? "filesystem";
+  if (s3Flagged.length && storage !== "aws-s3") {
+    throw new InvalidArgumentError(`${s3Flagged.join(", ")} ${s3Flagged.length > 1 ? "apply" : "applies"} to S3 only, but --storage is ${JSON.stringify(storage)}. Use --storage aws-s3, or drop ${s3Flagged.join(", ")}.`);
+  }
   const pythonPrefix = env.MODEL_STORE_ROOT_PREFIX;
   const rootPrefix = flags.rootPrefix;
   const root = resolve(flags.root ?? env.MODEL_STORE_ROOT ?? pythonPrefix ?? DEFAULT_FILESYSTEM_ROOT);
@@ -72,7 +85,11 @@ export async function storeFromSettings(flags: StoreSettings, givenEnv: Record<s
     case "aws-s3":
       // Bucket, region, endpoint and credentials from the AWS and MODEL_STORE_AWS_* variables.
       return custom({
-        artifacts: s3BackendFromEnv(env),
+        artifacts: s3BackendFromEnv(env, {
+          ...(flags.bucket !== undefined ? { bucket: flags.bucket } : {}),
+          ...(flags.endpoint !== undefined ? { endpoint: flags.endpoint } : {}),
+          ...(flags.region !== undefined ? { region: flags.region } : {}),
+        }),
         metadata,
         rootPrefix: rootPrefix ?? env.MODEL_STORE_AWS_ROOT_PREFIX ?? (pythonPrefix && `${pythonPrefix.replace(/\/+$/, "")}/${DEFAULT_ROOT_PREFIX}`),
         env,

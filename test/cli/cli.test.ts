@@ -1,7 +1,7 @@
 /** The `modelstore` command end to end: the built binary in a temp dir, as a user runs it. */
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile, mkdir } from "node:fs/promises";
+import { mkdtemp, readFile, rm, symlink, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -55,7 +55,8 @@ describe("modelstore CLI", () => {
     expect(await readFile(join(work, "out/config.json"), "utf8")).toBe('{"a": 1}');
 
     expect(cli(["delete", "refunds", id]).code).toBe(0);
-    expect(JSON.parse(cli(["models", "refunds", "--json"]).stdout)).toEqual([]);
+    // With bucket metadata a domain is its models: with the last one gone, it is gone too.
+    expect(cli(["models", "refunds", "--json"]).code).toBe(3);
   });
 
   it("downloads into ./<domain>/<id> without --to, leaving folders of the working directory alone", async () => {
@@ -113,6 +114,105 @@ describe("modelstore CLI", () => {
     expect(storage.stderr).toMatch(/Unknown storage "floppy"/);
   });
 
+  it("prints usage and exits 2 when run bare; --help and <command> --help print the command's options, storage names and variables", () => {
+    const bare = cli([]);
+    expect(bare.code).toBe(2);
+    expect(bare.stdout).toBe("");
+    expect(bare.stderr).toContain("Usage: modelstore <command>");
+    const help = cli(["--help"]);
+    expect(help.code).toBe(0);
+    for (const text of ["files <domain> [id]", "filesystem", "aws-s3", "MODEL_STORE_AWS_BUCKET", "AWS_ENDPOINT_URL_S3", "--bucket", "--endpoint", "--region"]) {
+      expect(help.stdout).toContain(text);
+    }
+    const upload = cli(["upload", "--help"]);
+    expect(upload.code).toBe(0);
+    expect(upload.stdout).toMatch(/^Usage: modelstore upload <domain> <paths\.\.\.> \[options\]/);
+    expect(upload.stdout).toContain("--dereference");
+    expect(upload.stdout).toContain("MODEL_STORE_STORAGE");
+    expect(upload.stdout).not.toContain("--overwrite");
+    expect(cli(["help", "download"]).stdout).toContain("--overwrite");
+    // An option the command does not take is refused, not ignored.
+    const stray = cli(["models", "refunds", "--overwrite"]);
+    expect(stray.code).toBe(2);
+    expect(stray.stderr).toContain("modelstore models does not take --overwrite");
+    expect(cli(["upload", "refunds"]).stderr).toContain("Usage: modelstore upload <domain> <paths...>");
+  });
+
+  it("exits 3 for models of an unknown domain, as info does", () => {
+    const missing = cli(["models", "no-such-domain"]);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toContain('Domain "no-such-domain" does not exist. List the domains with modelstore domains.');
+  });
+
+  it("refuses --meta that is not a JSON object with exit 2, storing nothing", () => {
+    for (const meta of ["5", '"text"', "[1, 2]", "null", "{oops"]) {
+      const result = cli(["upload", "meta-domain", "model", "--meta", meta]);
+      expect(result.code, meta).toBe(2);
+      expect(result.stderr).toContain("--meta must be a JSON object");
+    }
+    expect(cli(["models", "meta-domain"]).code).toBe(3);
+  });
+
+  it("lists a model's files with their sizes", () => {
+    const id = JSON.parse(cli(["upload", "listed", "model", "--extra", "notes.txt", "--json"]).stdout).model.model_id;
+    const human = cli(["files", "listed"]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^ +8 {2}config\.json$/m);
+    expect(human.stdout).toMatch(/^ +70000 {2}sub\/weights\.bin$/m);
+    expect(human.stdout).toMatch(/^ +11 {2}extras\/notes\.txt$/m);
+    const listed = JSON.parse(cli(["files", "listed", id, "--json"]).stdout);
+    expect(listed).toEqual(
+      expect.arrayContaining([
+        { path: "config.json", size: 8, type: "file" },
+        { path: "sub/weights.bin", size: 70_000, type: "file" },
+        { path: "runtime-info.json", size: expect.any(Number), type: "file" },
+      ]),
+    );
+    expect(cli(["files", "listed", "no-such-id"]).code).toBe(3);
+  });
+
+  it("refuses to download into a non-empty directory unless --overwrite, which replaces its contents", async () => {
+    const id = JSON.parse(cli(["upload", "overwritten", "model", "--json"]).stdout).model.model_id;
+    await mkdir(join(work, "target"), { recursive: true });
+    await writeFile(join(work, "target/stale.bin"), "an older model's file");
+    const refused = cli(["download", "overwritten", id, "--to", "target"]);
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toContain("pass --overwrite to replace its contents");
+    expect(existsSync(join(work, "target/config.json"))).toBe(false);
+    const replaced = cli(["download", "overwritten", id, "--to", "target", "--overwrite"]);
+    expect(replaced.code).toBe(0);
+    expect(existsSync(join(work, "target/stale.bin"))).toBe(false);
+    expect(await readFile(join(work, "target/config.json"), "utf8")).toBe('{"a": 1}');
+  });
+
+  it("uploads a folder whose files link outside it with --dereference", async () => {
+    // A Hugging Face cache snapshot: the files are links into ../../blobs.
+    await mkdir(join(work, "hf/blobs"), { recursive: true });
+    await mkdir(join(work, "hf/snapshots/rev1"), { recursive: true });
+    await writeFile(join(work, "hf/blobs/abc"), '{"hidden": 8}');
+    await symlink("../../blobs/abc", join(work, "hf/snapshots/rev1/config.json"));
+    const refused = cli(["upload", "linked", "hf/snapshots/rev1"]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("Pass --dereference to store the contents it points to");
+    const stored = cli(["upload", "linked", "hf/snapshots/rev1", "--dereference", "--json"]);
+    expect(stored.code).toBe(0);
+    expect(cli(["cat", "linked", "latest", "config.json"]).stdout).toBe('{"hidden": 8}');
+  });
+
+  it("shows upload progress as a percentage of the files' sizes on a terminal, and none otherwise", () => {
+    // script(1) gives the CLI a pseudo-terminal, as an interactive shell would.
+    const command = [process.execPath, bin, "upload", "progress", "model"].map((arg) => `'${arg}'`).join(" ");
+    const onTty = spawnSync("script", ["-qec", command, "/dev/null"], {
+      cwd: work,
+      env: { ...process.env, MODEL_STORE_ROOT: join(work, "store") },
+      encoding: "utf8",
+    });
+    expect(onTty.status).toBe(0);
+    expect(onTty.stdout).toMatch(/uploading [\d.]+ MiB \d+% [\d.]+ MB\/s/);
+    expect(onTty.stdout).toMatch(/uploading [\d.]+ MiB 100% /);
+    expect(cli(["upload", "progress", "model"]).stderr).toBe("");
+  });
+
   it("reads its root from --root over MODEL_STORE_ROOT", () => {
     expect(cli(["upload", "flagged", "model", "--root", "other-store"]).code).toBe(0);
     expect(JSON.parse(cli(["domains", "--json", "--root", "other-store"]).stdout)).toEqual(["flagged"]);
@@ -136,6 +236,16 @@ describe("modelstore CLI", () => {
       expect(meta.storage).toMatchObject({ type: "aws:s3", bucket: env.MODEL_STORE_AWS_BUCKET });
       expect(JSON.parse(cli(["domains", "--json"], env).stdout)).toEqual(["refunds"]);
       expect(cli(["cat", "refunds", "latest", "config.json"], env).stdout).toBe('{"a": 1}');
+      // --bucket, --endpoint and --region stand in for the variables, and choose aws-s3 themselves.
+      const flagged = cli(["domains", "--json", "--bucket", env.MODEL_STORE_AWS_BUCKET, "--endpoint", server.endpoint, "--region", server.region], {
+        AWS_ACCESS_KEY_ID: server.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
+      });
+      expect(flagged.stderr).toBe("");
+      expect(JSON.parse(flagged.stdout)).toEqual(["refunds"]);
+      const mixed = cli(["domains", "--bucket", "b", "--storage", "filesystem"]);
+      expect(mixed.code).toBe(2);
+      expect(mixed.stderr).toContain("--bucket applies to S3 only");
       const wrongSecret = cli(["domains"], { ...env, AWS_SECRET_ACCESS_KEY: "not-the-secret" });
       expect(wrongSecret.code).toBe(1);
       expect(wrongSecret.stderr).toMatch(/secret access key/);

@@ -1,0 +1,183 @@
+/** What each `modelstore` command does, once main.ts has parsed and checked its arguments. */
+import { createWriteStream } from "node:fs";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { createArchive, ModelStoreError, readArchive, type ModelMetadata, type ModelStore, type JsonValue } from "../index.js";
+import { InvalidArgumentError, NotFoundError } from "../errors.js";
+import { downloadModel } from "../fs.js";
+import { storeFromSettings } from "./config.js";
+import { collectInputs } from "./inputs.js";
+import type { Flags } from "./main.js";
+import { ProgressLine } from "./progress.js";
+
+function print(flags: Flags, value: unknown, human: () => string): void {
+  process.stdout.write((flags.json ? JSON.stringify(value, null, 2) : human()) + "\n");
+}
+
+/** `--meta`: a JSON object, stored as the model's `extra` (the Python library's `extra_metadata` is a dict too). */
+export function parseMeta(text: string | undefined): { [key: string]: JsonValue } | undefined {
+  if (text === undefined) return undefined;
+  let value: JsonValue;
+  try {
+    value = JSON.parse(text) as JsonValue;
+  } catch (cause) {
+    throw new InvalidArgumentError(`--meta must be a JSON object, e.g. --meta '{"accuracy": 0.93}'; ${JSON.stringify(text)} is not JSON.`, { cause });
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new InvalidArgumentError(
+      `--meta must be a JSON object, e.g. --meta '{"accuracy": 0.93}', not ${Array.isArray(value) ? "an array" : JSON.stringify(value)}. Give the value a name: --meta '{"value": ${JSON.stringify(value)}}'.`,
+    );
+  }
+  return value;
+}
+
+const summary = (m: ModelMetadata) => `${m.model.model_id}  ${m.code.created}  ${m.archive ? `${m.archive.size} bytes` : "size unknown"}  ${m.storage.prefix ?? m.storage.path ?? ""}`;
+
+/** Runs `command`; `signal` fires on Ctrl-C or SIGTERM. */
+export async function runCommand(command: string, args: string[], flags: Flags, signal: AbortSignal): Promise<void> {
+  if (command === "archive") return writeArchive(args, flags, signal);
+  const store = await storeFromSettings(
+    {
+      config: flags.config,
+      storage: flags.storage,
+      metadata: flags.metadata,
+      root: flags.root,
+      rootPrefix: flags.prefix,
+      bucket: flags.bucket,
+      endpoint: flags.endpoint,
+      region: flags.region,
+    },
+    process.env,
+  );
+  try {
+    await runStoreCommand(store, command, args, flags, signal);
+  } finally {
+    // A PostgreSQL pool would keep the process alive.
+    await store.close();
+  }
+}
+
+async function writeArchive(paths: string[], flags: Flags, signal: AbortSignal): Promise<void> {
+  const output = flags.output ?? "artifacts.tar.gz";
+  const { entries } = await collectInputs(paths, { dereference: flags.dereference, signal });
+  const archive = createArchive({ files: entries }, { signal });
+  await archive.pipeTo(Writable.toWeb(createWriteStream(output)) as WritableStream<Uint8Array>, { signal });
+  return print(flags, { output, entries: entries.map((e) => e.path) }, () => `${output}\n${entries.map((e) => `  ${e.path}`).join("\n")}`);
+}
+
+/** Checks that `domain` exists, and belongs to `project` when one is given. */
+async function checkDomain(store: ModelStore, domain: string, project: string | undefined, signal: AbortSignal): Promise<void> {
+  const task = await store.metadata.getTask(domain, { signal });
+  if (!task) throw new NotFoundError(`Domain "${domain}" does not exist. List the domains with modelstore domains.`);
+  if (project !== undefined && task.project !== project) {
+    throw new InvalidArgumentError(`Domain "${domain}" belongs to project "${task.project}", not "${project}". Drop --project or pass --project ${task.project}.`);
+  }
+}
+
+/** The model named by `id`: the latest when it is omitted or "latest". */
+function modelOf(store: ModelStore, domain: string, id: string | undefined, signal: AbortSignal): Promise<ModelMetadata> {
+  return id && id !== "latest" ? store.getModelInfo(domain, id, { signal }) : store.getLatest(domain, { signal });
+}
+
+async function runStoreCommand(store: ModelStore, command: string, args: string[], flags: Flags, signal: AbortSignal): Promise<void> {
+  const showProgress = !flags.json && Boolean(process.stderr.isTTY);
+  switch (command) {
+    case "upload": {
+      const [domain, ...paths] = args;
+      const extraMetadata = parseMeta(flags.meta);
+      const progress = new ProgressLine("uploading", showProgress);
+      let read = 0;
+      const onRead = (bytes: number) => progress.update((read += bytes), total);
+      const files = await collectInputs(paths, { dereference: flags.dereference, signal, onRead });
+      const extras = flags.extra ? await collectInputs(flags.extra, { dereference: flags.dereference, signal, onRead }) : undefined;
+      // The file sizes are known before a byte is read, so progress is a share of the model's bytes.
+      const total = files.size + (extras?.size ?? 0);
+      const metadata = await store.upload(domain, {
+        files: files.entries,
+        extras: extras?.entries,
+        extraMetadata,
+        modelId: flags.id,
+        project: flags.project,
+        signal,
+      });
+      progress.done();
+      return print(flags, metadata, () => JSON.stringify(metadata, null, 2));
+    }
+    case "domains": {
+      const domains = flags.project === undefined ? await store.listDomains({ signal }) : (await store.listTasks({ project: flags.project, signal })).map((t) => t.name);
+      return print(flags, domains, () => domains.join("\n"));
+    }
+    case "projects": {
+      const projects = await store.listProjects({ signal });
+      return print(flags, projects, () => projects.map((p) => p.name).join("\n"));
+    }
+    case "tasks": {
+      const project = args[0] ?? flags.project;
+      const tasks = await store.listTasks({ project, signal });
+      return print(flags, tasks, () => tasks.map((t) => (project === undefined ? `${t.name}  ${t.project}` : t.name)).join("\n"));
+    }
+    case "delete-task": {
+      await store.deleteTask(args[0], { cascade: flags.cascade, signal });
+      return print(flags, { deleted: args[0] }, () => `deleted task ${args[0]}`);
+    }
+    case "delete-project": {
+      await store.deleteProject(args[0], { cascade: flags.cascade, signal });
+      return print(flags, { deleted: args[0] }, () => `deleted project ${args[0]}`);
+    }
+    case "models": {
+      const models = await store.listModels(args[0], { signal });
+      // An unknown domain lists nothing in the library; here it is an error, as for info.
+      if (models.length === 0 || flags.project !== undefined) await checkDomain(store, args[0], flags.project, signal);
+      return print(flags, models, () => models.map(summary).join("\n"));
+    }
+    case "info": {
+      const metadata = await modelOf(store, args[0], args[1], signal);
+      return print(flags, metadata, () => JSON.stringify(metadata, null, 2));
+    }
+    case "files":
+      return listFiles(store, await modelOf(store, args[0], args[1], signal), flags, signal);
+    case "download": {
+      // Without --to, a directory of the model's own: extracting into the working
+      // directory would replace any of its folders that share a name with the model's.
+      const id = args[1] && args[1] !== "latest" ? args[1] : (await store.getLatest(args[0], { signal })).model.model_id;
+      const progress = new ProgressLine("downloading", showProgress);
+      const result = await downloadModel(store, args[0], id, flags.to ?? join(args[0], id), {
+        overwrite: flags.overwrite,
+        signal,
+        onProgress: ({ bytes, total }) => progress.update(bytes, total),
+      });
+      progress.done();
+      const report = { model_id: result.metadata.model.model_id, dir: result.dir, files: result.files, bytes: result.bytes };
+      return print(flags, report, () => `${report.model_id} -> ${report.dir} (${report.files} files, ${report.bytes} bytes)`);
+    }
+    case "cat": {
+      const id = args[1] === "latest" ? undefined : args[1];
+      const body = await store.readFile(args[0], id, args[2], { signal });
+      if (!body) throw new ModelStoreError("NOT_FOUND", `The model has no file "${args[2]}". List its files with: modelstore files ${args[0]} ${args[1]}`);
+      await body.pipeTo(Writable.toWeb(process.stdout) as WritableStream<Uint8Array>, { signal });
+      return;
+    }
+    case "delete": {
+      await store.deleteModel(args[0], args[1], { signal });
+      return print(flags, { deleted: args[1], domain: args[0] }, () => `deleted ${args[1]} from ${args[0]}`);
+    }
+    default:
+      throw new InvalidArgumentError(`Unknown command "${command}". Run modelstore --help for the list.`);
+  }
+}
+
+/**
+ * Prints the archive's entries as its headers go by: bodies are skipped, not
+ * held, so a model of any size lists in constant memory (the archive is still
+ * read to its end, which also verifies its size and sha256).
+ */
+async function listFiles(store: ModelStore, metadata: ModelMetadata, flags: Flags, signal: AbortSignal): Promise<void> {
+  const listed: { path: string; size: number; type: string; linkTarget?: string }[] = [];
+  for await (const entry of readArchive(await store.openArchive(metadata, { signal }), { signal })) {
+    if (entry.type === "directory") continue;
+    const file = { path: entry.path, size: entry.size, type: entry.type, ...(entry.linkTarget ? { linkTarget: entry.linkTarget } : {}) };
+    if (flags.json) listed.push(file);
+    else process.stdout.write(`${String(file.size).padStart(12)}  ${file.path}${file.linkTarget ? ` -> ${file.linkTarget}` : ""}\n`);
+  }
+  if (flags.json) print(flags, listed, () => "");
+}
