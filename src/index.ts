@@ -12,6 +12,9 @@ export {
   type DeleteOptions,
   type EnsureTaskOptions,
   type ListTasksOptions,
+  type GcOptions,
+  type GcReport,
+  type GcItem,
 } from "./store.js";
 export {
   DEFAULT_PROJECT,

@@ -19,10 +19,12 @@ import { DEFAULT_PROJECT, type MetadataRepository, type ProjectRecord, type Task
 import { validateDomain, validateModelId, validateProject } from "./names.js";
 import { detectRuntime } from "./runtime-info.js";
 import { claimArchiveKey } from "./store-documents.js";
+import { collectGarbage, type GcOptions, type GcReport } from "./store-gc.js";
 import { verifyingStream } from "./streams.js";
 import { digestingStream, type DigestResult } from "./archive/sha256.js";
 import { DEPENDENCY_VERSIONS, LIBRARY_VERSION } from "./version.js";
 
+export type { GcItem, GcOptions, GcReport } from "./store-gc.js";
 export type { DeleteOptions, EnsureTaskOptions, ListTasksOptions, ModelStoreOptions, ReadOptions, UploadOptions, UploadProgress } from "./store-options.js";
 
 
@@ -198,6 +200,18 @@ export class ModelStore {
       for (const model of models.reverse()) await this.deleteDescribed(name, model.model.model_id, model, options);
     }
     await this.metadata.deleteTask(name, options);
+  }
+
+  /**
+   * Removes what interrupted uploads left behind, once older than
+   * `olderThanMs` (24 hours by default, so that running uploads are safe): the
+   * backend's temp files and stale locks (file system) or incomplete multipart
+   * uploads (S3), and archives or slot placeholders that no model points at.
+   * Models, and anything a model points at, are never touched; a domain with an
+   * unreadable document is skipped and named in the report.
+   */
+  async gc(options: GcOptions = {}): Promise<GcReport> {
+    return collectGarbage({ backend: this.backend, metadata: this.metadata, layout: this.layout, keyOf: (location, id) => this.keyOf(location, id) }, options);
   }
 
   /** Releases the metadata repository's connections (PostgreSQL); a no-op for the others. */

@@ -64,6 +64,26 @@ export interface ListOptions extends BaseOptions {
   limit?: number;
 }
 
+/** Options for {@link Backend.collectGarbage}. */
+export interface CollectGarbageOptions extends BaseOptions {
+  /** Only leftovers last touched before this instant: younger ones may belong to a write still running. */
+  before: Date;
+  /** Report without removing anything. @default false */
+  dryRun?: boolean;
+}
+
+/** Something an interrupted write left behind, found (and removed unless a dry run) by {@link Backend.collectGarbage}. */
+export interface Leftover {
+  /** `"temp-file"` and `"lock-file"` (file system), `"multipart-upload"` (S3). */
+  kind: "temp-file" | "lock-file" | "multipart-upload";
+  /** The key the interrupted write was for. */
+  key: string;
+  /** Bytes it holds, where known. */
+  size?: number;
+  /** When it was last written (a temp file) or started (a multipart upload), ISO-8601. */
+  lastModified?: string;
+}
+
 /** What a backend can guarantee; the store adapts to it. */
 export interface BackendCapabilities {
   /**
@@ -115,6 +135,13 @@ export interface Backend {
    * whose capabilities are fixed omit it.
    */
   resolveCapabilities?(options?: BaseOptions): Promise<BackendCapabilities>;
+  /**
+   * Finds what interrupted writes left below `prefix` that no key shows (the
+   * file system's temp and lock files, S3's incomplete multipart uploads), last
+   * touched before `options.before`, and removes each unless `dryRun`. Backends
+   * whose writes leave nothing behind omit it.
+   */
+  collectGarbage?(prefix: string, options: CollectGarbageOptions): AsyncIterable<Leftover>;
   /**
    * Describes where `key` lives, for model metadata.
    * @default `{ type: name, prefix: key }`

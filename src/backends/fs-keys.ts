@@ -16,6 +16,13 @@ export function isInternalName(name: string): boolean {
   return TEMP_NAME.test(name) || LOCK_NAME.test(name);
 }
 
+/** Which internal file `name` is, and the base name of the key it serves; `undefined` for object files. */
+export function internalNameKind(name: string): { kind: "temp-file" | "lock-file"; base: string } | undefined {
+  if (TEMP_NAME.test(name)) return { kind: "temp-file", base: name.slice(1, -".0123456789abcdef.tmp".length) };
+  if (LOCK_NAME.test(name)) return { kind: "lock-file", base: name.slice(1, -".lock".length) };
+  return undefined;
+}
+
 /** A fresh temp-file name beside `base`: hidden, unique, and recognised by {@link isInternalName}. */
 export function tempName(base: string): string {
   const random = new Uint8Array(8);

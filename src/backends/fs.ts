@@ -10,7 +10,8 @@ import { link, open, rename, rmdir, stat, unlink, utimes } from "node:fs/promise
 import type { BigIntStats } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { AlreadyExistsError, ConflictError, InvalidArgumentError, throwIfAborted } from "../errors.js";
-import type { Backend, BaseOptions, GetOptions, ListOptions, ObjectInfo, PutOptions, StorageLocation } from "./backend.js";
+import type { Backend, BaseOptions, CollectGarbageOptions, GetOptions, Leftover, ListOptions, ObjectInfo, PutOptions, StorageLocation } from "./backend.js";
+import { collectFileGarbage } from "./fs-gc.js";
 import { fsCall, isErrno, toBackendError } from "./fs-errors.js";
 import { keyPath, lockName, prefixPath } from "./fs-keys.js";
 import { withFileLock } from "./fs-lock.js";
@@ -179,6 +180,12 @@ export function fileSystemBackend(options: FileSystemBackendOptions): Backend {
         if (next.done) return;
         yield `${dirKey}${next.value}/`;
       }
+    },
+
+    collectGarbage(prefix: string, gcOptions: CollectGarbageOptions): AsyncIterable<Leftover> {
+      const { dir, dirKey, partial } = prefixPath(root, prefix);
+      if (partial !== "") throw new InvalidArgumentError(`collectGarbage() takes a folder prefix ending in "/", not ${JSON.stringify(prefix)}.`);
+      return collectFileGarbage(dir, dirKey, { ...gcOptions, minLockAgeMs: options.staleLockMs ?? 30_000 });
     },
 
     locate(key: string): StorageLocation {

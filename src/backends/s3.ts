@@ -4,7 +4,8 @@
  * @see https://docs.aws.amazon.com/AmazonS3/latest/API/Welcome.html
  */
 import { InvalidArgumentError, IntegrityError, throwIfAborted } from "../errors.js";
-import type { Backend, BackendCapabilities, BaseOptions, GetOptions, ListOptions, ObjectInfo, PutOptions, StorageLocation } from "./backend.js";
+import type { Backend, BackendCapabilities, BaseOptions, CollectGarbageOptions, GetOptions, Leftover, ListOptions, ObjectInfo, PutOptions, StorageLocation } from "./backend.js";
+import { collectMultipartGarbage } from "./s3-gc.js";
 import {
   checkPrecondition,
   conditionHeaders,
@@ -339,6 +340,17 @@ class S3BackendImpl implements S3Backend {
   async #conditionalMode(options: PutOptions): Promise<"none" | "native" | "emulate"> {
     if (options.ifNoneMatch === undefined && options.ifMatch === undefined) return "none";
     return this.#serverMode(options);
+  }
+
+  /** Aborts the incomplete multipart uploads below `prefix` begun before `options.before` (see s3-gc.ts). */
+  collectGarbage(prefix: string, options: CollectGarbageOptions): AsyncIterable<Leftover> {
+    return collectMultipartGarbage(this.transport, prefix, options);
+  }
+
+  /** Probes the server (once) for conditional writes, so that `capabilities` are settled. */
+  async resolveCapabilities(options: BaseOptions = {}): Promise<BackendCapabilities> {
+    await this.#serverMode(options);
+    return this.capabilities;
   }
 
   /** Whether the server enforces conditions, probing it on first use. */

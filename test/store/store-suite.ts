@@ -9,6 +9,7 @@ import { describe, expect, it, beforeEach, afterEach } from "vitest";
 import type { Backend } from "../../src/backends/backend.js";
 import { BackendError, ModelStore, readArchive, type MetadataRepository, type ModelMetadata } from "../../src/index.js";
 import { advanceLatest } from "../../src/store-documents.js";
+import { interceptPuts } from "../support/intercept-backend.js";
 import { collect, failingStream, noise, sha256, streamOf, text } from "../support/bytes.js";
 
 /** A backend for one test, and optionally the metadata repository to use with it (default: the bucket layout). */
@@ -40,22 +41,13 @@ function stallPutsTo(backend: Backend, suffix: string): { backend: Backend; read
   let signalReached: (key: string) => void = () => {};
   const state = {
     reached: new Promise<string>((resolve) => (signalReached = resolve)),
-    // A proxy whose methods run on the real backend: S3's keep private fields, which a
-    // method called on an Object.create() stand-in cannot read.
-    backend: new Proxy(backend, {
-      get(target, property) {
-        if (property === "put") return put;
-        const value: unknown = Reflect.get(target, property, target);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
+    backend: interceptPuts(backend, (key, put) => {
+      if (!key.endsWith(suffix)) return put();
+      const resolve = signalReached;
+      state.reached = new Promise<string>((next) => (signalReached = next));
+      resolve(key);
+      return new Promise<never>(() => {});
     }),
-  };
-  const put = (key: string, body: Parameters<Backend["put"]>[1], options?: Parameters<Backend["put"]>[2]) => {
-    if (!key.endsWith(suffix)) return backend.put(key, body, options);
-    const resolve = signalReached;
-    state.reached = new Promise<string>((next) => (signalReached = next));
-    resolve(key);
-    return new Promise<never>(() => {});
   };
   return state;
 }
