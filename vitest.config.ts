@@ -3,8 +3,9 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    // One OpenStack Swift (a real S3 API) and one throwaway PostgreSQL cluster for the whole run.
-    globalSetup: ["test/support/s3-server.ts", "test/support/postgres-server.ts"],
+    // One OpenStack Swift (a real S3 API) and one throwaway PostgreSQL cluster for the whole run;
+    // one Ceph RGW (a second S3 server) too, started only when a test file first asks for it.
+    globalSetup: ["test/support/s3-server.ts", "test/support/postgres-server.ts", "test/support/ceph-server.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
   },

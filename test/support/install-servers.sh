@@ -5,6 +5,9 @@ set -euo pipefail
 packages=()
 command -v swift-proxy-server >/dev/null || packages+=(swift-proxy swift-object swift-container swift-account)
 command -v memcached >/dev/null || packages+=(memcached)
+# Ceph's RADOS Gateway: a second real S3 server, one that enforces conditional writes (test/support/ceph.sh).
+{ command -v ceph-mon && command -v ceph-osd && command -v radosgw && command -v ceph; } >/dev/null \
+  || packages+=(ceph-mon ceph-osd radosgw ceph-common)
 # strace: the file-system durability test reads which fsync, rename and link calls a put makes.
 command -v strace >/dev/null || packages+=(strace)
 # PostgreSQL for the metadata tests: initdb and pg_ctl live in /usr/lib/postgresql/<version>/bin on Debian.

@@ -44,19 +44,34 @@ export function freePort(): Promise<number> {
 }
 
 /** Starts a fresh Swift in a temporary directory; resolves once its healthcheck answers. */
-export async function startS3Server(): Promise<S3Server> {
-  const base = await mkdtemp(join(tmpdir(), "modelstore-swift-"));
+export function startS3Server(): Promise<S3Server> {
+  return startScriptedServer({ name: "Swift", script: SCRIPT, accessKeyId: "test:tester", secretAccessKey: "testing" });
+}
+
+/** A server that a `start BASE_DIR PORT` / `stop BASE_DIR` script runs (swift.sh, ceph.sh). */
+export interface ScriptedServer {
+  /** For messages and the temp dir's name. */
+  name: string;
+  script: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+/** Runs `script start` in a fresh temp dir on a free port; `stop()` runs `script stop` and removes the dir. */
+export async function startScriptedServer(spec: ScriptedServer): Promise<S3Server> {
+  const { script } = spec;
+  const base = await mkdtemp(join(tmpdir(), `modelstore-${spec.name.toLowerCase()}-`));
   let lastError: unknown;
-  // A port picked free can be taken before Swift binds it: try a few.
+  // A port picked free can be taken before the server binds it: try a few.
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     try {
-      await run("bash", [SCRIPT, "start", base, String(port)], { timeout: 300_000 });
-      // If the test process ends without teardown (a crash, a timeout), Swift's
+      await run("bash", [script, "start", base, String(port)], { timeout: 300_000 });
+      // If the test process ends without teardown (a crash, a timeout), the server's
       // processes are in their own sessions and would outlive it: stop them here.
       const onExit = () => {
         try {
-          execFileSync("bash", [SCRIPT, "stop", base], { stdio: "ignore" });
+          execFileSync("bash", [script, "stop", base], { stdio: "ignore" });
         } catch {
           // Exiting anyway.
         }
@@ -64,12 +79,12 @@ export async function startS3Server(): Promise<S3Server> {
       process.once("exit", onExit);
       return {
         endpoint: `http://127.0.0.1:${port}`,
-        accessKeyId: "test:tester",
-        secretAccessKey: "testing",
+        accessKeyId: spec.accessKeyId,
+        secretAccessKey: spec.secretAccessKey,
         region: "us-east-1",
         stop: async () => {
           process.removeListener("exit", onExit);
-          await run("bash", [SCRIPT, "stop", base]).catch(() => {});
+          await run("bash", [script, "stop", base]).catch(() => {});
           await rm(base, { recursive: true, force: true });
         },
       };
@@ -78,7 +93,7 @@ export async function startS3Server(): Promise<S3Server> {
     }
   }
   await rm(base, { recursive: true, force: true });
-  throw new Error(`Could not start Swift for the S3 tests (see test/support/swift.sh): ${String((lastError as Error)?.message ?? lastError)}`);
+  throw new Error(`Could not start ${spec.name} for the S3 tests (see ${script}): ${String((lastError as Error)?.message ?? lastError)}`);
 }
 
 /** The server named by S3_ENDPOINT & co. (a globalSetup's or CI's), or a fresh one. */
