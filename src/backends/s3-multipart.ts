@@ -270,7 +270,8 @@ export async function uploadMultipart(
       if (/<Error[\s>]/.test(xml) && !/<CompleteMultipartUploadResult[\s>]/.test(xml)) {
         throw s3Error({ operation: "CompleteMultipartUpload", bucket: transport.options.bucket, key }, response.status, parseErrorXml(xml));
       }
-      return xmlText(xml, "ETag") ?? response.headers.get("etag") ?? "";
+      // Ceph RGW 16 answers with an empty <ETag/>: the parts' ETags give the one it stored.
+      return xmlText(xml, "ETag") || response.headers.get("etag") || multipartEtag(etags) || "";
     };
     const etag = await (options.complete ? options.complete(send) : send({}));
     return { size, etag };

@@ -13,7 +13,9 @@ import {
   normalizeEtag,
   preconditionError,
   probeConditionalWrites,
+  probeMultipartConditions,
   PROBE_TIMEOUT_MS,
+  type EtagForm,
 } from "./s3-conditional.js";
 import { untilAborted } from "../streams.js";
 import { emptyStream, objectBody, rangeHeader, type ObjectReads } from "./s3-get.js";
@@ -72,6 +74,13 @@ class S3BackendImpl implements S3Backend {
   probeTimeoutMs = PROBE_TIMEOUT_MS;
   #conditional: "probe" | "native" | "emulate";
   #probe?: Promise<"native" | "emulate">;
+  /** The `If-Match` form the server accepts; AWS's quoted one unless the probe found otherwise. */
+  #etagForm: EtagForm = "quoted";
+  /**
+   * Whether CompleteMultipartUpload enforces the conditions too. Probed where the
+   * single-PUT probe ran (RGW enforces them only there); a server declared "native" is trusted.
+   */
+  #multipartProbe?: Promise<boolean>;
   /**
    * The bucket was seen to exist, or cannot be checked with these credentials: either way a
    * 404 is read as a missing key from then on (a bucket is not deleted under a running store).
@@ -298,7 +307,7 @@ class S3BackendImpl implements S3Backend {
    */
   async #sendConditionally<T>(key: string, options: PutOptions, send: (headers: Record<string, string>) => Promise<T>): Promise<T> {
     try {
-      return await send(conditionHeaders(options));
+      return await send(conditionHeaders(options, this.#etagForm));
     } catch (error) {
       if (!isNotImplemented(error)) throw preconditionError(error, key, options);
       this.#markUnsupported();
@@ -314,7 +323,7 @@ class S3BackendImpl implements S3Backend {
     checkSize: (size: number) => void,
     onAbandon?: (reason: unknown) => Promise<void>,
   ): Promise<ObjectInfo> {
-    const conditional = await this.#conditionalMode(options);
+    const conditional = await this.#multipartConditionalMode(options);
     // Fail before uploading gigabytes when the answer is already known.
     if (conditional === "emulate") checkPrecondition(key, await this.head(key, options), options);
     const { size, etag } = await uploadMultipart(this.transport, key, next, {
@@ -353,14 +362,32 @@ class S3BackendImpl implements S3Backend {
     return this.capabilities;
   }
 
+  /** Like {@link #conditionalMode}, but "emulate" where only single PUTs enforce conditions. */
+  async #multipartConditionalMode(options: PutOptions): Promise<"none" | "native" | "emulate"> {
+    const mode = await this.#conditionalMode(options);
+    if (mode !== "native" || this.options.conditionalWrites !== "probe") return mode;
+    this.#multipartProbe ??= probeMultipartConditions(this.transport, this.#etagForm, this.probeTimeoutMs).catch((error: unknown) => {
+      this.#multipartProbe = undefined; // a network failure proves nothing: probe again next time
+      throw error;
+    });
+    const probe = this.#multipartProbe;
+    return (await untilAborted(() => probe, options.signal)) ? "native" : "emulate";
+  }
+
   /** Whether the server enforces conditions, probing it on first use. */
   async #serverMode(options: PutOptions): Promise<"native" | "emulate"> {
     if (this.#conditional !== "probe") return this.#conditional;
     this.#probe ??= probeConditionalWrites(this.transport, this.probeTimeoutMs).then(
-      (enforced) => {
-        if (enforced) this.#conditional = "native";
-        else this.#markUnsupported();
-        return enforced ? ("native" as const) : ("emulate" as const);
+      (form) => {
+        if (!form) {
+          this.#markUnsupported();
+          return "emulate" as const;
+        }
+        this.#conditional = "native";
+        this.#etagForm = form;
+        // The store relies on this to skip its emulation's read-backs and waits.
+        this.capabilities.conditionalWrites = true;
+        return "native" as const;
       },
       (error: unknown) => {
         this.#probe = undefined; // a network failure proves nothing: probe again next time

@@ -21,6 +21,11 @@ export interface ContractOptions {
   casWriters?: number;
   /** Increments per writer in the compare-and-swap counter test. @default 5 */
   casIncrements?: number;
+  /**
+   * Whether the backend enforces conditional writes itself. When given, the suite checks that
+   * `capabilities.conditionalWrites` says so once a conditional put has run (S3 finds out then).
+   */
+  conditionalWrites?: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -295,6 +300,14 @@ export function runBackendContract(
         expect(bodies).toContain(stored);
       }
     });
+
+    if (options.conditionalWrites !== undefined) {
+      const enforced = options.conditionalWrites;
+      it(`capabilities.conditionalWrites is ${enforced} once a conditional put has run`, async () => {
+        await backend.put(`${ns}capable`, bytes("x"), { ifNoneMatch: "*" });
+        expect(backend.capabilities.conditionalWrites).toBe(enforced);
+      });
+    }
 
     it("ifMatch with the current etag replaces the object and returns a new etag", async () => {
       const first = await backend.put(`${ns}cas`, bytes("1"));

@@ -1,0 +1,23 @@
+import { afterAll, beforeAll } from "vitest";
+import { s3Backend } from "../../src/s3.js";
+import { useCephServer } from "../support/ceph-server.js";
+import { createBucket, type S3Server } from "../support/s3-server.js";
+import { runStoreSuite } from "./store-suite.js";
+
+let server: S3Server;
+beforeAll(async () => {
+  server = await useCephServer();
+}, 300_000);
+afterAll(() => server?.stop());
+
+// Ceph RGW enforces conditional writes (If-Match with the bare etag only): the store's native path.
+runStoreSuite("S3 (Ceph RGW, conditional writes enforced)", async () => {
+  const bucket = await createBucket(server, "store");
+  const backend = s3Backend({
+    bucket,
+    endpoint: server.endpoint,
+    region: server.region,
+    credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
+  });
+  return { backend };
+});
