@@ -113,7 +113,9 @@ const STORAGE_HELP = `Storage (--storage or MODEL_STORE_STORAGE):
   filesystem  MODEL_STORE_ROOT (default ./.modelstore); MODEL_STORE_ROOT_PREFIX as the Python library reads it
   aws-s3      MODEL_STORE_AWS_BUCKET, AWS_REGION / AWS_DEFAULT_REGION, AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL,
               MODEL_STORE_AWS_ROOT_PREFIX (or MODEL_STORE_ROOT_PREFIX, in front of operatorai-model-store);
-              credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
+              credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, else as the AWS CLI
+              finds them (AWS_PROFILE, ~/.aws/credentials and config, SSO, web identity, container and instance
+              roles) when the package @aws-sdk/credential-providers is installed
 Metadata (--metadata or MODEL_STORE_METADATA): bucket (in the storage), local (metadata.json in the root),
   postgres (MODEL_STORE_POSTGRES_URL, else DATABASE_URL, else the PG* variables)`;
 

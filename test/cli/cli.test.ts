@@ -121,7 +121,7 @@ describe("modelstore CLI", () => {
     expect(bare.stderr).toContain("Usage: modelstore <command>");
     const help = cli(["--help"]);
     expect(help.code).toBe(0);
-    for (const text of ["files <domain> [id]", "filesystem", "aws-s3", "MODEL_STORE_AWS_BUCKET", "AWS_ENDPOINT_URL_S3", "--bucket", "--endpoint", "--region"]) {
+    for (const text of ["files <domain> [id]", "filesystem", "aws-s3", "MODEL_STORE_AWS_BUCKET", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "--bucket", "--endpoint", "--region"]) {
       expect(help.stdout).toContain(text);
     }
     const upload = cli(["upload", "--help"]);
@@ -246,6 +246,17 @@ describe("modelstore CLI", () => {
       const mixed = cli(["domains", "--bucket", "b", "--storage", "filesystem"]);
       expect(mixed.code).toBe(2);
       expect(mixed.stderr).toContain("--bucket applies to S3 only");
+      // No keys in the environment: the profile AWS_PROFILE names in ~/.aws/credentials, as the AWS CLI reads it.
+      const home = join(work, "home");
+      await mkdir(join(home, ".aws"), { recursive: true });
+      await writeFile(join(home, ".aws/credentials"), `[models]\naws_access_key_id = ${server.accessKeyId}\naws_secret_access_key = ${server.secretAccessKey}\n`);
+      const viaProfile = { ...env, AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "", HOME: home, AWS_PROFILE: "models", AWS_EC2_METADATA_DISABLED: "true", AWS_SHARED_CREDENTIALS_FILE: "", AWS_CONFIG_FILE: "" };
+      const profiled = cli(["upload", "profiled", "model", "--json"], viaProfile);
+      expect(profiled.stderr).toBe("");
+      expect(JSON.parse(profiled.stdout).model.domain).toBe("profiled");
+      const noProfile = cli(["domains"], { ...viaProfile, AWS_PROFILE: "absent" });
+      expect(noProfile.code).toBe(1);
+      expect(noProfile.stderr).toContain('the AWS credential chain (profile "absent") found none');
       const wrongSecret = cli(["domains"], { ...env, AWS_SECRET_ACCESS_KEY: "not-the-secret" });
       expect(wrongSecret.code).toBe(1);
       expect(wrongSecret.stderr).toMatch(/secret access key/);
