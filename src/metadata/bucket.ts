@@ -8,7 +8,7 @@
 import type { Backend } from "../backends/backend.js";
 import { hasErrorCode } from "../errors.js";
 import { BucketLayout, DEFAULT_ROOT_PREFIX } from "../layout.js";
-import { compareNewestFirst, type ModelMetadata } from "../meta.js";
+import { compareNewestFirst, createdTime, type ModelMetadata } from "../meta.js";
 import { validateDomain } from "../names.js";
 import { advanceLatest, readMetadata, repairLatest } from "../store-documents.js";
 import { defaultProjectUndeletable, modelExists, projectNotEmpty, taskInOtherProject, taskNotEmpty } from "./errors.js";
@@ -33,9 +33,6 @@ export interface BucketMetadataOptions {
 // Version documents read at once when listing a domain: enough to hide S3 latency, few enough to be polite.
 const LIST_CONCURRENCY = 16;
 
-// Listings and Last-Modified headers have whole seconds on some servers: a version
-// document written up to a second before the pointer may still be newer than it.
-const POINTER_CLOCK_SLACK_MS = 1000;
 
 const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value, null, 2) + "\n");
 
@@ -103,27 +100,27 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
    * The newest model. `latest.json` answers in one read, but it is only a
    * pointer: an upload whose process died between its version document and the
    * pointer leaves it naming an older model (or missing, in a new domain). So
-   * the version documents are listed too (one LIST), and any written since the
-   * pointer (within the second: listings have whole seconds on some servers)
-   * is read and wins when it is newer. Readers only answer; the next upload
-   * moves the pointer.
+   * the version documents are listed alongside (one LIST, in parallel), and any
+   * written since the pointed-at model was created is read and wins when it is
+   * newer. That is normally none: the pointer's own document, and models of
+   * racing uploads, are the only ones that young. Readers only answer; the next
+   * upload moves the pointer.
    */
   async function latestModel(task: string, options: MetadataCallOptions = {}): Promise<ModelMetadata | null> {
     const { signal } = options;
-    const key = layout.latestKey(task);
-    const [pointerInfo, versions] = await Promise.all([backend.head(key, { signal }), versionObjects(task, signal)]);
-    let pointer: ModelMetadata | null = null;
-    try {
-      pointer = pointerInfo && (await readMetadata(backend, key, signal, { domain: task }));
-    } catch (error) {
-      // A corrupt latest.json (a crash mid-write on a file system without a flush,
-      // or a hand edit) is only a pointer: the version documents say the same.
-      if (!hasErrorCode(error, "INTEGRITY")) throw error;
-    }
-    if (!pointer || !pointerInfo) return versions.length === 0 ? null : ((await listModels(task, options))[0] ?? null);
-    const since = Date.parse(pointerInfo.lastModified ?? "") - POINTER_CLOCK_SLACK_MS;
-    const later = versions.filter((v) => v.id !== pointer.model.model_id && !(Date.parse(v.lastModified ?? "") < since));
-    const candidates = await mapLimited(later, (v) => readVersion(task, v.id, signal));
+    const [pointer, versions] = await Promise.all([
+      readMetadata(backend, layout.latestKey(task), signal, { domain: task }).catch((error: unknown) => {
+        // A corrupt latest.json (a crash mid-write on a file system without a flush,
+        // or a hand edit) is only a pointer: the version documents say the same.
+        if (hasErrorCode(error, "INTEGRITY")) return null;
+        throw error;
+      }),
+      versionObjects(task, signal),
+    ]);
+    if (!pointer) return versions.length === 0 ? null : ((await listModels(task, options))[0] ?? null);
+    const since = earliestWriteOf(pointer);
+    const younger = versions.filter((v) => v.id !== pointer.model.model_id && !(Date.parse(v.lastModified ?? "") < since));
+    const candidates = await mapLimited(younger, (v) => readVersion(task, v.id, signal));
     return [pointer, ...candidates.filter((m): m is ModelMetadata => m !== null)].sort(compareNewestFirst)[0];
   }
 
@@ -303,4 +300,16 @@ async function mapLimited<T, R>(items: readonly T[], fn: (item: T) => Promise<R>
   };
   await Promise.all(Array.from({ length: Math.min(LIST_CONCURRENCY, items.length) }, worker));
   return results;
+}
+
+/**
+ * The earliest instant at which a model newer than `model` can have written its
+ * version document: `model`'s creation, less a second for servers that round
+ * times to whole seconds, and less 14 hours where only `code.created` without a
+ * zone is known (the Python library writes the uploader's local time).
+ */
+function earliestWriteOf(model: ModelMetadata): number {
+  const precise = model.code.created_at === undefined ? Number.NaN : Date.parse(model.code.created_at);
+  if (!Number.isNaN(precise)) return precise - 1000;
+  return createdTime(model.code.created) - 14 * 60 * 60 * 1000 - 1000;
 }

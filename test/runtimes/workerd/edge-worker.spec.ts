@@ -156,13 +156,17 @@ describe("examples/edge-worker in workerd", () => {
     expect(specifiers.filter((s) => s !== name && !s.startsWith(`${name}/`))).toEqual([]);
   });
 
-  it("GET /models/:domain/latest answers the latest metadata with the model id as ETag, reading only latest.json", async () => {
+  it("GET /models/:domain/latest answers the latest metadata with the model id as ETag, reading latest.json and one listing of versions/", async () => {
     const { response, body, s3 } = await get("/models/refunds/latest");
     expect(response.status).toBe(200);
     expect(json(body).model.model_id).toBe(small.model.model_id);
     expect(response.headers.get("etag")).toBe(`"${small.model.model_id}"`);
     expect(response.headers.get("cache-control")).toMatch(/max-age=\d+/);
-    expect(s3.map((r) => `${r.method} ${r.path.replace(/^\/[^/]+/, "")}`)).toEqual(["GET /operatorai-model-store/refunds/latest.json"]);
+    // The listing finds version documents newer than the pointer (a crashed upload's); the two go in parallel.
+    expect(s3.map((r) => `${r.method} ${r.path.replace(/^\/[^/?]+/, "")}`).sort()).toEqual([
+      expect.stringMatching(/^GET \/\?list-type=2&prefix=operatorai-model-store\/refunds\/versions\/&/),
+      "GET /operatorai-model-store/refunds/latest.json",
+    ]);
   });
 
   it("GET /models/:domain/latest/files/:path streams the file byte-identical with cache headers", async () => {
@@ -181,13 +185,15 @@ describe("examples/edge-worker in workerd", () => {
     expect(s3.some((r) => r.path.endsWith(archiveKeyOf(small)))).toBe(false);
   });
 
-  it("serves a file from the start of a 150 MiB archive after reading only latest.json and the archive's first bytes", async () => {
+  it("serves a file from the start of a 150 MiB archive after reading only latest.json, the versions listing and the archive's first bytes", async () => {
     expect(big.archive!.size).toBeGreaterThan(128 * MiB);
     const { response, body, s3 } = await get("/models/big/latest/files/config.json");
     expect(response.status).toBe(200);
     expect(body).toEqual(config);
-    expect(s3.map((r) => r.path.replace(/^\/[^/]+/, ""))).toEqual(["/operatorai-model-store/big/latest.json", archiveKeyOf(big)]);
-    const archiveBytes = s3[1].bytes;
+    const paths = s3.map((r) => r.path.replace(/^\/[^/?]+/, ""));
+    expect(paths.slice(0, 2).sort()).toEqual([expect.stringMatching(/^\/\?list-type=2&prefix=operatorai-model-store\/big\/versions\//), "/operatorai-model-store/big/latest.json"]);
+    expect(paths.slice(2)).toEqual([archiveKeyOf(big)]);
+    const archiveBytes = s3[2].bytes;
     expect(archiveBytes).toBeLessThan(16 * MiB); // what socket buffers hold, not the archive
   });
 
