@@ -15,4 +15,7 @@ export type { LocalMetadataOptions } from "./node/local-metadata.js";
 export { local, custom, DEFAULT_LOCAL_DIRECTORY } from "./node/store-factories.js";
 export type { LocalStoreOptions, CustomStoreOptions, MetadataSpec, ArtifactsSpec } from "./node/store-factories.js";
 export { storeFromConfigFile, parseStoreConfig } from "./node/config-file.js";
+export { installedVersions, KNOWN_FRAMEWORKS } from "./node/installed-versions.js";
+export type { InstalledVersionsOptions } from "./node/installed-versions.js";
+export { currentUser } from "./node/current-user.js";
 export type { StoreConfig } from "./node/config-file.js";

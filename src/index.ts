@@ -32,7 +32,7 @@ export { BucketLayout, DEFAULT_ROOT_PREFIX, ARCHIVE_FILE_NAME, formatLayoutTime 
 export { parseMetadata, encodeMetadata, compareNewestFirst, createdTime, formatCreated, type ModelMetadata, type UploadedModel, type ModelType, type JsonValue } from "./meta.js";
 export { validateDomain, validateProject, validateModelId, validateRootPrefix, RESERVED_NAMES } from "./names.js";
 export { detectRuntime, runtimeInfoDocument, type RuntimeInfo, type RuntimeInfoDocument } from "./runtime-info.js";
-export { LIBRARY_VERSION, DEPENDENCY_VERSIONS } from "./version.js";
+export { LIBRARY_NAME, LIBRARY_VERSION, DEPENDENCY_VERSIONS } from "./version.js";
 export * from "./errors.js";
 export * from "./archive/index.js";
 export type * from "./backends/backend.js";

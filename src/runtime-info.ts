@@ -15,7 +15,11 @@ export interface RuntimeInfo {
   platform: string;
   /** The runtime label used in metadata, e.g. `"node:20.20.2"`. */
   label: string;
-  /** The OS user, when the runtime exposes it without extra permissions. */
+  /**
+   * The user, from LOGNAME, USER, LNAME or USERNAME (the first set), as
+   * Python's `getpass.getuser()` reads them; the OS account is looked up by the
+   * Node-only `currentUser()` of `modelstore/fs`, not here.
+   */
   user?: string;
 }
 
@@ -39,6 +43,18 @@ function safe<T>(read: () => T): T | undefined {
   }
 }
 
+/** Where Python's `getpass.getuser()` looks for the user name, in its order. */
+const USER_VARIABLES = ["LOGNAME", "USER", "LNAME", "USERNAME"] as const;
+
+/** The first of {@link USER_VARIABLES} that `read` finds set and not empty. */
+function userFromEnv(read: (name: string) => string | undefined): string | undefined {
+  for (const name of USER_VARIABLES) {
+    const value = safe(() => read(name));
+    if (value) return value;
+  }
+  return undefined;
+}
+
 // Deno names OS and CPU the Rust way (`x86_64`, `aarch64`, `windows`); report
 // Node's names so one platform reads the same whichever runtime wrote the model.
 const NODE_OS_NAMES: Record<string, string> = { windows: "win32" };
@@ -54,12 +70,12 @@ export function detectRuntime(): RuntimeInfo {
     name = "deno";
     version = global.Deno.version.deno;
     platform = `${NODE_OS_NAMES[global.Deno.build?.os] ?? global.Deno.build?.os ?? ""}-${NODE_ARCH_NAMES[global.Deno.build?.arch] ?? global.Deno.build?.arch ?? ""}`;
-    user = safe(() => global.Deno.env.get("USER") ?? global.Deno.env.get("USERNAME"));
+    user = userFromEnv((name) => global.Deno.env.get(name));
   } else if (global.Bun?.version) {
     name = "bun";
     version = global.Bun.version;
     platform = `${global.process?.platform ?? ""}-${global.process?.arch ?? ""}`;
-    user = global.process?.env?.USER ?? global.process?.env?.USERNAME;
+    user = userFromEnv((name) => global.process?.env?.[name]);
   } else if (global.navigator?.userAgent === "Cloudflare-Workers") {
     // workerd exposes no version of its own (its `process.versions.node` under
     // nodejs_compat is the Node API level it emulates), so the label is plain "workerd".
@@ -69,7 +85,7 @@ export function detectRuntime(): RuntimeInfo {
     name = "node";
     version = global.process.versions.node;
     platform = `${global.process.platform}-${global.process.arch}`;
-    user = global.process.env?.USER ?? global.process.env?.USERNAME;
+    user = userFromEnv((name) => global.process.env?.[name]);
   }
   return { name, version, platform, label: version ? `${name}:${version}` : name, user };
 }

@@ -16,6 +16,13 @@ export interface ModelStoreOptions {
   metadata?: MetadataRepository;
   /** Top-level prefix of every key. @default "operatorai-model-store" */
   rootPrefix?: string;
+  /**
+   * Recorded as `code.user` by every upload.
+   * @default LOGNAME, USER, LNAME or USERNAME, the first set, as Python's `getpass.getuser()`;
+   * "unknown" when none is. The Node factories (`local`, `custom`) and the CLI pass
+   * `currentUser()` from `modelstore/fs`, which falls back to the OS account.
+   */
+  user?: string;
 }
 
 /** Options for deleting a project or task. */
@@ -64,7 +71,11 @@ export interface UploadOptions {
   modelId?: string;
   /** Which library and class produced the model. */
   modelType?: ModelType;
-  /** Versions of libraries the model needs, recorded in metadata and `runtime-info.json`. */
+  /**
+   * Exact versions of the libraries the model needs (`{ "onnxruntime-node": "1.20.1" }`),
+   * recorded in `code.dependencies` and `runtime-info.json` next to this library's own.
+   * On Node, `installedVersions()` from `modelstore/fs` reads them from node_modules.
+   */
   dependencies?: Record<string, string>;
   /** Archive settings (compression level, engine, determinism). */
   archive?: Omit<CreateArchiveOptions, "signal" | "dependencies">;

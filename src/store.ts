@@ -36,9 +36,12 @@ export class ModelStore {
   readonly metadata: MetadataRepository;
   /** Where archives (and, with the default metadata, documents) live in the backend. */
   readonly layout: BucketLayout;
+  /** Recorded as `code.user` by every upload, before the environment's user (see {@link ModelStoreOptions.user}). */
+  readonly user: string | undefined;
 
   constructor(options: ModelStoreOptions) {
     this.backend = options.backend;
+    this.user = options.user;
     this.layout = new BucketLayout(options.rootPrefix ?? DEFAULT_ROOT_PREFIX);
     this.metadata = options.metadata ?? bucketMetadata({ backend: options.backend, rootPrefix: this.layout.root });
   }
@@ -314,7 +317,7 @@ export class ModelStore {
       modelstore: LIBRARY_VERSION,
       code: {
         runtime: runtime.label,
-        user: runtime.user ?? "unknown",
+        user: this.user ?? runtime.user ?? "unknown",
         created: formatCreated(created),
         created_at: created.toISOString(),
         dependencies: { ...DEPENDENCY_VERSIONS, ...options.dependencies },

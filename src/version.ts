@@ -1,13 +1,16 @@
 /**
- * This library's version and the versions of the dependencies it records in
- * `runtime-info.json` and model metadata. Kept in sync with package.json by
- * `test/version.test.ts` (a worker cannot read package.json at run time).
+ * This library's name and version, and the versions every model records in
+ * `runtime-info.json` and `code.dependencies`. Kept in sync with package.json
+ * by `test/version.test.ts` (a worker cannot read package.json at run time).
  */
+export const LIBRARY_NAME = "modelstore";
+
 export const LIBRARY_VERSION = "0.1.0";
 
-/** Declared versions of the runtime dependencies. */
-export const DEPENDENCY_VERSIONS: Readonly<Record<string, string>> = {
-  fflate: "^0.8.3",
-  uuid: "^14.0.3",
-  aws4fetch: "^1.0.20",
-};
+/**
+ * The versions every model records: this library's own, exact. A model's
+ * frameworks are added by the upload's `dependencies` (on Node, found by
+ * `installedVersions()` from `modelstore/fs`), never the ranges package.json
+ * declares: a range says what might have been installed, not what was.
+ */
+export const DEPENDENCY_VERSIONS: Readonly<Record<string, string>> = { [LIBRARY_NAME]: LIBRARY_VERSION };

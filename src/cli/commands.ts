@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { createArchive, ModelStoreError, readArchive, type ModelMetadata, type ModelStore, type JsonValue } from "../index.js";
 import { InvalidArgumentError, NotFoundError } from "../errors.js";
-import { downloadModel } from "../fs.js";
+import { downloadModel, installedVersions } from "../fs.js";
 import { storeFromSettings } from "./config.js";
 import { collectInputs } from "./inputs.js";
 import type { Flags } from "./main.js";
@@ -85,6 +85,7 @@ async function runStoreCommand(store: ModelStore, command: string, args: string[
     case "upload": {
       const [domain, ...paths] = args;
       const extraMetadata = parseMeta(flags.meta);
+      const dependencies = await installedVersions({ packages: flags.dependency });
       const progress = new ProgressLine("uploading", showProgress);
       let read = 0;
       const onRead = (bytes: number) => progress.update((read += bytes), total);
@@ -96,6 +97,7 @@ async function runStoreCommand(store: ModelStore, command: string, args: string[
         files: files.entries,
         extras: extras?.entries,
         extraMetadata,
+        dependencies,
         modelId: flags.id,
         project: flags.project,
         signal,

@@ -21,6 +21,7 @@ export const OPTIONS = {
   meta: { type: "string", value: "JSON", help: "your own metadata, a JSON object, stored as \"extra\"" },
   id: { type: "string", value: "ID", help: "the model's id (default: a new UUID4)" },
   project: { type: "string", value: "P", help: "the project of the task (upload), or the project to list" },
+  dependency: { type: "string", value: "NAME", multiple: true, help: "also record the installed version of package NAME (frameworks such as onnxruntime-node are found by themselves); repeatable" },
   dereference: { type: "boolean", help: "store the contents of symlinks that point outside the folder (a Hugging Face cache snapshot links into ../../blobs)" },
   to: { type: "string", value: "DIR", help: "the directory to download into (default ./<domain>/<id>)" },
   overwrite: { type: "boolean", help: "replace what a non-empty DIR holds (swapped in whole once the download checked out)" },
@@ -67,8 +68,10 @@ export const COMMANDS: Record<string, CommandSpec> = {
     summary: "archive files and folders and store them as a new model",
     details:
       "A folder contributes its files, with paths relative to it; a file goes in under its own name. " +
+      "Records this library's version and the exact installed versions of ML frameworks found from the working directory " +
+      "(@huggingface/transformers, @tensorflow/tfjs, onnxruntime-node...). " +
       "Interrupting (Ctrl-C) removes what was written; a second Ctrl-C exits at once.",
-    options: ["extra", "meta", "id", "project", "dereference"],
+    options: ["extra", "meta", "id", "project", "dependency", "dereference"],
     store: true,
   },
   domains: { args: "", required: 0, summary: "list the domains (tasks) that hold models", options: ["project"], store: true },

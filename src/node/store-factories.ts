@@ -14,6 +14,7 @@ import type { S3BackendOptions } from "../backends/s3-options.js";
 import { InvalidArgumentError } from "../errors.js";
 import { ModelStore } from "../store.js";
 import { bucketMetadata } from "../metadata/bucket.js";
+import { currentUser } from "./current-user.js";
 import { LOCAL_METADATA_FILE, localMetadata } from "./local-metadata.js";
 import { memoryMetadata } from "../metadata/memory.js";
 import type { MetadataRepository } from "../metadata/repository.js";
@@ -27,6 +28,8 @@ export interface LocalStoreOptions {
   clear?: boolean;
   /** Top-level prefix of archive keys. @default "operatorai-model-store" */
   rootPrefix?: string;
+  /** Recorded as `code.user` by every upload. @default {@link currentUser}() */
+  user?: string;
 }
 
 /**
@@ -40,6 +43,7 @@ export async function local(path: string = DEFAULT_LOCAL_DIRECTORY, options: Loc
     backend: fileSystemBackend({ root: dir }),
     metadata: localMetadata({ path: join(dir, LOCAL_METADATA_FILE) }),
     rootPrefix: options.rootPrefix,
+    user: options.user ?? currentUser(),
   });
 }
 
@@ -75,8 +79,10 @@ export interface CustomStoreOptions {
   artifacts?: Backend | ArtifactsSpec;
   /** Top-level prefix of every key. @default "operatorai-model-store" */
   rootPrefix?: string;
-  /** Variables for S3 credentials and PostgreSQL URLs. @default `process.env` */
+  /** Variables for S3 credentials and PostgreSQL URLs, and the user's name. @default `process.env` */
   env?: EnvVars;
+  /** Recorded as `code.user` by every upload. @default {@link currentUser}(env) */
+  user?: string;
 }
 
 /** `process.env` where the runtime has one (Node, Bun, Deno 2), read without assuming Node's types. */
@@ -101,7 +107,7 @@ export async function custom(options: CustomStoreOptions = {}): Promise<ModelSto
   const metadataSpec = options.metadata ?? "bucket";
   const localRoot = typeof artifactSpec === "object" && "root" in artifactSpec && artifactSpec.root ? artifactSpec.root : DEFAULT_LOCAL_DIRECTORY;
   const metadata = isRepository(metadataSpec) ? metadataSpec : await metadataFrom(metadataSpec, { backend, rootPrefix: options.rootPrefix, localRoot, env });
-  return new ModelStore({ backend, metadata, rootPrefix: options.rootPrefix });
+  return new ModelStore({ backend, metadata, rootPrefix: options.rootPrefix, user: options.user ?? currentUser(env) });
 }
 
 async function artifactsFrom(spec: ArtifactsSpec, env: EnvVars): Promise<Backend> {

@@ -2,7 +2,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, symlink, writeFile, mkdir } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { tmpdir, userInfo } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createBucket, useS3Server, type S3Server } from "../support/s3-server.js";
@@ -211,6 +211,23 @@ describe("modelstore CLI", () => {
     expect(onTty.stdout).toMatch(/uploading [\d.]+ MiB \d+% [\d.]+ MB\/s/);
     expect(onTty.stdout).toMatch(/uploading [\d.]+ MiB 100% /);
     expect(cli(["upload", "progress", "model"]).stderr).toBe("");
+  });
+
+  it("records the user without USER, and exact installed framework versions, never ranges", async () => {
+    await mkdir(join(work, "node_modules/onnxruntime-node"), { recursive: true });
+    await writeFile(join(work, "node_modules/onnxruntime-node/package.json"), '{"name": "onnxruntime-node", "version": "1.20.1"}');
+    await mkdir(join(work, "node_modules/left-pad"), { recursive: true });
+    await writeFile(join(work, "node_modules/left-pad/package.json"), '{"name": "left-pad", "version": "1.3.0"}');
+    // As in a container or CI job: none of the variables getpass reads.
+    const noUser = { USER: "", LOGNAME: "", LNAME: "", USERNAME: "" };
+    const up = cli(["upload", "recorded", "model", "--dependency", "left-pad", "--json"], noUser);
+    expect(up.stderr).toBe("");
+    const meta = JSON.parse(up.stdout);
+    expect(meta.code.user).toBe(userInfo().username);
+    expect(meta.code.dependencies).toEqual({ modelstore: expect.stringMatching(/^\d+\.\d+\.\d+/), "onnxruntime-node": "1.20.1", "left-pad": "1.3.0" });
+    const missing = cli(["upload", "recorded", "model", "--dependency", "not-installed"]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('Cannot record the version of "not-installed"');
   });
 
   it("reads its root from --root over MODEL_STORE_ROOT", () => {
