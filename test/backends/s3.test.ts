@@ -861,7 +861,9 @@ describe("s3BackendFromEnv", () => {
   });
 
   it("still names the variable that is missing when no override supplies it", () => {
-    expect(() => s3BackendFromEnv({}, { bucket: "b" })).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT", message: expect.stringContaining("AWS_ACCESS_KEY_ID") }));
+    // One key without the other is a mistake; neither means the AWS credential chain (s3-credential-chain.test.ts).
+    expect(() => s3BackendFromEnv({ AWS_SECRET_ACCESS_KEY: "s" }, { bucket: "b" })).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT", message: expect.stringContaining("AWS_ACCESS_KEY_ID") }));
+    expect(() => s3BackendFromEnv({ AWS_ACCESS_KEY_ID: "AKID" }, { bucket: "b" })).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT", message: expect.stringContaining("AWS_SECRET_ACCESS_KEY") }));
     expect(() => s3BackendFromEnv({}, { credentials })).toThrow(expect.objectContaining({ message: expect.stringContaining("MODEL_STORE_AWS_BUCKET") }));
   });
 });
