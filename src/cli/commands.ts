@@ -88,7 +88,8 @@ async function runStoreCommand(store: ModelStore, command: string, args: string[
       const dependencies = await installedVersions({ packages: flags.dependency });
       const progress = new ProgressLine("uploading", showProgress);
       let read = 0;
-      const onRead = (bytes: number) => progress.update((read += bytes), total);
+      // Counting costs a stream per file: only where the count is shown.
+      const onRead = showProgress ? (bytes: number) => progress.update((read += bytes), total) : undefined;
       const files = await collectInputs(paths, { dereference: flags.dereference, signal, onRead });
       const extras = flags.extra ? await collectInputs(flags.extra, { dereference: flags.dereference, signal, onRead }) : undefined;
       // The file sizes are known before a byte is read, so progress is a share of the model's bytes.
