@@ -88,6 +88,12 @@ export function createdTime(created: string): number {
 /** `code.created_at`: `2026-12-04T22:17:27.123Z`. */
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
 
+/** When a model was created, in milliseconds since the epoch: `code.created_at` where recorded, else `code.created`. */
+export function createdInstant(metadata: ModelMetadata): number {
+  const precise = metadata.code.created_at === undefined ? Number.NaN : Date.parse(metadata.code.created_at);
+  return Number.isNaN(precise) ? createdTime(metadata.code.created) : precise;
+}
+
 type Issue = string | undefined;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 

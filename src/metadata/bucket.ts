@@ -8,7 +8,7 @@
 import type { Backend } from "../backends/backend.js";
 import { hasErrorCode } from "../errors.js";
 import { BucketLayout, DEFAULT_ROOT_PREFIX } from "../layout.js";
-import { compareNewestFirst, createdTime, type ModelMetadata } from "../meta.js";
+import { compareNewestFirst, createdInstant, type ModelMetadata } from "../meta.js";
 import { validateDomain } from "../names.js";
 import { advanceLatest, readMetadata, repairLatest } from "../store-documents.js";
 import { defaultProjectUndeletable, modelExists, projectNotEmpty, taskInOtherProject, taskNotEmpty } from "./errors.js";
@@ -309,7 +309,6 @@ async function mapLimited<T, R>(items: readonly T[], fn: (item: T) => Promise<R>
  * zone is known (the Python library writes the uploader's local time).
  */
 function earliestWriteOf(model: ModelMetadata): number {
-  const precise = model.code.created_at === undefined ? Number.NaN : Date.parse(model.code.created_at);
-  if (!Number.isNaN(precise)) return precise - 1000;
-  return createdTime(model.code.created) - 14 * 60 * 60 * 1000 - 1000;
+  const zoneless = model.code.created_at === undefined;
+  return createdInstant(model) - 1000 - (zoneless ? 14 * 60 * 60 * 1000 : 0);
 }

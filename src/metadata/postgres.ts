@@ -10,7 +10,7 @@
  */
 import postgres, { type Sql, type TransactionSql } from "postgres";
 import { BackendError, ModelStoreError } from "../errors.js";
-import { createdTime, type ModelMetadata } from "../meta.js";
+import { createdInstant, type ModelMetadata } from "../meta.js";
 import { defaultProjectUndeletable, modelExists, projectNotEmpty, taskInOtherProject, taskNotEmpty } from "./errors.js";
 import { migrate } from "./postgres-schema.js";
 import {
@@ -172,7 +172,7 @@ export function postgresMetadata(options: PostgresMetadataOptions = {}): Metadat
           const inserted = await tx`
             insert into modelstore_models (task_id, model_id, created, location, metadata)
             -- ::text first: a parameter typed json would be JSON-encoded again by the driver
-            values (${row.id as number}, ${id}, ${new Date(createdTime(metadata.code.created)).toISOString()}, ${locationOf(metadata)}, ${JSON.stringify(metadata)}::text::json)
+            values (${row.id as number}, ${id}, ${new Date(createdInstant(metadata)).toISOString()}, ${locationOf(metadata)}, ${JSON.stringify(metadata)}::text::json)
             on conflict (task_id, model_id) do nothing returning id`;
           if (inserted.length === 0) throw modelExists(task, id);
         });
