@@ -7,7 +7,7 @@ import { InvalidArgumentError, NotFoundError } from "../errors.js";
 import { downloadModel, installedVersions } from "../fs.js";
 import { storeFromSettings } from "./config.js";
 import { collectInputs } from "./inputs.js";
-import type { Flags } from "./main.js";
+import type { Flags } from "./help.js";
 import { ProgressLine } from "./progress.js";
 
 function print(flags: Flags, value: unknown, human: () => string): void {
@@ -164,6 +164,17 @@ async function runStoreCommand(store: ModelStore, command: string, args: string[
       await store.deleteModel(args[0], args[1], { signal });
       return print(flags, { deleted: args[1], domain: args[0] }, () => `deleted ${args[1]} from ${args[0]}`);
     }
+    case "gc": {
+      const report = await store.gc({ olderThanMs: parseAge(flags["older-than"]), dryRun: flags["dry-run"], signal });
+      const verb = report.dryRun ? "would remove" : "removed";
+      return print(flags, report, () =>
+        [
+          ...report.items.map((item) => `${verb} ${item.kind} ${item.key}${item.size === undefined ? "" : ` (${item.size} bytes)`}`),
+          ...report.skipped.map((skip) => `skipped domain ${skip.domain}: ${skip.reason}`),
+          `${report.items.length} ${report.items.length === 1 ? "leftover" : "leftovers"} ${verb}`,
+        ].join("\n"),
+      );
+    }
     default:
       throw new InvalidArgumentError(`Unknown command "${command}". Run modelstore --help for the list.`);
   }
@@ -183,4 +194,14 @@ async function listFiles(store: ModelStore, metadata: ModelMetadata, flags: Flag
     else process.stdout.write(`${String(file.size).padStart(12)}  ${file.path}${file.linkTarget ? ` -> ${file.linkTarget}` : ""}\n`);
   }
   if (flags.json) print(flags, listed, () => "");
+}
+
+const AGE_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `--older-than` as milliseconds: `90s`, `30m`, `6h`, `2d`; undefined keeps the library's default. */
+function parseAge(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const match = /^(\d+(?:\.\d+)?)([smhd])$/.exec(value.trim());
+  if (!match) throw new InvalidArgumentError(`--older-than takes an age such as 30m, 6h or 2d, not "${value}".`);
+  return Number(match[1]) * AGE_UNITS[match[2]];
 }

@@ -3,6 +3,8 @@
  * from it, each command accepts only the options it lists, and the usage text
  * and `modelstore <command> --help` are printed from it.
  */
+import { parseArgs } from "node:util";
+import { InvalidArgumentError } from "../errors.js";
 import { LIBRARY_VERSION } from "../version.js";
 import { METADATA_NAMES, STORAGE_NAMES } from "./config.js";
 
@@ -26,6 +28,8 @@ export const OPTIONS = {
   to: { type: "string", value: "DIR", help: "the directory to download into (default ./<domain>/<id>)" },
   overwrite: { type: "boolean", help: "replace what a non-empty DIR holds (swapped in whole once the download checked out)" },
   cascade: { type: "boolean", help: "also delete what the task or project holds" },
+  "older-than": { type: "string", value: "AGE", help: "only leftovers older than AGE, e.g. 30m, 6h, 2d (default 24h: running uploads are younger)" },
+  "dry-run": { type: "boolean", help: "list what would be removed, remove nothing" },
   output: { type: "string", value: "FILE", short: "o", help: "the archive to write (default artifacts.tar.gz)" },
   json: { type: "boolean", help: "machine-readable output; errors as {\"error\": {code, message}} on stderr" },
   config: { type: "string", value: "FILE", help: "a JSON config naming metadata and artifacts, e.g. PostgreSQL + S3 (env MODEL_STORE_CONFIG)" },
@@ -88,6 +92,16 @@ export const COMMANDS: Record<string, CommandSpec> = {
   },
   cat: { args: "<domain> <id|latest> <path>", required: 3, summary: "write one file of a model to stdout", options: [], store: true },
   delete: { args: "<domain> <id>", required: 2, summary: "delete a model (metadata, then archive)", options: [], store: true },
+  gc: {
+    args: "",
+    required: 0,
+    summary: "remove what interrupted uploads left behind",
+    details:
+      "Temp files and dead locks (filesystem), incomplete multipart uploads (aws-s3), and archives or slot placeholders no model points at, " +
+      "once older than --older-than. Models and whatever they point at are never touched; a domain with an unreadable document is skipped and named.",
+    options: ["older-than", "dry-run"],
+    store: true,
+  },
   projects: { args: "", required: 0, summary: "list the projects", options: [], store: true },
   tasks: { args: "[project]", required: 0, summary: "list the tasks, with their projects when no project is given", options: ["project"], store: true },
   "delete-task": { args: "<task>", required: 1, summary: "delete a task (refused when it holds models, unless --cascade)", options: ["cascade"], store: true },
@@ -165,4 +179,20 @@ Options:
 ${optionLines([...spec.options, ...COMMON_OPTIONS])}${store}
 
 ${EXIT_CODES_HELP}`;
+}
+
+/** The parsed options, by name; `undefined` where not given. */
+export type Flags = ReturnType<typeof parse>["values"];
+
+export function parse(argv: string[]) {
+  return parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
+}
+
+/** Refuses options the command does not take, rather than ignoring them. */
+export function checkOptions(command: string, flags: Flags): void {
+  const accepted = optionsOf(command);
+  const stray = Object.keys(flags).filter((name) => flags[name as keyof Flags] !== undefined && !accepted.has(name));
+  if (stray.length) {
+    throw new InvalidArgumentError(`modelstore ${command} does not take --${stray[0]}. See modelstore ${command} --help.`);
+  }
 }

@@ -7,11 +7,10 @@
  * `MODEL_STORE_METADATA`, or everything by a config file (`--config`,
  * `MODEL_STORE_CONFIG`); flags override the environment.
  */
-import { parseArgs } from "node:util";
 import { LIBRARY_VERSION, ModelStoreError } from "../index.js";
 import { InvalidArgumentError } from "../errors.js";
 import { runCommand } from "./commands.js";
-import { commandHelp, COMMANDS, optionsOf, OPTIONS, usage } from "./help.js";
+import { checkOptions, commandHelp, COMMANDS, parse, usage } from "./help.js";
 import { interruptOnSignals } from "./signals.js";
 
 const EXIT_CODES: Record<string, number> = {
@@ -22,22 +21,6 @@ const EXIT_CODES: Record<string, number> = {
   INTEGRITY: 5,
   INVALID_ARCHIVE: 5,
 };
-
-/** The parsed options, by name; `undefined` where not given. */
-export type Flags = ReturnType<typeof parse>["values"];
-
-function parse(argv: string[]) {
-  return parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
-}
-
-/** Refuses options the command does not take, rather than ignoring them. */
-function checkOptions(command: string, flags: Flags): void {
-  const accepted = optionsOf(command);
-  const stray = Object.keys(flags).filter((name) => flags[name as keyof Flags] !== undefined && !accepted.has(name));
-  if (stray.length) {
-    throw new InvalidArgumentError(`modelstore ${command} does not take --${stray[0]}. See modelstore ${command} --help.`);
-  }
-}
 
 /** The library's advice in its messages, as the commands that do the same. */
 const COMMAND_HINTS: [RegExp, (...groups: string[]) => string][] = [

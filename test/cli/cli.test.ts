@@ -1,7 +1,7 @@
 /** The `modelstore` command end to end: the built binary in a temp dir, as a user runs it. */
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, symlink, writeFile, mkdir } from "node:fs/promises";
+import { mkdtemp, readFile, rm, symlink, utimes, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir, userInfo } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -32,6 +32,30 @@ beforeAll(async () => {
 afterAll(() => rm(work, { recursive: true, force: true }));
 
 describe("modelstore CLI", () => {
+  it("gc lists leftovers in a dry run, then removes only those older than --older-than", async () => {
+    const env = { MODEL_STORE_ROOT: join(work, "gc-store") };
+    const up = JSON.parse(cli(["upload", "leftovers", "model", "--json"], env).stdout);
+    // An archive no model points at, as a process killed before its version document leaves it, two days old.
+    const orphan = join(work, "gc-store/operatorai-model-store/leftovers/2020/01/01/00:00:00/artifacts.tar.gz");
+    await mkdir(join(orphan, ".."), { recursive: true });
+    await writeFile(orphan, new Uint8Array(4096));
+    const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
+    await utimes(orphan, twoDaysAgo, twoDaysAgo);
+
+    const dry = cli(["gc", "--dry-run", "--json"], env);
+    expect(dry.code).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ dryRun: true, items: [{ kind: "orphan-archive", key: "operatorai-model-store/leftovers/2020/01/01/00:00:00/artifacts.tar.gz", size: 4096 }] });
+    expect(existsSync(orphan)).toBe(true);
+    expect(cli(["gc", "--older-than", "3d"], env).stdout).toContain("0 leftovers removed");
+    const done = cli(["gc", "--older-than", "1d"], env);
+    expect(done.stdout).toContain("removed orphan-archive operatorai-model-store/leftovers/2020/01/01/00:00:00/artifacts.tar.gz (4096 bytes)");
+    expect(existsSync(orphan)).toBe(false);
+    expect(cli(["cat", "leftovers", up.model.model_id, "config.json"], env).stdout).toBe('{"a": 1}');
+    const bad = cli(["gc", "--older-than", "yesterday"], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--older-than takes an age such as 30m");
+  });
+
   it("uploads, lists, shows, cats, downloads and deletes a model", async () => {
     const up = cli(["upload", "refunds", "model", "--extra", "notes.txt", "--meta", '{"accuracy": 0.9}', "--json"]);
     expect(up.stderr).toBe("");
