@@ -2,7 +2,7 @@
  * Uploads racing from separate processes while the machine is busy: the case
  * where emulated create-only writes used to hand two uploads one archive slot.
  * Every upload that reported success must read back whole, on the file system
- * and on a real S3 server that cannot enforce conditional writes (Swift).
+ * and on real S3 servers that cannot (Swift) and can (Ceph RGW) enforce conditional writes.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -15,6 +15,7 @@ import { fileSystemBackend } from "../../src/fs.js";
 import { ModelStore, type Backend } from "../../src/index.js";
 import { s3Backend } from "../../src/s3.js";
 import { collect, sha256 } from "../support/bytes.js";
+import { useCephServer } from "../support/ceph-server.js";
 import { createBucket, useS3Server, type S3Server } from "../support/s3-server.js";
 
 const run = promisify(execFile);
@@ -76,7 +77,7 @@ describe(`${PROCESSES} processes uploading to one domain on a loaded machine, ${
     await expectAllReadable(fileSystemBackend({ root }), reported);
   }, 600_000);
 
-  it("an S3 server without conditional writes (Swift) loses no model", async () => {
+  async function raceOnS3(server: S3Server): Promise<void> {
     const bucket = await createBucket(server, "race");
     const env = {
       ...process.env,
@@ -100,5 +101,9 @@ describe(`${PROCESSES} processes uploading to one domain on a loaded machine, ${
       credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
     });
     await expectAllReadable(backend, reported);
-  }, 600_000);
+  }
+
+  it("an S3 server without conditional writes (Swift) loses no model", () => raceOnS3(server), 600_000);
+
+  it("an S3 server that enforces conditional writes (Ceph RGW) loses no model", async () => raceOnS3(await useCephServer()), 600_000);
 });
