@@ -40,6 +40,11 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+alive() {
+  local state
+  state=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $state != Z* ]]
+}
+
 stop() {
   local base=$1 pidfile pid pids=() i
   [ -d "$base/run" ] || return 0
@@ -53,9 +58,10 @@ stop() {
     kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
     rm -f "$pidfile"
   done
-  # Gone before this returns, so the caller may remove the directory.
+  # Gone before this returns, so the caller may remove the directory. A zombie counts
+  # as gone: where pid 1 does not reap orphans (some containers), it stays one.
   for i in $(seq 1 50); do
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && break; pid=; done
+    for pid in "${pids[@]}"; do alive "$pid" && break; pid=; done
     [ -z "${pid:-}" ] && return 0
     sleep 0.1
   done
