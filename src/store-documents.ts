@@ -132,15 +132,18 @@ export async function repairLatest(
   throw new ModelStoreError("CONFLICT", `Could not repair "${key}": it kept changing. Run the delete again.`);
 }
 
-// How many later seconds an upload tries when uploads in the same second hold the earlier keys.
-const MAX_ARCHIVE_SLOTS = 3600;
+// How many seconds an upload tries before taking a key with its model id. Bursts of
+// uploads (more than one a second) would otherwise claim ever further ahead of the
+// clock, each later upload paying one refused PUT per second already taken.
+const MAX_ARCHIVE_SLOTS = 3;
 
 /**
  * Reserves the key an upload's archive goes to.
  *
  * Where the backend enforces create-only writes, that is the layout's
- * `<datetime>/artifacts.tar.gz`, claimed with a placeholder and moving to later
- * seconds while uploads in the same second hold the earlier ones.
+ * `<datetime>/artifacts.tar.gz`, claimed with a placeholder and moving to the
+ * next second while another upload holds it; after a few taken seconds (a burst
+ * of uploads), `<datetime>/<model-id>/artifacts.tar.gz` as below.
  *
  * Where it cannot (create-only is emulated by a check, then a write), no claim
  * is safe: two uploads can both pass the check, and under load the second write
@@ -174,7 +177,7 @@ export async function claimArchiveKey(
     // The placeholder stays: it may already be someone else's; gc() collects it.
     return layout.archiveKey(domain, created, modelId);
   }
-  throw new ModelStoreError("CONFLICT", `No free archive slot in domain "${domain}" within an hour of ${created.toISOString()}. Retry later.`);
+  return layout.archiveKey(domain, created, modelId);
 }
 
 /** What a claimed slot holds until the archive replaces it: recognisably not a gzip stream. */

@@ -3,6 +3,7 @@ import { memoryBackend } from "../../src/backends/memory.js";
 import { ModelStore } from "../../src/index.js";
 import { collect, sha256, text } from "../support/bytes.js";
 import { emulatedConditionalBackend } from "../support/emulated-backend.js";
+import { interceptPuts } from "../support/intercept-backend.js";
 import { runStoreSuite } from "./store-suite.js";
 
 // Every store behaviour where create-only and compare-and-swap are only emulated.
@@ -24,5 +25,29 @@ describe("archive slots where create-only writes are emulated", () => {
       expect(sha256(await collect(await store.getArchive("refunds", meta.model.model_id)))).toBe(meta.archive.sha256);
     }
     expect(await store.listModels("refunds")).toHaveLength(uploads.length);
+  });
+});
+
+describe("archive slots where create-only writes are enforced", () => {
+  it("a burst of uploads tries a few seconds at most, then takes keys with the model id", async () => {
+    let refused = 0;
+    const backend = interceptPuts(memoryBackend(), async (key, put) => {
+      try {
+        return await put();
+      } catch (error) {
+        if (key.endsWith("artifacts.tar.gz")) refused++;
+        throw error;
+      }
+    });
+    const store = new ModelStore({ backend });
+    const uploads = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => store.upload("refunds", { files: [{ path: "model.json", body: text(`{"n": ${i}}`) }] })),
+    );
+    const keys = uploads.map((m) => m.storage.prefix!);
+    expect(new Set(keys).size).toBe(uploads.length);
+    const withId = uploads.filter((m) => m.storage.prefix!.endsWith(`/${m.model.model_id}/artifacts.tar.gz`));
+    expect(withId.length).toBeGreaterThanOrEqual(uploads.length - 3); // at most three seconds' slots were claimed
+    expect(refused).toBeLessThanOrEqual(uploads.length * 3); // never more than three claims each
+    for (const meta of uploads) expect(sha256(await collect(await store.getArchive("refunds", meta.model.model_id)))).toBe(meta.archive.sha256);
   });
 });
