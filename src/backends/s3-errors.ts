@@ -5,7 +5,7 @@
  * @see https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
  */
 import { BackendError } from "../errors.js";
-import { xmlText } from "./s3-xml.js";
+import { decodeXmlText, xmlRootName, xmlText } from "./s3-xml.js";
 
 /** The S3 API action names the backend performs; used as `BackendError.operation`. */
 export type S3Operation =
@@ -29,6 +29,8 @@ export interface S3ErrorContext {
   key?: string;
   /** How many times the request was sent, when it was retried. */
   attempts?: number;
+  /** The endpoint's origin (`https://s3.eu-west-1.amazonaws.com`), named when an answer is not S3's. */
+  endpoint?: string;
 }
 
 /** The IAM permission each operation needs, for AccessDenied advice. */
@@ -149,10 +151,66 @@ export function s3Error(
 
 /** Reads a failed response's XML body into a {@link BackendError}. */
 export async function errorFromResponse(response: Response, ctx: S3ErrorContext): Promise<BackendError> {
-  const body = response.bodyUsed ? "" : await readErrorBody(response);
+  return errorFromBody(ctx, response, response.bodyUsed ? "" : await readErrorBody(response));
+}
+
+/**
+ * The failure a non-2xx answer's body describes. S3 explains every failure that has
+ * a body with an `<Error>` document; any other body (a web page, a gateway's JSON)
+ * did not come from S3, and says so instead of passing for an S3 code.
+ */
+export function errorFromBody(ctx: S3ErrorContext, response: Response, body: string): BackendError {
+  if (isForeignErrorBody(body)) return notS3Error(ctx, { status: response.status, headers: response.headers, body }, "Error");
   const parsed = parseErrorXml(body);
   parsed.requestId ??= response.headers.get("x-amz-request-id") ?? response.headers.get("x-openstack-request-id") ?? undefined;
   return s3Error(ctx, response.status, parsed);
+}
+
+/** A failure's body that is not S3's `<Error>` document (an empty body proves nothing: HEAD answers have none). */
+export function isForeignErrorBody(body: string): boolean {
+  return body.trim() !== "" && xmlRootName(body) !== "Error";
+}
+
+const notS3Errors = new WeakSet<object>();
+
+/** True for the errors {@link notS3Error} builds: answers that did not come from an S3 API. */
+export function isNotS3Error(error: unknown): boolean {
+  return typeof error === "object" && error !== null && notS3Errors.has(error);
+}
+
+/** What an answer was, for messages: status, content type and an HTML page's title, never its body. */
+function describeAnswer(answer: { status: number; headers: Headers; body?: string }): string {
+  const type = (answer.headers.get("content-type") ?? "").split(";")[0].trim().slice(0, 60) || "no content type";
+  const rawTitle = answer.body ? /<title[^>]*>([\s\S]*?)<\/title\s*>/i.exec(answer.body)?.[1] : undefined;
+  const title = rawTitle ? decodeXmlText(rawTitle).replace(/[\u0000-\u001f\u007f\s]+/g, " ").trim().slice(0, 80) : "";
+  return `${answer.status} ${type}${title ? ` ("${title}")` : ""}`;
+}
+
+/**
+ * An answer that is not S3's: a web server, a console page or a proxy answered in
+ * the S3 API's place. Naming the endpoint is the point: the usual cause is an
+ * `endpoint` that names a web site. `expected` is the root element S3 sends.
+ * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html#API_ListObjectsV2_ResponseSyntax
+ */
+export function notS3Error(
+  ctx: S3ErrorContext,
+  answer: { status: number; headers: Headers; body?: string },
+  expected: string | undefined,
+  cause?: unknown,
+): BackendError {
+  const where = ctx.endpoint ? ` from ${ctx.endpoint}` : "";
+  const instead = expected ? `, where S3 sends <${expected}>` : ", and a listing of the bucket, which S3 answers with <ListBucketResult>, got no S3 answer either";
+  const todo =
+    answer.status >= 500 || answer.status === 429
+      ? "A proxy or web server in front of the S3 API answered in its place (it may be down or overloaded): retry later, and check the endpoint and anything in between if it persists."
+      : "The endpoint is not an S3 API (a web site, a console page, a proxy?): set `endpoint` (AWS_ENDPOINT_URL) to the S3 API's URL, and check any proxy in between.";
+  const error = new BackendError(
+    `${requestLabel(ctx)} got an answer that is not S3's${where}: ${describeAnswer(answer)}${instead}. ${todo}`,
+    { backend: "s3", operation: ctx.operation, key: ctx.key, status: answer.status },
+    cause === undefined ? undefined : { cause },
+  );
+  notS3Errors.add(error);
+  return error;
 }
 
 /** A request that never got an HTTP answer (connection refused or reset, DNS, timeout). */

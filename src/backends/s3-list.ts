@@ -72,6 +72,8 @@ export async function* listPages(
         "continuation-token": token,
         "start-after": token ? undefined : startAfter,
       },
+      // A web page in its place would read as an empty listing: "no domains", "no models".
+      expect: "ListBucketResult",
       signal: options.signal,
     });
     const page = parsePage(text);

@@ -181,6 +181,7 @@ export async function uploadMultipart(
     key,
     query: { uploads: "" },
     headers: { "content-type": options.contentType },
+    expect: "InitiateMultipartUploadResult",
     signal,
   });
   const uploadId = xmlText(created.text, "UploadId");
@@ -264,6 +265,7 @@ export async function uploadMultipart(
         query: { uploadId },
         headers: { "content-type": "application/xml", ...headers },
         body,
+        expect: "CompleteMultipartUploadResult",
         signal,
       });
       // An error nested elsewhere than at the root, with no result: still a failure.

@@ -12,7 +12,8 @@
 import { AwsV4Signer } from "aws4fetch";
 import { AbortedError, InvalidArgumentError } from "../errors.js";
 import { hasLoneSurrogate } from "../names.js";
-import { credentialsError, errorFromResponse, networkError, parseErrorXml, redirectError, s3Error, type S3ErrorContext, type S3Operation } from "./s3-errors.js";
+import { AnswerCheck } from "./s3-answer-check.js";
+import { credentialsError, errorFromBody, errorFromResponse, networkError, parseErrorXml, redirectError, type S3ErrorContext, type S3Operation } from "./s3-errors.js";
 import type { ResolvedS3Options, S3Credentials } from "./s3-options.js";
 import { oneChunkStream, REFUSED_STREAM_STATUSES, requestStreamsWork } from "./s3-request-stream.js";
 import { ABORTED_MESSAGE, isRetryable, retryDelay, sleep } from "./s3-retry.js";
@@ -46,6 +47,13 @@ export interface S3Request {
   retries?: number;
   /** Statuses that are answers rather than failures (404 for HEAD, 416 for ranged GET...). */
   accept?: readonly number[];
+  /**
+   * The root element of the document S3 answers a {@link S3Transport.sendText} request
+   * with (`ListBucketResult`, `InitiateMultipartUploadResult`...). A 2xx answer with any
+   * other root is not S3's (a web page answering for the endpoint) and fails with
+   * `BackendError`, instead of reading as an empty listing.
+   */
+  expect?: string;
 }
 
 /**
@@ -102,8 +110,17 @@ export class S3Transport {
   cleanupTimeoutMs = 10_000;
   /** Whether {@link S3Request.streamBody} is honoured: untested yet, proven by a success, or refused. */
   #streams: "unknown" | "works" | "refused" | undefined;
+  /** The endpoint's origin, for messages about answers that are not S3's (no path, query or credentials). */
+  readonly #endpoint: string;
+  /** Tells S3's answers from a web server's; its one listing goes through this transport. */
+  readonly #answers: AnswerCheck;
 
-  constructor(readonly options: ResolvedS3Options) {}
+  constructor(readonly options: ResolvedS3Options) {
+    this.#endpoint = new URL(options.baseUrl).origin;
+    this.#answers = new AnswerCheck(() =>
+      this.sendText({ method: "GET", operation: "ListObjectsV2", query: { "list-type": "2", "max-keys": "1" }, expect: "ListBucketResult" }),
+    );
+  }
 
   /** The request URL: `baseUrl/key?query`, each key segment encoded once. */
   url(key: string | undefined, query?: Record<string, string | undefined>): string {
@@ -143,7 +160,7 @@ export class S3Transport {
 
   async #run(request: S3Request, readText: boolean): Promise<Response | S3TextAnswer> {
     const retries = request.retries ?? this.options.retries;
-    const ctx: S3ErrorContext = { operation: request.operation, bucket: this.options.bucket, key: request.key };
+    const ctx: S3ErrorContext = { operation: request.operation, bucket: this.options.bucket, key: request.key, endpoint: this.#endpoint };
     const url = this.url(request.key, request.query);
     for (let attempt = 0; ; attempt++) {
       const tried = { ...ctx, attempts: attempt + 1 };
@@ -169,7 +186,10 @@ export class S3Transport {
         await this.#afterErrorDocument(tried, response, text, attempt < retries ? attempt : undefined, request.signal);
         continue;
       }
-      if (response.ok || request.accept?.includes(response.status)) return readText ? { response, text } : response;
+      if (response.ok || request.accept?.includes(response.status)) {
+        await this.#answers.check(tried, response, readText && response.ok ? text : undefined, request.expect, request.signal);
+        return readText ? { response, text } : response;
+      }
       if (request.method === "HEAD" || response.status >= 500 || response.status === 429) {
         if (isRetryable(response.status, undefined) && attempt < retries) {
           await response.body?.cancel().catch(() => {});
@@ -190,8 +210,7 @@ export class S3Transport {
    */
   async #afterErrorDocument(tried: S3ErrorContext, response: Response, body: string, attempt: number | undefined, signal?: AbortSignal): Promise<void> {
     const parsed = parseErrorXml(body);
-    parsed.requestId ??= response.headers.get("x-amz-request-id") ?? undefined;
-    if (attempt === undefined || !isRetryable(response.status, parsed.code)) throw s3Error(tried, response.status, parsed);
+    if (attempt === undefined || !isRetryable(response.status, parsed.code)) throw errorFromBody(tried, response, body);
     await sleep(retryDelay(attempt, this.backoffMs, { status: response.status, code: parsed.code, headers: response.headers }), signal);
   }
 

@@ -61,3 +61,13 @@ export function xmlText(xml: string, tag: string): string | undefined {
 export function xmlTexts(xml: string, tag: string): string[] {
   return xmlElements(xml, tag).map((raw) => decodeXmlText(stripCdata(raw)));
 }
+
+/**
+ * The local name of the document's root element (`ListBucketResult`, `Error`, `html`),
+ * past a byte-order mark, the XML declaration, comments, processing instructions and a
+ * doctype; `undefined` when the text does not start like markup.
+ */
+export function xmlRootName(text: string): string | undefined {
+  const prolog = /^\uFEFF?(?:\s+|<\?[\s\S]*?\?>|<!--[\s\S]*?-->|<!DOCTYPE[^>]*>)*/i.exec(text)![0];
+  return /^<(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)/.exec(text.slice(prolog.length))?.[1];
+}

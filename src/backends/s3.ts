@@ -420,6 +420,7 @@ class S3BackendImpl implements S3Backend {
       query: { delete: "" },
       headers: { "content-type": "application/xml", "content-md5": base64(md5(body)) },
       body,
+      expect: "DeleteResult",
       signal,
     });
     const failures = xmlElements(text, "Error")
