@@ -103,7 +103,8 @@ async function syncDirectory(dir: string): Promise<void> {
   try {
     handle = await open(dir, "r");
   } catch (error) {
-    if (isErrno(error, "EISDIR", "EPERM", "EACCES")) return;
+    // ENOENT: a delete() of the key (and then of its emptied folder) came first; nothing is left to keep.
+    if (isErrno(error, "ENOENT", "EISDIR", "EPERM", "EACCES")) return;
     throw error;
   }
   try {

@@ -11,6 +11,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fileSystemBackend } from "../../src/backends/fs.js";
 
 /** strace, able to trace a child here (CI installs it; ptrace may be forbidden in some containers). */
 const canTrace = spawnSync("strace", ["-f", "-qq", "-e", "trace=none", "true"], { stdio: "ignore" }).status === 0;
@@ -117,5 +118,24 @@ await backend.put("d/latest.json", bytes('{"v":2}'), { ifMatch: latest.etag });
     const { calls } = await tracePuts("off");
     expect(calls.filter((call) => /sync/.test(call.name))).toEqual([]);
     expect(calls.filter((call) => /^(rename|link)/.test(call.name))).toHaveLength(3);
+  });
+});
+
+describe("fileSystemBackend durability", () => {
+  it("a put whose key a concurrent delete() removes at once still succeeds: the emptied folders have nothing left to sync", async () => {
+    const root = await mkdtemp(join(tmpdir(), "modelstore-fs-durability-"));
+    try {
+      const backend = fileSystemBackend({ root });
+      for (let i = 0; i < 50; i++) {
+        const key = `d${i}/a/b/k`;
+        let settled = false;
+        const put = backend.put(key, new Uint8Array(10)).finally(() => (settled = true));
+        // Deletes until the put returns: the first that finds the file also prunes its new folders.
+        while (!settled) await backend.delete(key);
+        await put;
+      }
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
