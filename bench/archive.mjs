@@ -160,7 +160,7 @@ async function prepareData(cases) {
   const esbuild = await import("esbuild");
   await esbuild.build({
     stdin: {
-      contents: 'export * from "./src/archive/index.ts"; export { createGzipStream, createGunzipStream } from "./src/archive/gzip.ts";',
+      contents: 'export * from "./src/archive/index.ts"; export { createGzipStream, createGunzipStream } from "./src/archive/gzip/gzip.ts";',
       resolveDir: ROOT,
       loader: "ts",
     },

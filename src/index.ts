@@ -15,7 +15,7 @@ export {
   type GcOptions,
   type GcReport,
   type GcItem,
-} from "./store.js";
+} from "./store/model-store.ts";
 export {
   DEFAULT_PROJECT,
   type MetadataRepository,
@@ -24,16 +24,16 @@ export {
   type ListTasksOptions as RepositoryListTasksOptions,
   type ProjectRecord,
   type TaskRecord,
-} from "./metadata/repository.js";
-export { bucketMetadata, type BucketMetadataOptions } from "./metadata/bucket.js";
-export { memoryMetadata } from "./metadata/memory.js";
-export { inMemory } from "./metadata/in-memory.js";
-export { BucketLayout, DEFAULT_ROOT_PREFIX, ARCHIVE_FILE_NAME, formatLayoutTime } from "./layout.js";
-export { parseMetadata, encodeMetadata, compareNewestFirst, createdTime, formatCreated, type ModelMetadata, type UploadedModel, type ModelType, type JsonValue } from "./meta.js";
-export { validateDomain, validateProject, validateModelId, validateRootPrefix, RESERVED_NAMES } from "./names.js";
-export { detectRuntime, runtimeInfoDocument, type RuntimeInfo, type RuntimeInfoDocument } from "./runtime-info.js";
-export { LIBRARY_NAME, LIBRARY_VERSION, DEPENDENCY_VERSIONS } from "./version.js";
-export * from "./errors.js";
-export * from "./archive/index.js";
-export type * from "./backends/backend.js";
-export { memoryBackend } from "./backends/memory.js";
+} from "./metadata/repository.ts";
+export { bucketMetadata, type BucketMetadataOptions } from "./metadata/bucket.ts";
+export { memoryMetadata } from "./metadata/memory.ts";
+export { inMemory } from "./store/in-memory.ts";
+export { BucketLayout, DEFAULT_ROOT_PREFIX, ARCHIVE_FILE_NAME, formatLayoutTime } from "./metadata/layout.ts";
+export { parseMetadata, encodeMetadata, compareNewestFirst, createdTime, formatCreated, type ModelMetadata, type UploadedModel, type ModelType, type JsonValue } from "./metadata/document.ts";
+export { validateDomain, validateProject, validateModelId, validateRootPrefix, RESERVED_NAMES } from "./metadata/names.ts";
+export { detectRuntime, runtimeInfoDocument, type RuntimeInfo, type RuntimeInfoDocument } from "./archive/runtime-info.ts";
+export { LIBRARY_NAME, LIBRARY_VERSION, DEPENDENCY_VERSIONS } from "./util/version.ts";
+export * from "./util/errors.ts";
+export * from "./archive/index.ts";
+export type * from "./backends/backend.ts";
+export { memoryBackend } from "./backends/memory.ts";

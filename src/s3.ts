@@ -2,5 +2,5 @@
  * The `modelstore/s3` entry: the S3 backend on its own subpath, so bundles that
  * do not use S3 never include aws4fetch.
  */
-export { s3Backend, type S3Backend, type S3BackendOptions, type S3Credentials, type S3CredentialsProvider } from "./backends/s3.js";
-export { s3BackendFromEnv, type EnvVars } from "./backends/s3-env.js";
+export { s3Backend, type S3Backend, type S3BackendOptions, type S3Credentials, type S3CredentialsProvider } from "./backends/s3/s3.ts";
+export { s3BackendFromEnv, type EnvVars } from "./backends/s3/s3-env.ts";

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import type { Options } from "tsup";
 import { describe, expect, it } from "vitest";
-import tsupConfig from "../tsup.config.js";
+import tsupConfig from "../tsup.config.ts";
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
 const deno = JSON.parse(readFileSync(new URL("../deno.json", import.meta.url), "utf8"));

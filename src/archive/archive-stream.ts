@@ -14,8 +14,8 @@
  * - a reader with its own buffer (a BYOB reader) gets the member copied into
  *   it; a default reader gets fresh copies, as any stream would give it.
  */
-import { BLOCK_BYTES, GzipBlock } from "./gzip-block.js";
-import { BlockCompressor, NATIVE_IN_FLIGHT, resolveOptions, type GzipOptions, type Member } from "./gzip.js";
+import { BLOCK_BYTES, GzipBlock } from "./gzip/gzip-block.ts";
+import { BlockCompressor, NATIVE_IN_FLIGHT, resolveOptions, type GzipOptions, type Member } from "./gzip/gzip.ts";
 
 /** Bytes per chunk handed to a default (non-BYOB) reader. */
 const DEFAULT_READ = 256 << 10;

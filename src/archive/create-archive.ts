@@ -3,12 +3,12 @@
  * modelstore uses: model files at the top level, extras under `extras/`, and a
  * `runtime-info.json` describing the runtime that made it. Streams end to end.
  */
-import { InvalidArgumentError, throwIfAborted } from "../errors.js";
-import { runtimeInfoDocument } from "../runtime-info.js";
-import { gzipByteStream } from "./archive-stream.js";
-import { createGzipStream, type GzipOptions } from "./gzip.js";
-import { createTarStream, tarSource, type TarEntry, type TarStreamOptions } from "./tar-pack.js";
-import type { ArchiveInput, ArchiveInputEntry, CreateArchiveOptions, EntrySource } from "./types.js";
+import { InvalidArgumentError, throwIfAborted } from "../util/errors.ts";
+import { runtimeInfoDocument } from "./runtime-info.ts";
+import { gzipByteStream } from "./archive-stream.ts";
+import { createGzipStream, type GzipOptions } from "./gzip/gzip.ts";
+import { createTarStream, tarSource, type TarEntry, type TarStreamOptions } from "./tar/tar-pack.ts";
+import type { ArchiveInput, ArchiveInputEntry, CreateArchiveOptions, EntrySource } from "./types.ts";
 
 /** Name of the runtime description stored first in every archive (the Python modelstore's `python-info.json` counterpart). */
 export const RUNTIME_INFO_FILE = "runtime-info.json";

@@ -2,10 +2,10 @@
  * The archive API: model archives as streams (`createArchive`, `readArchive`)
  * and the lower-level tar stream pieces they are built from.
  */
-export { createArchive, archivePathProblem, RUNTIME_INFO_FILE, EXTRAS_DIRECTORY } from "./create-archive.js";
-export { readArchive } from "./read-archive.js";
-export { createTarStream, type TarEntry, type TarStreamOptions } from "./tar-pack.js";
-export { unpackTar, MAX_METADATA_SIZE, type UnpackTarOptions } from "./tar-unpack.js";
+export { createArchive, archivePathProblem, RUNTIME_INFO_FILE, EXTRAS_DIRECTORY } from "./create-archive.ts";
+export { readArchive } from "./read-archive.ts";
+export { createTarStream, type TarEntry, type TarStreamOptions } from "./tar/tar-pack.ts";
+export { unpackTar, MAX_METADATA_SIZE, type UnpackTarOptions } from "./tar/tar-unpack.ts";
 export type {
   ArchiveBody,
   ArchiveEntry,
@@ -16,6 +16,6 @@ export type {
   CreateArchiveOptions,
   EntrySource,
   ReadArchiveOptions,
-} from "./types.js";
-export { createGzipStream, createGunzipStream, BLOCK_SIZE, type GzipOptions, type GunzipOptions } from "./gzip.js";
-export { Sha256, createSha256, createDigestStream, digestingStream, type DigestResult, type Sha256Hasher } from "./sha256.js";
+} from "./types.ts";
+export { createGzipStream, createGunzipStream, BLOCK_SIZE, type GzipOptions, type GunzipOptions } from "./gzip/gzip.ts";
+export { Sha256, createSha256, createDigestStream, digestingStream, type DigestResult, type Sha256Hasher } from "../digest/sha256.ts";

@@ -3,10 +3,10 @@
  * Sniffs the gzip magic number (RFC 1952 section 2.3.1: ID1 0x1f, ID2 0x8b)
  * and hands the tar bytes to the streaming tar reader.
  */
-import { InvalidArgumentError, throwIfAborted } from "../errors.js";
-import { createGunzipStream } from "./gzip.js";
-import { unpackTar } from "./tar-unpack.js";
-import type { ArchiveEntry, ReadArchiveOptions } from "./types.js";
+import { InvalidArgumentError, throwIfAborted } from "../util/errors.ts";
+import { createGunzipStream } from "./gzip/gzip.ts";
+import { unpackTar } from "./tar/tar-unpack.ts";
+import type { ArchiveEntry, ReadArchiveOptions } from "./types.ts";
 
 const GZIP_MAGIC = [0x1f, 0x8b] as const;
 

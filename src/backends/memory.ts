@@ -9,11 +9,11 @@ import {
   IntegrityError,
   InvalidArgumentError,
   throwIfAborted,
-} from "../errors.js";
-import type { Backend, BaseOptions, GetOptions, ListOptions, ObjectInfo, PutOptions } from "./backend.js";
-import { compareKeys } from "./key-order.js";
-import { concatBytes } from "../bytes.js";
-import { forEachChunk } from "../streams.js";
+} from "../util/errors.ts";
+import type { Backend, BaseOptions, GetOptions, ListOptions, ObjectInfo, PutOptions } from "./backend.ts";
+import { compareKeys } from "./key-order.ts";
+import { concatBytes } from "../util/bytes.ts";
+import { forEachChunk } from "../util/streams.ts";
 
 /** Bytes per chunk of a get() body: reads are bounded copies, and an abort is seen between them. */
 const READ_CHUNK = 1 << 20;

@@ -2,13 +2,13 @@
 import { createWriteStream } from "node:fs";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { createArchive, ModelStoreError, readArchive, type ModelMetadata, type ModelStore, type JsonValue } from "../index.js";
-import { InvalidArgumentError, NotFoundError } from "../errors.js";
-import { downloadModel, installedVersions } from "../fs.js";
-import { storeFromSettings } from "./config.js";
-import { collectInputs } from "./inputs.js";
-import type { Flags } from "./help.js";
-import { ProgressLine } from "./progress.js";
+import { createArchive, ModelStoreError, readArchive, type ModelMetadata, type ModelStore, type JsonValue } from "../index.ts";
+import { InvalidArgumentError, NotFoundError } from "../util/errors.ts";
+import { downloadModel, installedVersions } from "../fs.ts";
+import { storeFromSettings } from "./config.ts";
+import { collectInputs } from "./inputs.ts";
+import type { Flags } from "./help.ts";
+import { ProgressLine } from "./progress.ts";
 
 function print(flags: Flags, value: unknown, human: () => string): void {
   process.stdout.write((flags.json ? JSON.stringify(value, null, 2) : human()) + "\n");

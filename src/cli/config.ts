@@ -8,10 +8,10 @@
  * and `--region` override the S3 variables and choose `aws-s3` themselves.
  */
 import { join, resolve } from "node:path";
-import { InvalidArgumentError } from "../errors.js";
-import { custom, DEFAULT_LOCAL_DIRECTORY, fileSystemBackend, LOCAL_METADATA_FILE, storeFromConfigFile, type MetadataSpec } from "../fs.js";
-import { DEFAULT_ROOT_PREFIX, type ModelStore } from "../index.js";
-import { s3BackendFromEnv } from "../s3.js";
+import { InvalidArgumentError } from "../util/errors.ts";
+import { custom, DEFAULT_LOCAL_DIRECTORY, fileSystemBackend, LOCAL_METADATA_FILE, storeFromConfigFile, type MetadataSpec } from "../fs.ts";
+import { DEFAULT_ROOT_PREFIX, type ModelStore } from "../index.ts";
+import { s3BackendFromEnv } from "../s3.ts";
 
 /** Storage names accepted in `MODEL_STORE_STORAGE` / `--storage` (the Python library's names). */
 export const STORAGE_NAMES = ["filesystem", "aws-s3"] as const;

@@ -4,9 +4,9 @@
  * and `modelstore <command> --help` are printed from it.
  */
 import { parseArgs } from "node:util";
-import { InvalidArgumentError } from "../errors.js";
-import { LIBRARY_VERSION } from "../version.js";
-import { METADATA_NAMES, STORAGE_NAMES } from "./config.js";
+import { InvalidArgumentError } from "../util/errors.ts";
+import { LIBRARY_VERSION } from "../util/version.ts";
+import { METADATA_NAMES, STORAGE_NAMES } from "./config.ts";
 
 /** One option as `parseArgs` takes it, with its value's name (none for a switch) and what it does. */
 interface OptionSpec {

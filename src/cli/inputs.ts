@@ -1,11 +1,11 @@
 /** Turns command-line paths into archive entries: a directory contributes its contents, a file itself. */
 import { open, stat } from "node:fs/promises";
 import { basename, resolve } from "node:path";
-import type { ArchiveInputEntry } from "../archive/types.js";
-import { fileStream } from "../backends/fs-read-stream.js";
-import { byobReaderOf } from "../byob.js";
-import { InvalidArgumentError } from "../errors.js";
-import { filesFromDirectory } from "../fs.js";
+import type { ArchiveInputEntry } from "../archive/types.ts";
+import { fileStream } from "../backends/fs/fs-read-stream.ts";
+import { byobReaderOf } from "../util/byob.ts";
+import { InvalidArgumentError } from "../util/errors.ts";
+import { filesFromDirectory } from "../fs.ts";
 
 /** Options for {@link collectInputs}. */
 export interface InputOptions {

@@ -7,11 +7,11 @@
  * `MODEL_STORE_METADATA`, or everything by a config file (`--config`,
  * `MODEL_STORE_CONFIG`); flags override the environment.
  */
-import { LIBRARY_VERSION, ModelStoreError } from "../index.js";
-import { InvalidArgumentError } from "../errors.js";
-import { runCommand } from "./commands.js";
-import { checkOptions, commandHelp, COMMANDS, parse, usage } from "./help.js";
-import { interruptOnSignals } from "./signals.js";
+import { LIBRARY_VERSION, ModelStoreError } from "../index.ts";
+import { InvalidArgumentError } from "../util/errors.ts";
+import { runCommand } from "./commands.ts";
+import { checkOptions, commandHelp, COMMANDS, parse, usage } from "./help.ts";
+import { interruptOnSignals } from "./signals.ts";
 
 const EXIT_CODES: Record<string, number> = {
   INVALID_ARGUMENT: 2,

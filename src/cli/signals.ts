@@ -4,7 +4,7 @@
  * multipart upload and archive slot before the process exits; a second one
  * exits at once, cleanup or not.
  */
-import { AbortedError } from "../errors.js";
+import { AbortedError } from "../util/errors.ts";
 
 /** Exit codes of a process ended by a signal, as shells report them: 128 + the signal's number. */
 const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;

@@ -5,13 +5,13 @@
  * a project other than the default is used, so a store written without
  * projects is byte-for-byte what it was.
  */
-import type { Backend } from "../backends/backend.js";
-import { hasErrorCode } from "../errors.js";
-import { BucketLayout, DEFAULT_ROOT_PREFIX } from "../layout.js";
-import { compareNewestFirst, createdInstant, type ModelMetadata } from "../meta.js";
-import { validateDomain } from "../names.js";
-import { advanceLatest, readMetadata, repairLatest } from "../store-documents.js";
-import { defaultProjectUndeletable, modelExists, projectNotEmpty, taskInOtherProject, taskNotEmpty } from "./errors.js";
+import type { Backend } from "../backends/backend.ts";
+import { hasErrorCode } from "../util/errors.ts";
+import { BucketLayout, DEFAULT_ROOT_PREFIX } from "./layout.ts";
+import { compareNewestFirst, createdInstant, type ModelMetadata } from "./document.ts";
+import { validateDomain } from "./names.ts";
+import { advanceLatest, readMetadata, repairLatest } from "./latest-pointer.ts";
+import { defaultProjectUndeletable, modelExists, projectNotEmpty, taskInOtherProject, taskNotEmpty } from "./errors.ts";
 import {
   DEFAULT_PROJECT,
   type AddModelOptions,
@@ -20,7 +20,7 @@ import {
   type MetadataRepository,
   type ProjectRecord,
   type TaskRecord,
-} from "./repository.js";
+} from "./repository.ts";
 
 /** Options for {@link bucketMetadata}. */
 export interface BucketMetadataOptions {

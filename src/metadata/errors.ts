@@ -2,8 +2,8 @@
  * The errors every metadata repository throws, built in one place so that the
  * same mistake reads the same whichever repository is configured.
  */
-import { AlreadyExistsError, ConflictError, InvalidArgumentError } from "../errors.js";
-import { DEFAULT_PROJECT } from "./repository.js";
+import { AlreadyExistsError, ConflictError, InvalidArgumentError } from "../util/errors.ts";
+import { DEFAULT_PROJECT } from "./repository.ts";
 
 /** A task already belongs to another project than the one asked for. */
 export function taskInOtherProject(task: string, actual: string, wanted: string): ConflictError {

@@ -2,9 +2,9 @@
  * In-memory metadata: for tests, ephemeral workers and `inMemory()` stores.
  * Documents are copied in and out, so callers never share objects with it.
  */
-import type { ModelMetadata } from "../meta.js";
-import type { AddModelOptions, ListTasksOptions, MetadataRepository, ProjectRecord, TaskRecord } from "./repository.js";
-import * as S from "./state.js";
+import type { ModelMetadata } from "./document.ts";
+import type { AddModelOptions, ListTasksOptions, MetadataRepository, ProjectRecord, TaskRecord } from "./repository.ts";
+import * as S from "./state.ts";
 
 const copy = S.copyJson;
 

@@ -9,10 +9,10 @@
  * dependency, loaded only through `modelstore/postgres`.
  */
 import postgres, { type Sql, type TransactionSql } from "postgres";
-import { BackendError, ModelStoreError } from "../errors.js";
-import { createdInstant, type ModelMetadata } from "../meta.js";
-import { defaultProjectUndeletable, modelExists, projectNotEmpty, taskInOtherProject, taskNotEmpty } from "./errors.js";
-import { migrate } from "./postgres-schema.js";
+import { BackendError, ModelStoreError } from "../util/errors.ts";
+import { createdInstant, type ModelMetadata } from "./document.ts";
+import { defaultProjectUndeletable, modelExists, projectNotEmpty, taskInOtherProject, taskNotEmpty } from "./errors.ts";
+import { migrate } from "./postgres-schema.ts";
 import {
   DEFAULT_PROJECT,
   type AddModelOptions,
@@ -20,7 +20,7 @@ import {
   type MetadataRepository,
   type ProjectRecord,
   type TaskRecord,
-} from "./repository.js";
+} from "./repository.ts";
 
 /** Options for {@link postgresMetadata}. */
 export interface PostgresMetadataOptions {

@@ -9,7 +9,7 @@
  * in the whole store (not only within their project) because a task is the
  * domain that names the archive keys `<root>/<domain>/…` and `model.domain`.
  */
-import type { ModelMetadata } from "../meta.js";
+import type { ModelMetadata } from "./document.ts";
 
 /** The project every task belongs to unless it was put in another one. It always exists. */
 export const DEFAULT_PROJECT = "default";

@@ -3,9 +3,9 @@
  * on it. The in-memory repository keeps one in a variable; the local JSON file
  * repository loads it, applies one operation under a lock and writes it back.
  */
-import { compareNewestFirst, createdTime, type ModelMetadata } from "../meta.js";
-import { defaultProjectUndeletable, modelExists, projectNotEmpty, taskInOtherProject, taskNotEmpty } from "./errors.js";
-import { DEFAULT_PROJECT, type ProjectRecord, type TaskRecord } from "./repository.js";
+import { compareNewestFirst, createdTime, type ModelMetadata } from "./document.ts";
+import { defaultProjectUndeletable, modelExists, projectNotEmpty, taskInOtherProject, taskNotEmpty } from "./errors.ts";
+import { DEFAULT_PROJECT, type ProjectRecord, type TaskRecord } from "./repository.ts";
 
 /** The stored shape (`metadata.json`). Plain objects keyed by name, so JSON round-trips it. */
 export interface MetadataState {

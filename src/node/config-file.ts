@@ -11,10 +11,10 @@
  * stay out of the file.
  */
 import { readFile } from "node:fs/promises";
-import type { EnvVars } from "../backends/s3-env.js";
-import { InvalidArgumentError } from "../errors.js";
-import type { ModelStore } from "../store.js";
-import { custom, defaultEnv, type ArtifactsSpec, type MetadataSpec } from "./store-factories.js";
+import type { EnvVars } from "../backends/s3/s3-env.ts";
+import { InvalidArgumentError } from "../util/errors.ts";
+import type { ModelStore } from "../store/model-store.ts";
+import { custom, defaultEnv, type ArtifactsSpec, type MetadataSpec } from "./store-factories.ts";
 
 /** The shape of a config file. */
 export interface StoreConfig {

@@ -6,10 +6,10 @@
  */
 import { mkdir, readdir, rename, rm, rmdir, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { AlreadyExistsError, InvalidArgumentError } from "../errors.js";
-import type { ModelMetadata } from "../meta.js";
-import type { ModelStore } from "../store.js";
-import { extractArchive } from "./extract-archive.js";
+import { AlreadyExistsError, InvalidArgumentError } from "../util/errors.ts";
+import type { ModelMetadata } from "../metadata/document.ts";
+import type { ModelStore } from "../store/model-store.ts";
+import { extractArchive } from "./extract-archive.ts";
 
 /** Options for {@link downloadModel}. */
 export interface DownloadOptions {

@@ -7,12 +7,12 @@
 import { chmod, link, lstat, mkdir, realpath, rename, symlink, unlink, utimes } from "node:fs/promises";
 import type { Stats } from "node:fs";
 import { dirname, join, resolve, sep } from "node:path";
-import { readArchive } from "../archive/read-archive.js";
-import type { ArchiveEntry } from "../archive/types.js";
-import { fsCall, isErrno } from "../backends/fs-errors.js";
-import { tempName } from "../backends/fs-keys.js";
-import { writeTempFile } from "../backends/fs-write.js";
-import { InvalidArchiveError, throwIfAborted } from "../errors.js";
+import { readArchive } from "../archive/read-archive.ts";
+import type { ArchiveEntry } from "../archive/types.ts";
+import { fsCall, isErrno } from "../backends/fs/fs-errors.ts";
+import { tempName } from "../backends/fs/fs-keys.ts";
+import { writeTempFile } from "../backends/fs/fs-write.ts";
+import { InvalidArchiveError, throwIfAborted } from "../util/errors.ts";
 
 /** Options for {@link extractArchive}. */
 export interface ExtractArchiveOptions {

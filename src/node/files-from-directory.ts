@@ -5,11 +5,11 @@
 import type { Dirent } from "node:fs";
 import { open, readdir, realpath, stat } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
-import type { ArchiveInputEntry } from "../archive/types.js";
-import { fsCall, toBackendError } from "../backends/fs-errors.js";
-import { fileStream } from "../backends/fs-read-stream.js";
-import { compareKeys } from "../backends/key-order.js";
-import { InvalidArgumentError, throwIfAborted } from "../errors.js";
+import type { ArchiveInputEntry } from "../archive/types.ts";
+import { fsCall, toBackendError } from "../backends/fs/fs-errors.ts";
+import { fileStream } from "../backends/fs/fs-read-stream.ts";
+import { compareKeys } from "../backends/key-order.ts";
+import { InvalidArgumentError, throwIfAborted } from "../util/errors.ts";
 
 /** Options for {@link filesFromDirectory}. */
 export interface FilesFromDirectoryOptions {

@@ -6,7 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
-import { InvalidArgumentError } from "../errors.js";
+import { InvalidArgumentError } from "../util/errors.ts";
 
 /** Frameworks a model is recorded with whenever they are installed: cheap to look for, and what decides whether it loads. */
 export const KNOWN_FRAMEWORKS: readonly string[] = [

@@ -7,14 +7,14 @@
  */
 import { mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { fsCall, isErrno } from "../backends/fs-errors.js";
-import { tempName } from "../backends/fs-keys.js";
-import { withFileLock } from "../backends/fs-lock.js";
-import { IntegrityError } from "../errors.js";
-import { checkMetadata } from "../meta.js";
-import type { ModelMetadata } from "../meta.js";
-import type { AddModelOptions, ListTasksOptions, MetadataCallOptions, MetadataRepository } from "../metadata/repository.js";
-import * as S from "../metadata/state.js";
+import { fsCall, isErrno } from "../backends/fs/fs-errors.ts";
+import { tempName } from "../backends/fs/fs-keys.ts";
+import { withFileLock } from "../backends/fs/fs-lock.ts";
+import { IntegrityError } from "../util/errors.ts";
+import { checkMetadata } from "../metadata/document.ts";
+import type { ModelMetadata } from "../metadata/document.ts";
+import type { AddModelOptions, ListTasksOptions, MetadataCallOptions, MetadataRepository } from "../metadata/repository.ts";
+import * as S from "../metadata/state.ts";
 
 /** Options for {@link localMetadata}. */
 export interface LocalMetadataOptions {

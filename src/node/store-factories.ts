@@ -6,18 +6,18 @@
  */
 import { rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import type { Backend } from "../backends/backend.js";
-import { fileSystemBackend } from "../backends/fs.js";
-import { memoryBackend } from "../backends/memory.js";
-import type { EnvVars } from "../backends/s3-env.js";
-import type { S3BackendOptions } from "../backends/s3-options.js";
-import { InvalidArgumentError } from "../errors.js";
-import { ModelStore } from "../store.js";
-import { bucketMetadata } from "../metadata/bucket.js";
-import { currentUser } from "./current-user.js";
-import { LOCAL_METADATA_FILE, localMetadata } from "./local-metadata.js";
-import { memoryMetadata } from "../metadata/memory.js";
-import type { MetadataRepository } from "../metadata/repository.js";
+import type { Backend } from "../backends/backend.ts";
+import { fileSystemBackend } from "../backends/fs/fs.ts";
+import { memoryBackend } from "../backends/memory.ts";
+import type { EnvVars } from "../backends/s3/s3-env.ts";
+import type { S3BackendOptions } from "../backends/s3/s3-options.ts";
+import { InvalidArgumentError } from "../util/errors.ts";
+import { ModelStore } from "../store/model-store.ts";
+import { bucketMetadata } from "../metadata/bucket.ts";
+import { currentUser } from "./current-user.ts";
+import { LOCAL_METADATA_FILE, localMetadata } from "./local-metadata.ts";
+import { memoryMetadata } from "../metadata/memory.ts";
+import type { MetadataRepository } from "../metadata/repository.ts";
 
 /** The default store directory of `local()` and of the CLI. */
 export const DEFAULT_LOCAL_DIRECTORY = ".modelstore";
@@ -128,7 +128,7 @@ async function artifactsFrom(spec: ArtifactsSpec, env: EnvVars): Promise<Backend
         ...(sessionToken ? { AWS_SESSION_TOKEN: sessionToken } : {}),
       };
       // Loaded here, not at the top: local stores need no S3 client in their bundle.
-      const { s3BackendFromEnv } = await import("../backends/s3-env.js");
+      const { s3BackendFromEnv } = await import("../backends/s3/s3-env.ts");
       return s3BackendFromEnv(merged, overrides);
     }
     default:
@@ -151,7 +151,7 @@ async function metadataFrom(
     case "postgres": {
       const { url, max } = rest as { url?: string; max?: number };
       // Loaded here, not at the top: the driver is an optional peer dependency.
-      const { postgresMetadata } = await import("../postgres.js").catch((cause) => {
+      const { postgresMetadata } = await import("../postgres.ts").catch((cause) => {
         throw new InvalidArgumentError(`PostgreSQL metadata needs the "postgres" package: run npm install postgres.`, { cause });
       });
       return postgresMetadata({ url: url ?? context.env.MODEL_STORE_POSTGRES_URL ?? context.env.DATABASE_URL, max });

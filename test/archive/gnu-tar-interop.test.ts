@@ -1,8 +1,8 @@
 import { mkdir, readFile, symlink, utimes, writeFile, chmod } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { createArchive } from "../../src/archive/create-archive.js";
-import { fileStream, gnuTar, pseudoRandom, readAll, sha256, streamOf, tempDir, text } from "./helpers.js";
+import { createArchive } from "../../src/archive/create-archive.ts";
+import { fileStream, gnuTar, pseudoRandom, readAll, sha256, streamOf, tempDir, text } from "./helpers.ts";
 
 const LONG_DIR = `${"long-directory-segment-".repeat(3)}x`; // 70 bytes
 const LONG_NAME = `${"n".repeat(110)}.bin`; // a single segment over 100 bytes: needs PAX or GNU L

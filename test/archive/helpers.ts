@@ -6,12 +6,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterEach } from "vitest";
-import { readArchive } from "../../src/archive/read-archive.js";
-import type { ArchiveEntry, ReadArchiveOptions } from "../../src/archive/types.js";
-import { BLOCK_SIZE, encodeUstarHeader, type TarHeader } from "../../src/archive/tar-header.js";
-import { collect } from "../support/bytes.js";
+import { readArchive } from "../../src/archive/read-archive.ts";
+import type { ArchiveEntry, ReadArchiveOptions } from "../../src/archive/types.ts";
+import { BLOCK_SIZE, encodeUstarHeader, type TarHeader } from "../../src/archive/tar/tar-header.ts";
+import { collect } from "../support/bytes.ts";
 
-export { collect, failingStream, sha256, streamOf, text, noise } from "../support/bytes.js";
+export { collect, failingStream, sha256, streamOf, text, noise } from "../support/bytes.ts";
 
 const dirs: string[] = [];
 afterEach(async () => {

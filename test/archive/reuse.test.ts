@@ -5,12 +5,12 @@
  */
 import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { createArchive } from "../../src/archive/create-archive.js";
-import { createDigestStream, digestingStream, type DigestResult } from "../../src/archive/sha256.js";
-import { bufferBack } from "../../src/byob.js";
-import { IntegrityError } from "../../src/errors.js";
-import { byteStreamOf, collect, collectOwnBuffer, noise, sha256, streamOf, text } from "../support/bytes.js";
-import { readAll } from "./helpers.js";
+import { createArchive } from "../../src/archive/create-archive.ts";
+import { createDigestStream, digestingStream, type DigestResult } from "../../src/digest/sha256.ts";
+import { bufferBack } from "../../src/util/byob.ts";
+import { IntegrityError } from "../../src/util/errors.ts";
+import { byteStreamOf, collect, collectOwnBuffer, noise, sha256, streamOf, text } from "../support/bytes.ts";
+import { readAll } from "./helpers.ts";
 
 const weights = noise(9 * 1024 * 1024 + 123); // more than two 4 MiB gzip blocks
 const vocab = text("token\n".repeat(300_000)); // compresses: a deflated block

@@ -3,8 +3,8 @@
  * a few lines; a behaviour the store relies on is tested here once, not per backend.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { Backend, ObjectInfo } from "../../src/backends/backend.js";
-import { readUntilError } from "../support/bytes.js";
+import type { Backend, ObjectInfo } from "../../src/backends/backend.ts";
+import { readUntilError } from "../support/bytes.ts";
 
 /** What a backend factory hands the suite. */
 export interface ContractSubject {

@@ -1,4 +1,4 @@
-import { memoryBackend } from "../../src/backends/memory.js";
-import { runBackendContract } from "./contract.js";
+import { memoryBackend } from "../../src/backends/memory.ts";
+import { runBackendContract } from "./contract.ts";
 
 runBackendContract("memory", async () => ({ backend: memoryBackend() }));

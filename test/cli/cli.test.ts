@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm, symlink, utimes, writeFile, mkdir } from "node:f
 import { tmpdir, userInfo } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createBucket, useS3Server, type S3Server } from "../support/s3-server.js";
+import { createBucket, useS3Server, type S3Server } from "../support/s3-server.ts";
 
 const repo = resolve(import.meta.dirname, "../..");
 const bin = join(repo, "dist/cli/main.js");

@@ -10,10 +10,10 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { s3Backend } from "../../src/backends/s3.js";
-import { xmlElements, xmlText } from "../../src/backends/s3-xml.js";
-import { startFaultProxy, type Fault, type FaultProxy } from "../support/fault-proxy.js";
-import { createBucket, testClient, useS3Server, type S3Server } from "../support/s3-server.js";
+import { s3Backend } from "../../src/backends/s3/s3.ts";
+import { xmlElements, xmlText } from "../../src/backends/s3/s3-xml.ts";
+import { startFaultProxy, type Fault, type FaultProxy } from "../support/fault-proxy.ts";
+import { createBucket, testClient, useS3Server, type S3Server } from "../support/s3-server.ts";
 
 const repo = resolve(import.meta.dirname, "../..");
 const bin = join(repo, "dist/cli/main.js");

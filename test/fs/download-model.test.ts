@@ -3,8 +3,8 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ModelStore, memoryBackend } from "../../src/index.js";
-import { downloadModel } from "../../src/fs.js";
+import { ModelStore, memoryBackend } from "../../src/index.ts";
+import { downloadModel } from "../../src/fs.ts";
 
 const encode = (text: string) => new TextEncoder().encode(text);
 

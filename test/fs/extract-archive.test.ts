@@ -4,8 +4,8 @@ import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink,
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { extractArchive } from "../../src/fs.js";
-import { rawTar, streamOf, type RawEntry } from "./raw-tar.js";
+import { extractArchive } from "../../src/fs.ts";
+import { rawTar, streamOf, type RawEntry } from "./raw-tar.ts";
 
 function gnuTar(args: string[], cwd?: string): Buffer {
   return execFileSync("/usr/bin/tar", args, { cwd, maxBuffer: 256 * 1024 * 1024, env: { ...process.env, LC_ALL: "C.UTF-8" } });

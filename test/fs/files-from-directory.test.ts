@@ -3,9 +3,9 @@ import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, uti
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createArchive } from "../../src/archive/create-archive.js";
-import type { ArchiveInputEntry } from "../../src/archive/types.js";
-import { extractArchive, filesFromDirectory } from "../../src/fs.js";
+import { createArchive } from "../../src/archive/create-archive.ts";
+import type { ArchiveInputEntry } from "../../src/archive/types.ts";
+import { extractArchive, filesFromDirectory } from "../../src/fs.ts";
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];

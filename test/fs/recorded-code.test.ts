@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { currentUser, custom, installedVersions, local } from "../../src/fs.js";
+import { currentUser, custom, installedVersions, local } from "../../src/fs.ts";
 
 let base: string;
 

@@ -1,12 +1,12 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { memoryBackend } from "../../src/backends/memory.js";
-import { fileSystemBackend } from "../../src/fs.js";
-import { bucketMetadata } from "../../src/metadata/bucket.js";
+import { memoryBackend } from "../../src/backends/memory.ts";
+import { fileSystemBackend } from "../../src/fs.ts";
+import { bucketMetadata } from "../../src/metadata/bucket.ts";
 import { describe, expect, it } from "vitest";
-import { encodeMetadata, ModelStore } from "../../src/index.js";
-import { fakeModel, runMetadataContract } from "./contract.js";
+import { encodeMetadata, ModelStore } from "../../src/index.ts";
+import { fakeModel, runMetadataContract } from "./contract.ts";
 
 runMetadataContract("bucket layout on the memory backend", async () => ({ repository: bucketMetadata({ backend: memoryBackend() }) }));
 

@@ -6,8 +6,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDatabase, usePostgresServer, type PostgresServer } from "../support/postgres-server.js";
-import { createBucket, useS3Server, type S3Server } from "../support/s3-server.js";
+import { createDatabase, usePostgresServer, type PostgresServer } from "../support/postgres-server.ts";
+import { createBucket, useS3Server, type S3Server } from "../support/s3-server.ts";
 
 const repo = resolve(import.meta.dirname, "../..");
 let work: string;

@@ -3,8 +3,8 @@
  * local JSON file, PostgreSQL) calls `runMetadataContract` in a few lines.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { ModelMetadata } from "../../src/meta.js";
-import type { MetadataRepository } from "../../src/metadata/repository.js";
+import type { ModelMetadata } from "../../src/metadata/document.ts";
+import type { MetadataRepository } from "../../src/metadata/repository.ts";
 
 /** What a repository factory hands the suite. */
 export interface MetadataSubject {

@@ -4,12 +4,12 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { memoryBackend } from "../../src/backends/memory.js";
-import { custom, local, storeFromConfigFile } from "../../src/fs.js";
-import { inMemory, memoryMetadata, type ModelStore } from "../../src/index.js";
-import { collect, text } from "../support/bytes.js";
-import { createDatabase, usePostgresServer, type PostgresServer } from "../support/postgres-server.js";
-import { createBucket, useS3Server, type S3Server } from "../support/s3-server.js";
+import { memoryBackend } from "../../src/backends/memory.ts";
+import { custom, local, storeFromConfigFile } from "../../src/fs.ts";
+import { inMemory, memoryMetadata, type ModelStore } from "../../src/index.ts";
+import { collect, text } from "../support/bytes.ts";
+import { createDatabase, usePostgresServer, type PostgresServer } from "../support/postgres-server.ts";
+import { createBucket, useS3Server, type S3Server } from "../support/s3-server.ts";
 
 let work: string;
 let pg: PostgresServer;

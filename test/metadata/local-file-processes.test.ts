@@ -6,9 +6,9 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { local, localMetadata } from "../../src/fs.js";
-import { collect, sha256 } from "../support/bytes.js";
-import { fakeModel } from "./contract.js";
+import { local, localMetadata } from "../../src/fs.ts";
+import { collect, sha256 } from "../support/bytes.ts";
+import { fakeModel } from "./contract.ts";
 
 const run = promisify(execFile);
 let work: string;

@@ -1,9 +1,9 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { localMetadata } from "../../src/node/local-metadata.js";
+import { localMetadata } from "../../src/node/local-metadata.ts";
 import { describe, expect, it } from "vitest";
-import { fakeModel, runMetadataContract } from "./contract.js";
+import { fakeModel, runMetadataContract } from "./contract.ts";
 
 runMetadataContract("local JSON file", async () => {
   const dir = await mkdtemp(join(tmpdir(), "modelstore-meta-local-"));

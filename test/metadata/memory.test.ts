@@ -1,4 +1,4 @@
-import { memoryMetadata } from "../../src/metadata/memory.js";
-import { runMetadataContract } from "./contract.js";
+import { memoryMetadata } from "../../src/metadata/memory.ts";
+import { runMetadataContract } from "./contract.ts";
 
 runMetadataContract("memory", async () => ({ repository: memoryMetadata() }));

@@ -1,10 +1,10 @@
 /** PostgreSQL specifics: migrations, constraints, indexes, failures. */
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MIGRATIONS, postgresMetadata } from "../../src/postgres.js";
-import { freePort } from "../support/s3-server.js";
-import { createDatabase, usePostgresServer, type PostgresServer } from "../support/postgres-server.js";
-import { fakeModel } from "./contract.js";
+import { MIGRATIONS, postgresMetadata } from "../../src/postgres.ts";
+import { freePort } from "../support/s3-server.ts";
+import { createDatabase, usePostgresServer, type PostgresServer } from "../support/postgres-server.ts";
+import { fakeModel } from "./contract.ts";
 
 let server: PostgresServer;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll } from "vitest";
-import { postgresMetadata } from "../../src/postgres.js";
-import { createDatabase, usePostgresServer, type PostgresServer } from "../support/postgres-server.js";
-import { runMetadataContract } from "./contract.js";
+import { postgresMetadata } from "../../src/postgres.ts";
+import { createDatabase, usePostgresServer, type PostgresServer } from "../support/postgres-server.ts";
+import { runMetadataContract } from "./contract.ts";
 
 let server: PostgresServer;
 beforeAll(async () => {

@@ -23,7 +23,7 @@ import { build, type Plugin } from "esbuild";
 import type { Options } from "tsup";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
-import tsupConfig from "../../tsup.config.js";
+import tsupConfig from "../../tsup.config.ts";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const README = join(REPO, "README.md");

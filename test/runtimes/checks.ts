@@ -14,8 +14,8 @@ import {
   readArchive,
   RUNTIME_INFO_FILE,
   type Backend,
-} from "../../src/index.js";
-import { concatBytes } from "../../src/bytes.js";
+} from "../../src/index.ts";
+import { concatBytes } from "../../src/util/bytes.ts";
 
 /** One named check: resolves when it holds, throws when it does not. */
 export interface Check {

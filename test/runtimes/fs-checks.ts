@@ -8,9 +8,9 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ModelStore } from "../../src/index.js";
-import { downloadModel, fileSystemBackend, filesFromDirectory } from "../../src/fs.js";
-import { assert, assertBytesEqual, assertEqual, noise, type Check, type ExpectedRuntime } from "./checks.js";
+import { ModelStore } from "../../src/index.ts";
+import { downloadModel, fileSystemBackend, filesFromDirectory } from "../../src/fs.ts";
+import { assert, assertBytesEqual, assertEqual, noise, type Check, type ExpectedRuntime } from "./checks.ts";
 
 export const REPO = fileURLToPath(new URL("../../", import.meta.url));
 

@@ -4,9 +4,9 @@
  * a given write of this one reaches the (memory) backend.
  */
 import { describe, expect, it } from "vitest";
-import { ModelStore, type Backend } from "../../src/index.js";
-import { memoryBackend } from "../../src/backends/memory.js";
-import { text } from "../support/bytes.js";
+import { ModelStore, type Backend } from "../../src/index.ts";
+import { memoryBackend } from "../../src/backends/memory.ts";
+import { text } from "../support/bytes.ts";
 
 type Step = { when: (method: "put" | "delete", key: string, options: Parameters<Backend["put"]>[2]) => boolean; run: () => Promise<unknown> };
 

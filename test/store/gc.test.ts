@@ -10,12 +10,12 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fileSystemBackend } from "../../src/fs.js";
-import { ModelStore, type Backend } from "../../src/index.js";
-import { s3Backend } from "../../src/s3.js";
-import { xmlElements, xmlText } from "../../src/backends/s3-xml.js";
-import { collect, sha256, text } from "../support/bytes.js";
-import { createBucket, testClient, useS3Server, type S3Server } from "../support/s3-server.js";
+import { fileSystemBackend } from "../../src/fs.ts";
+import { ModelStore, type Backend } from "../../src/index.ts";
+import { s3Backend } from "../../src/s3.ts";
+import { xmlElements, xmlText } from "../../src/backends/s3/s3-xml.ts";
+import { collect, sha256, text } from "../support/bytes.ts";
+import { createBucket, testClient, useS3Server, type S3Server } from "../support/s3-server.ts";
 
 const run = promisify(execFile);
 let work: string;

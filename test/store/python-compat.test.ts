@@ -11,10 +11,10 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createdTime, formatCreated, ModelStore, type Backend } from "../../src/index.js";
-import { memoryBackend } from "../../src/backends/memory.js";
-import { fileSystemBackend } from "../../src/fs.js";
-import { collect, sha256, text } from "../support/bytes.js";
+import { createdTime, formatCreated, ModelStore, type Backend } from "../../src/index.ts";
+import { memoryBackend } from "../../src/backends/memory.ts";
+import { fileSystemBackend } from "../../src/fs.ts";
+import { collect, sha256, text } from "../support/bytes.ts";
 
 const ROOT_PREFIX = "operatorai-model-store";
 /** `datetime.strptime(created, "%Y/%m/%d/%H:%M:%S")`, which the Python library's listing applies to every model. */
@@ -154,7 +154,7 @@ describe("a commit whose answer was lost", () => {
         const result = await inner.put(...args);
         if (!lost && args[0].includes("/versions/")) {
           lost = true;
-          throw Object.assign(new (await import("../../src/errors.js")).AlreadyExistsError(`"${args[0]}" already exists.`));
+          throw Object.assign(new (await import("../../src/util/errors.ts")).AlreadyExistsError(`"${args[0]}" already exists.`));
         }
         return result;
       },

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { memoryBackend } from "../../src/backends/memory.js";
-import { ModelStore } from "../../src/index.js";
-import { collect, sha256, text } from "../support/bytes.js";
-import { emulatedConditionalBackend } from "../support/emulated-backend.js";
-import { interceptPuts } from "../support/intercept-backend.js";
-import { runStoreSuite } from "./store-suite.js";
+import { memoryBackend } from "../../src/backends/memory.ts";
+import { ModelStore } from "../../src/index.ts";
+import { collect, sha256, text } from "../support/bytes.ts";
+import { emulatedConditionalBackend } from "../support/emulated-backend.ts";
+import { interceptPuts } from "../support/intercept-backend.ts";
+import { runStoreSuite } from "./store-suite.ts";
 
 // Every store behaviour where create-only and compare-and-swap are only emulated.
 runStoreSuite("memory with emulated conditional writes", async () => ({

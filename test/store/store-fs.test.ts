@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileSystemBackend } from "../../src/fs.js";
-import { runStoreSuite } from "./store-suite.js";
+import { fileSystemBackend } from "../../src/fs.ts";
+import { runStoreSuite } from "./store-suite.ts";
 
 runStoreSuite("file system", async () => {
   const root = await mkdtemp(join(tmpdir(), "modelstore-store-"));

@@ -1,4 +1,4 @@
-import { memoryBackend } from "../../src/backends/memory.js";
-import { runStoreSuite } from "./store-suite.js";
+import { memoryBackend } from "../../src/backends/memory.ts";
+import { runStoreSuite } from "./store-suite.ts";
 
 runStoreSuite("memory", async () => ({ backend: memoryBackend() }));

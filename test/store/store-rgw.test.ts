@@ -1,8 +1,8 @@
 import { afterAll, beforeAll } from "vitest";
-import { s3Backend } from "../../src/s3.js";
-import { useCephServer } from "../support/ceph-server.js";
-import { createBucket, type S3Server } from "../support/s3-server.js";
-import { runStoreSuite } from "./store-suite.js";
+import { s3Backend } from "../../src/s3.ts";
+import { useCephServer } from "../support/ceph-server.ts";
+import { createBucket, type S3Server } from "../support/s3-server.ts";
+import { runStoreSuite } from "./store-suite.ts";
 
 let server: S3Server;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll } from "vitest";
-import { s3Backend } from "../../src/s3.js";
-import { createBucket, useS3Server, type S3Server } from "../support/s3-server.js";
-import { runStoreSuite } from "./store-suite.js";
+import { s3Backend } from "../../src/s3.ts";
+import { createBucket, useS3Server, type S3Server } from "../support/s3-server.ts";
+import { runStoreSuite } from "./store-suite.ts";
 
 let server: S3Server;
 beforeAll(async () => {

@@ -6,11 +6,11 @@
  * metadata is in the bucket.
  */
 import { describe, expect, it, beforeEach, afterEach } from "vitest";
-import type { Backend } from "../../src/backends/backend.js";
-import { BackendError, ModelStore, readArchive, type MetadataRepository, type ModelMetadata } from "../../src/index.js";
-import { advanceLatest } from "../../src/store-documents.js";
-import { interceptPuts } from "../support/intercept-backend.js";
-import { collect, failingStream, noise, sha256, streamOf, text } from "../support/bytes.js";
+import type { Backend } from "../../src/backends/backend.ts";
+import { BackendError, ModelStore, readArchive, type MetadataRepository, type ModelMetadata } from "../../src/index.ts";
+import { advanceLatest } from "../../src/metadata/latest-pointer.ts";
+import { interceptPuts } from "../support/intercept-backend.ts";
+import { collect, failingStream, noise, sha256, streamOf, text } from "../support/bytes.ts";
 
 /** A backend for one test, and optionally the metadata repository to use with it (default: the bucket layout). */
 export type BackendFactory = () => Promise<{ backend: Backend; metadata?: MetadataRepository; cleanup?: () => Promise<void> }>;

@@ -11,12 +11,12 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fileSystemBackend } from "../../src/fs.js";
-import { ModelStore, type Backend } from "../../src/index.js";
-import { s3Backend } from "../../src/s3.js";
-import { collect, sha256 } from "../support/bytes.js";
-import { useCephServer } from "../support/ceph-server.js";
-import { createBucket, useS3Server, type S3Server } from "../support/s3-server.js";
+import { fileSystemBackend } from "../../src/fs.ts";
+import { ModelStore, type Backend } from "../../src/index.ts";
+import { s3Backend } from "../../src/s3.ts";
+import { collect, sha256 } from "../support/bytes.ts";
+import { useCephServer } from "../support/ceph-server.ts";
+import { createBucket, useS3Server, type S3Server } from "../support/s3-server.ts";
 
 const run = promisify(execFile);
 const PROCESSES = 16;

@@ -1,6 +1,6 @@
 /** Test helpers for bytes and streams. */
 import { createHash, randomBytes } from "node:crypto";
-import { concatBytes } from "../../src/bytes.js";
+import { concatBytes } from "../../src/util/bytes.ts";
 
 export const text = (s: string) => new TextEncoder().encode(s);
 

@@ -12,7 +12,7 @@
  */
 import { createServer, type Server } from "node:http";
 import { fileURLToPath } from "node:url";
-import { startScriptedServer, type S3Server } from "./s3-server.js";
+import { startScriptedServer, type S3Server } from "./s3-server.ts";
 
 const SCRIPT = fileURLToPath(new URL("./ceph.sh", import.meta.url));
 // As ceph.sh creates the S3 user.

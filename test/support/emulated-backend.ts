@@ -4,8 +4,8 @@
  * pause between the check and the write stands for a loaded machine or a slow
  * network, where a racing writer's check lands in between; tests choose it.
  */
-import type { Backend, PutOptions } from "../../src/backends/backend.js";
-import { checkPrecondition } from "../../src/backends/s3-conditional.js";
+import type { Backend, PutOptions } from "../../src/backends/backend.ts";
+import { checkPrecondition } from "../../src/backends/s3/s3-conditional.ts";
 
 /** Options of {@link emulatedConditionalBackend}. */
 export interface EmulatedOptions {

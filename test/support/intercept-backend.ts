@@ -3,7 +3,7 @@
  * make a write hang or a process die at one exact key. Every other call goes
  * straight to the backend (bound, so classes with private fields work).
  */
-import type { Backend, PutOptions } from "../../src/backends/backend.js";
+import type { Backend, PutOptions } from "../../src/backends/backend.ts";
 
 type Put = Backend["put"];
 

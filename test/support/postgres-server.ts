@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import postgres from "postgres";
-import { freePort } from "./s3-server.js";
+import { freePort } from "./s3-server.ts";
 
 const run = promisify(execFile);
 

@@ -7,7 +7,7 @@
  */
 import { createServer, request, type Server } from "node:http";
 import { AwsV4Signer } from "aws4fetch";
-import type { S3Server } from "./s3-server.js";
+import type { S3Server } from "./s3-server.ts";
 
 /** A running proxy; `ifMatch` holds every `If-Match` header it was sent. */
 export interface QuotedEtagProxy {

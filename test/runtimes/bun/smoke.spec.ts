@@ -4,9 +4,9 @@
  * test/runtimes/run.mjs: bun test ./test/runtimes/bun/
  */
 import { test } from "bun:test";
-import { s3Backend } from "../../../src/s3.js";
-import { coreChecks, s3Checks, s3Options, s3TargetFromEnv, type Check, type ExpectedRuntime } from "../checks.js";
-import { fsChecks, REPO } from "../fs-checks.js";
+import { s3Backend } from "../../../src/s3.ts";
+import { coreChecks, s3Checks, s3Options, s3TargetFromEnv, type Check, type ExpectedRuntime } from "../checks.ts";
+import { fsChecks, REPO } from "../fs-checks.ts";
 
 declare const Bun: { version: string };
 

@@ -5,9 +5,9 @@
  * `deno check` of every public entry point. Run by test/runtimes/run.mjs:
  *   deno test -A --cached-only test/runtimes/deno/
  */
-import { s3Backend } from "../../../src/s3.js";
-import { assert, assertBytesEqual, assertEqual, coreChecks, s3Checks, s3Options, s3TargetFromEnv, type Check, type ExpectedRuntime } from "../checks.js";
-import { fsChecks, inTempDir, REPO, run } from "../fs-checks.js";
+import { s3Backend } from "../../../src/s3.ts";
+import { assert, assertBytesEqual, assertEqual, coreChecks, s3Checks, s3Options, s3TargetFromEnv, type Check, type ExpectedRuntime } from "../checks.ts";
+import { fsChecks, inTempDir, REPO, run } from "../fs-checks.ts";
 
 // The runner passes what `deno --version` printed; the suite falls back to Deno's own report.
 const expected: ExpectedRuntime = { name: "deno", label: Deno.env.get("EXPECTED_RUNTIME") ?? `deno:${Deno.version.deno}` };

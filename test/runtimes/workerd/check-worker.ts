@@ -3,8 +3,8 @@
  * workerd and answers with their results as JSON, which workerd.spec.ts
  * (on Node) turns into one test each. Bundled by examples/edge-worker/build.mjs.
  */
-import { s3Backend } from "../../../src/s3.js";
-import { coreChecks, s3Checks, s3Options, s3TargetFromEnv, type Check } from "../checks.js";
+import { s3Backend } from "../../../src/s3.ts";
+import { coreChecks, s3Checks, s3Options, s3TargetFromEnv, type Check } from "../checks.ts";
 
 /** What one check did inside workerd. */
 export interface CheckResult {

@@ -10,10 +10,10 @@ import { dirname, resolve } from "node:path";
 import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleWorker, WORKER_ENTRY } from "../../../examples/edge-worker/build.mjs";
-import { ModelStore, type ModelMetadata } from "../../../src/index.js";
-import { s3Backend } from "../../../src/s3.js";
-import { createBucket, useS3Server, type S3Server } from "../../support/s3-server.js";
-import { COMPATIBILITY_DATE } from "./compat.js";
+import { ModelStore, type ModelMetadata } from "../../../src/index.ts";
+import { s3Backend } from "../../../src/s3.ts";
+import { createBucket, useS3Server, type S3Server } from "../../support/s3-server.ts";
+import { COMPATIBILITY_DATE } from "./compat.ts";
 
 const MiB = 1024 * 1024;
 const BIG = 150 * MiB; // over a worker's 128 MB of memory

@@ -6,9 +6,9 @@
 import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleWorker } from "../../../examples/edge-worker/build.mjs";
-import { createBucket, useS3Server, type S3Server } from "../../support/s3-server.js";
-import { workerChecks, type CheckResult } from "./check-worker.js";
-import { COMPATIBILITY_DATE } from "./compat.js";
+import { createBucket, useS3Server, type S3Server } from "../../support/s3-server.ts";
+import { workerChecks, type CheckResult } from "./check-worker.ts";
+import { COMPATIBILITY_DATE } from "./compat.ts";
 
 const ENTRY = new URL("./check-worker.ts", import.meta.url).pathname;
 

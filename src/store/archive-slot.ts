@@ -1,0 +1,58 @@
+/**
+ * Choosing the key an upload's archive goes to, so that no two uploads ever
+ * share one (see {@link claimArchiveKey}).
+ */
+import type { Backend } from "../backends/backend.ts";
+import { hasErrorCode, throwIfAborted } from "../util/errors.ts";
+import type { BucketLayout } from "../metadata/layout.ts";
+
+// How many seconds an upload tries before taking a key with its model id. Bursts of
+// uploads (more than one a second) would otherwise claim ever further ahead of the
+// clock, each later upload paying one refused PUT per second already taken.
+const MAX_ARCHIVE_SLOTS = 3;
+
+/**
+ * Reserves the key an upload's archive goes to.
+ *
+ * Where the backend enforces create-only writes, that is the layout's
+ * `<datetime>/artifacts.tar.gz`, claimed with a placeholder and moving to the
+ * next second while another upload holds it; after a few taken seconds (a burst
+ * of uploads), `<datetime>/<model-id>/artifacts.tar.gz` as below.
+ *
+ * Where it cannot (create-only is emulated by a check, then a write), no claim
+ * is safe: two uploads can both pass the check, and under load the second write
+ * lands after every read-back, so one archive silently replaces the other. Those
+ * uploads get `<datetime>/<model-id>/artifacts.tar.gz` instead, a key no other
+ * model can share, and no placeholder at all.
+ */
+export async function claimArchiveKey(
+  backend: Backend,
+  layout: BucketLayout,
+  domain: string,
+  modelId: string,
+  created: Date,
+  signal?: AbortSignal,
+): Promise<string> {
+  const capabilities = backend.resolveCapabilities ? await backend.resolveCapabilities({ signal }) : backend.capabilities;
+  if (!capabilities.conditionalWrites) return layout.archiveKey(domain, created, modelId);
+  for (let slot = 0; slot < MAX_ARCHIVE_SLOTS; slot++) {
+    throwIfAborted(signal);
+    const key = layout.archiveKey(domain, new Date(created.getTime() + slot * 1000));
+    try {
+      // A placeholder: no metadata points at it, so readers never see it, and the real archive replaces it.
+      await backend.put(key, ARCHIVE_PLACEHOLDER, { signal, ifNoneMatch: "*", contentType: "application/gzip" });
+    } catch (error) {
+      if (!hasErrorCode(error, "ALREADY_EXISTS")) throw error;
+      continue;
+    }
+    if (backend.capabilities.conditionalWrites) return key;
+    // The backend found out meanwhile that it cannot enforce create-only (an S3
+    // server answered 501): this claim proves nothing, so take a key of our own.
+    // The placeholder stays: it may already be someone else's; gc() collects it.
+    return layout.archiveKey(domain, created, modelId);
+  }
+  return layout.archiveKey(domain, created, modelId);
+}
+
+/** What a claimed slot holds until the archive replaces it: recognisably not a gzip stream. */
+export const ARCHIVE_PLACEHOLDER = new TextEncoder().encode("modelstore upload claim\n");

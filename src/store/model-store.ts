@@ -1,0 +1,355 @@
+/**
+ * The ModelStore: upload, list, inspect, read and delete models, with the
+ * archives in one {@link Backend} (the artifact repository) and their
+ * descriptions in one {@link MetadataRepository} (by default the bucket layout
+ * shared with the Python modelstore, in the same backend). Knows both
+ * interfaces only, never a concrete backend or repository.
+ */
+import { v4 as uuidv4 } from "uuid";
+import { createArchive } from "../archive/create-archive.ts";
+import { readArchive } from "../archive/read-archive.ts";
+import type { Backend, StorageLocation } from "../backends/backend.ts";
+import { AlreadyExistsError, IntegrityError, hasErrorCode, NotFoundError, throwIfAborted } from "../util/errors.ts";
+import { BucketLayout, DEFAULT_ROOT_PREFIX } from "../metadata/layout.ts";
+import { formatCreated, type ModelMetadata, type UploadedModel } from "../metadata/document.ts";
+import type { DeleteOptions, EnsureTaskOptions, ListTasksOptions, ModelStoreOptions, ReadOptions, UploadOptions } from "./options.ts";
+import { bucketMetadata } from "../metadata/bucket.ts";
+import { taskInOtherProject } from "../metadata/errors.ts";
+import { DEFAULT_PROJECT, type MetadataRepository, type ProjectRecord, type TaskRecord } from "../metadata/repository.ts";
+import { validateDomain, validateModelId, validateProject } from "../metadata/names.ts";
+import { detectRuntime } from "../archive/runtime-info.ts";
+import { claimArchiveKey } from "./archive-slot.ts";
+import { collectGarbage, type GcOptions, type GcReport } from "./gc.ts";
+import { verifyingStream } from "../digest/verifying-stream.ts";
+import { digestingStream, type DigestResult } from "../digest/sha256.ts";
+import { DEPENDENCY_VERSIONS, LIBRARY_VERSION } from "../util/version.ts";
+
+export type { GcItem, GcOptions, GcReport } from "./gc.ts";
+export type { DeleteOptions, EnsureTaskOptions, ListTasksOptions, ModelStoreOptions, ReadOptions, UploadOptions, UploadProgress } from "./options.ts";
+
+
+/** Uploads, lists, reads and deletes models, projects and tasks. */
+export class ModelStore {
+  /** The artifact repository: where archives are stored. */
+  readonly backend: Backend;
+  /** The metadata repository: where model documents, tasks and projects live. */
+  readonly metadata: MetadataRepository;
+  /** Where archives (and, with the default metadata, documents) live in the backend. */
+  readonly layout: BucketLayout;
+  /** Recorded as `code.user` by every upload, before the environment's user (see {@link ModelStoreOptions.user}). */
+  readonly user: string | undefined;
+
+  constructor(options: ModelStoreOptions) {
+    this.backend = options.backend;
+    this.user = options.user;
+    this.layout = new BucketLayout(options.rootPrefix ?? DEFAULT_ROOT_PREFIX);
+    this.metadata = options.metadata ?? bucketMetadata({ backend: options.backend, rootPrefix: this.layout.root });
+  }
+
+  /**
+   * Archives the files and stores the archive in a create-only slot, then
+   * records its metadata. On any failure or abort the archive is removed again
+   * and no model becomes visible (the repository's write is itself all or nothing).
+   */
+  async upload(domain: string, options: UploadOptions): Promise<UploadedModel> {
+    validateDomain(domain);
+    const project = options.project === undefined ? undefined : validateProject(options.project);
+    const modelId = validateModelId(options.modelId ?? uuidv4());
+    const { signal } = options;
+    if (await this.metadata.getModel(domain, modelId, { signal })) {
+      throw new AlreadyExistsError(
+        `Model "${modelId}" already exists in domain "${domain}". Choose another modelId, or omit it to get a UUID4.`,
+      );
+    }
+    if (project !== undefined) {
+      // Checked before any byte is written; the repository checks again atomically.
+      const task = await this.metadata.getTask(domain, { signal });
+      if (task && task.project !== project) throw taskInOtherProject(domain, task.project, project);
+    }
+    const created = new Date();
+    const archiveKey = await claimArchiveKey(this.backend, this.layout, domain, modelId, created, signal);
+    let recorded: UploadedModel | undefined; // set once the repository was asked to record the model
+    try {
+      let digest: DigestResult | undefined;
+      const archive = digestingStream(
+        createArchive({ files: options.files, extras: options.extras }, { ...options.archive, dependencies: options.dependencies, signal }),
+        (result) => (digest = result),
+        options.onProgress && ((bytes) => options.onProgress!({ bytes })),
+      );
+      await this.backend.put(archiveKey, archive, { signal, contentType: "application/gzip" });
+      const metadata = this.describe(domain, modelId, created, archiveKey, digest!, options);
+      throwIfAborted(signal);
+      recorded = metadata;
+      await this.metadata.addModel(metadata, { project, signal });
+      return metadata;
+    } catch (error) {
+      // A commit whose answer was lost (a dropped connection) did record the model:
+      // then the archive must stay, or the metadata would point at nothing.
+      // Its archive key was claimed create-only, so a record naming that key and sha256 is this upload's.
+      if (recorded && (await this.holdsRecord(recorded))) return recorded;
+      await this.removeQuietly([archiveKey]);
+      if (hasErrorCode(error, "ALREADY_EXISTS")) {
+        throw new AlreadyExistsError(`Model "${modelId}" was uploaded to domain "${domain}" by someone else meanwhile. Choose another modelId.`, { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  /** Domains (tasks) in the store, sorted by name. */
+  async listDomains(options: ReadOptions = {}): Promise<string[]> {
+    return (await this.metadata.listTasks(options)).map((task) => task.name);
+  }
+
+  /** Ids of a domain's models, in no promised order (cheap: no documents read where the repository allows). */
+  async listModelIds(domain: string, options: ReadOptions = {}): Promise<string[]> {
+    return this.metadata.listModelIds(validateDomain(domain), options);
+  }
+
+  /** Metadata of every model in a domain, newest first. An unknown domain lists nothing. */
+  async listModels(domain: string, options: ReadOptions = {}): Promise<ModelMetadata[]> {
+    return this.metadata.listModels(validateDomain(domain), options);
+  }
+
+  /** One model's metadata. @throws NotFoundError when the domain or model does not exist */
+  async getModelInfo(domain: string, modelId: string, options: ReadOptions = {}): Promise<ModelMetadata> {
+    const metadata = await this.metadata.getModel(validateDomain(domain), validateModelId(modelId), options);
+    if (metadata) return metadata;
+    throw await this.notFound(domain, modelId, options);
+  }
+
+  /** The newest model's metadata. @throws NotFoundError when the domain has no models */
+  async getLatest(domain: string, options: ReadOptions = {}): Promise<ModelMetadata> {
+    const metadata = await this.metadata.latestModel(validateDomain(domain), options);
+    if (metadata) return metadata;
+    throw new NotFoundError(`Domain "${domain}" has no models. List the domains with store.listDomains(), or upload one with store.upload("${domain}", ...).`);
+  }
+
+  /** True when the domain holds a model with this id. */
+  async modelExists(domain: string, modelId: string, options: ReadOptions = {}): Promise<boolean> {
+    return (await this.metadata.getModel(validateDomain(domain), validateModelId(modelId), options)) !== null;
+  }
+
+  /** A project. @throws NotFoundError when it does not exist */
+  async getProject(name: string, options: ReadOptions = {}): Promise<ProjectRecord> {
+    const project = await this.metadata.getProject(validateProject(name), options);
+    if (project) return project;
+    throw new NotFoundError(`Project "${name}" does not exist. List the projects with store.listProjects(), or create it with store.ensureProject("${name}").`);
+  }
+
+  /** Gets a project, creating it when missing. */
+  async ensureProject(name: string, options: ReadOptions = {}): Promise<ProjectRecord> {
+    return this.metadata.ensureProject(validateProject(name), options);
+  }
+
+  /** Every project, sorted by name; the default project ("default") is always there. */
+  async listProjects(options: ReadOptions = {}): Promise<ProjectRecord[]> {
+    return this.metadata.listProjects(options);
+  }
+
+  /**
+   * Deletes a project. With `cascade`, its tasks go too, with their models'
+   * metadata and archives; without, a project that has tasks fails with `ConflictError`.
+   * The default project itself always exists: `cascade` empties it.
+   * @throws NotFoundError when it does not exist
+   */
+  async deleteProject(name: string, options: DeleteOptions = {}): Promise<void> {
+    await this.getProject(name, options);
+    if (options.cascade) {
+      for (const task of await this.metadata.listTasks({ project: name, signal: options.signal })) {
+        await this.deleteTask(task.name, options);
+      }
+      if (name === DEFAULT_PROJECT) return;
+    }
+    await this.metadata.deleteProject(name, options);
+  }
+
+  /** A task (domain) and its project. @throws NotFoundError when it does not exist */
+  async getTask(name: string, options: ReadOptions = {}): Promise<TaskRecord> {
+    const task = await this.metadata.getTask(validateDomain(name), options);
+    if (task) return task;
+    throw new NotFoundError(`Task "${name}" does not exist. List the tasks with store.listTasks(), or create it with store.ensureTask("${name}").`);
+  }
+
+  /**
+   * Gets a task, creating it (in `options.project`, created too when missing) when it does not exist.
+   * @throws ConflictError when the task exists in another project
+   */
+  async ensureTask(name: string, options: EnsureTaskOptions = {}): Promise<TaskRecord> {
+    const project = options.project === undefined ? DEFAULT_PROJECT : validateProject(options.project);
+    return this.metadata.ensureTask(validateDomain(name), project, options);
+  }
+
+  /** Tasks sorted by name: all, or one project's. @throws NotFoundError for an unknown project */
+  async listTasks(options: ListTasksOptions = {}): Promise<TaskRecord[]> {
+    if (options.project !== undefined) await this.getProject(options.project, options);
+    return this.metadata.listTasks(options);
+  }
+
+  /**
+   * Deletes a task. With `cascade`, its models go too (metadata, then archive,
+   * oldest first so the latest moves once); without, a task that still holds
+   * models fails with `ConflictError`.
+   * @throws NotFoundError when it does not exist
+   */
+  async deleteTask(name: string, options: DeleteOptions = {}): Promise<void> {
+    await this.getTask(name, options);
+    if (options.cascade) {
+      const models = await this.metadata.listModels(name, options);
+      const readable = new Set(models.map((model) => model.model.model_id));
+      // Documents too corrupt to list go first (their archives stay: see deleteModel).
+      for (const id of await this.metadata.listModelIds(name, options)) {
+        if (!readable.has(id)) await this.deleteDescribed(name, id, undefined, options);
+      }
+      for (const model of models.reverse()) await this.deleteDescribed(name, model.model.model_id, model, options);
+    }
+    await this.metadata.deleteTask(name, options);
+  }
+
+  /**
+   * Removes what interrupted uploads left behind, once older than
+   * `olderThanMs` (24 hours by default, so that running uploads are safe): the
+   * backend's temp files and stale locks (file system) or incomplete multipart
+   * uploads (S3), and archives or slot placeholders that no model points at.
+   * Models, and anything a model points at, are never touched; a domain with an
+   * unreadable document is skipped and named in the report.
+   */
+  async gc(options: GcOptions = {}): Promise<GcReport> {
+    return collectGarbage({ backend: this.backend, metadata: this.metadata, layout: this.layout, keyOf: (location, id) => this.keyOf(location, id) }, options);
+  }
+
+  /** Releases the metadata repository's connections (PostgreSQL); a no-op for the others. */
+  async close(): Promise<void> {
+    await this.metadata.close?.();
+  }
+
+  /**
+   * Streams a model's `.tar.gz` (the latest when `modelId` is omitted). The size
+   * and sha256 are verified as it streams: a mismatch fails the stream with IntegrityError.
+   */
+  async getArchive(domain: string, modelId?: string, options: ReadOptions = {}): Promise<ReadableStream<Uint8Array>> {
+    const metadata = modelId === undefined ? await this.getLatest(domain, options) : await this.getModelInfo(domain, modelId, options);
+    return this.openArchive(metadata, options);
+  }
+
+  /** Streams an archive described by `metadata`, verifying it. */
+  async openArchive(metadata: ModelMetadata, options: ReadOptions = {}): Promise<ReadableStream<Uint8Array>> {
+    const { domain, model_id: id } = metadata.model;
+    const key = this.keyOf(metadata.storage, id);
+    const body = await this.backend.get(key, { signal: options.signal });
+    if (!body) {
+      throw new NotFoundError(
+        `The archive of model "${id}" in domain "${domain}" is missing at "${key}". Its metadata is stale; remove it with store.deleteModel("${domain}", "${id}").`,
+      );
+    }
+    // Models uploaded by the Python library record no size or sha256 to check against.
+    if (!metadata.archive) return body;
+    return body.pipeThrough(verifyingStream(metadata.archive, `The archive of model "${id}" in domain "${domain}"`));
+  }
+
+  /**
+   * Streams one file out of a model's archive (the latest when `modelId` is
+   * undefined) without buffering the archive; `null` when the model has no such file.
+   * Reading stops at the end of that file: the rest of the archive is not fetched.
+   */
+  async readFile(domain: string, modelId: string | undefined, path: string, options: ReadOptions = {}): Promise<ReadableStream<Uint8Array> | null> {
+    const metadata = modelId === undefined ? await this.getLatest(domain, options) : await this.getModelInfo(domain, modelId, options);
+    return this.openFile(metadata, path, options);
+  }
+
+  /**
+   * Streams one file out of the archive described by `metadata`, like
+   * {@link readFile} but without reading the metadata again (a server that
+   * already holds it reads nothing but the archive, up to the end of the file).
+   */
+  async openFile(metadata: ModelMetadata, path: string, options: ReadOptions = {}): Promise<ReadableStream<Uint8Array> | null> {
+    const wanted = path.replace(/^(\.\/|\/)+/, "");
+    const archive = await this.openArchive(metadata, options);
+    const entries = readArchive(archive, { signal: options.signal })[Symbol.asyncIterator]();
+    for (;;) {
+      const { done, value: entry } = await entries.next();
+      if (done) return null;
+      if (entry.type !== "file" || entry.path !== wanted) continue;
+      const reader = entry.body.getReader();
+      const finish = () => void entries.return?.().catch(() => undefined);
+      return new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          const { done: ended, value } = await reader.read();
+          if (ended) {
+            controller.close();
+            finish();
+          } else controller.enqueue(value);
+        },
+        async cancel(reason) {
+          await reader.cancel(reason);
+          finish();
+        },
+      });
+    }
+  }
+
+  /**
+   * Removes a model's metadata, then its archive. If it was the latest, the
+   * latest becomes the newest remaining model (`latest.json` is moved or removed).
+   * A document that is corrupt or describes another model (copied by hand) is
+   * removed, but the archive it names is left alone: it may be another model's.
+   */
+  async deleteModel(domain: string, modelId: string, options: ReadOptions = {}): Promise<void> {
+    let metadata: ModelMetadata | undefined;
+    try {
+      metadata = await this.getModelInfo(domain, modelId, options);
+    } catch (error) {
+      if (!hasErrorCode(error, "INTEGRITY")) throw error;
+    }
+    await this.deleteDescribed(validateDomain(domain), validateModelId(modelId), metadata, options);
+  }
+
+  private async deleteDescribed(domain: string, id: string, metadata: ModelMetadata | undefined, options: ReadOptions): Promise<void> {
+    // Metadata first: a reader must never find a model whose archive is gone.
+    await this.metadata.deleteModel(domain, id, options);
+    if (metadata) await this.backend.delete(this.keyOf(metadata.storage, id), options);
+  }
+
+  private describe(domain: string, modelId: string, created: Date, archiveKey: string, archive: { size: number; sha256: string }, options: UploadOptions): UploadedModel {
+    const runtime = detectRuntime();
+    return {
+      model: { domain, model_id: modelId, ...(options.modelType ? { model_type: options.modelType } : {}) },
+      storage: this.backend.locate?.(archiveKey) ?? { type: this.backend.name, prefix: archiveKey },
+      modelstore: LIBRARY_VERSION,
+      code: {
+        runtime: runtime.label,
+        user: this.user ?? runtime.user ?? "unknown",
+        created: formatCreated(created),
+        created_at: created.toISOString(),
+        dependencies: { ...DEPENDENCY_VERSIONS, ...options.dependencies },
+      },
+      ...(options.extraMetadata !== undefined ? { extra: options.extraMetadata } : {}),
+      archive,
+    };
+  }
+
+  private keyOf(location: StorageLocation, modelId: string): string {
+    const key = this.backend.keyOf ? this.backend.keyOf(location) : location.prefix;
+    if (!key) throw new IntegrityError(`The metadata of model "${modelId}" does not say where its archive is (storage.prefix is missing).`);
+    return key;
+  }
+
+  private async notFound(domain: string, modelId: string, options: ReadOptions): Promise<NotFoundError> {
+    const domainExists = (await this.metadata.getTask(domain, options)) !== null;
+    return domainExists
+      ? new NotFoundError(`Model "${modelId}" does not exist in domain "${domain}". List the domain's models with store.listModels("${domain}").`)
+      : new NotFoundError(`Domain "${domain}" does not exist (looking for model "${modelId}"). List the domains with store.listDomains().`);
+  }
+
+  /** True when the repository holds exactly `metadata` (same id and archive). */
+  private async holdsRecord(metadata: ModelMetadata): Promise<boolean> {
+    const found = await this.metadata.getModel(metadata.model.domain, metadata.model.model_id).catch(() => null);
+    return found !== null && found.archive?.sha256 === metadata.archive?.sha256 && this.keyOf(found.storage, found.model.model_id) === this.keyOf(metadata.storage, metadata.model.model_id);
+  }
+
+  private async removeQuietly(keys: string[]): Promise<void> {
+    for (const key of keys) {
+      // Cleanup runs after the caller's signal may have fired, so it takes none.
+      await this.backend.delete(key).catch(() => undefined);
+    }
+  }
+}
