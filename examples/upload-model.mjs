@@ -1,7 +1,7 @@
 // The main job on the embedded default: upload examples/model to a file-system
 // store in ./.modelstore, then read it back. Run with `npm run demo`.
-import { ModelStore } from "modelstore";
-import { fileSystemBackend, filesFromDirectory } from "modelstore/fs";
+import { ModelStore } from "modelstore-js";
+import { fileSystemBackend, filesFromDirectory } from "modelstore-js/fs";
 
 const store = new ModelStore({ backend: fileSystemBackend({ root: ".modelstore" }) });
 

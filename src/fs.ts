@@ -1,5 +1,5 @@
 /**
- * `modelstore/fs`: everything that needs a local file system. Kept out of
+ * `modelstore-js/fs`: everything that needs a local file system. Kept out of
  * the core entry point so edge bundles never see `node:` imports.
  */
 export { fileSystemBackend } from "./backends/fs/fs.ts";

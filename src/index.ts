@@ -1,7 +1,7 @@
 /**
  * modelstore: the runtime-neutral core. No Node APIs and no backend
  * dependencies here; backends that need them live behind their own entry
- * points (`modelstore/fs`, `modelstore/s3`).
+ * points (`modelstore-js/fs`, `modelstore-js/s3`).
  */
 export {
   ModelStore,

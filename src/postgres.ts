@@ -1,5 +1,5 @@
 /**
- * `modelstore/postgres`: model metadata, tasks and projects in PostgreSQL.
+ * `modelstore-js/postgres`: model metadata, tasks and projects in PostgreSQL.
  * Kept out of the core entry point because it loads the `postgres` driver (an
  * optional peer dependency: `npm install postgres`).
  */

@@ -1,5 +1,5 @@
 /**
- * The `modelstore/s3` entry: the S3 backend on its own subpath, so bundles that
+ * The `modelstore-js/s3` entry: the S3 backend on its own subpath, so bundles that
  * do not use S3 never include aws4fetch.
  */
 export { s3Backend, type S3Backend, type S3BackendOptions, type S3Credentials, type S3CredentialsProvider } from "./backends/s3/s3.ts";

@@ -7,11 +7,11 @@
  * --allow-read/--allow-write: the model directory and the store (default ./.modelstore).
  * --allow-env=USER,USERNAME is optional: with it the metadata records who uploaded
  * (`code.user`); without it Deno prompts on a terminal, and "unknown" is recorded.
- * In your own project import "jsr:@modelstore/modelstore" / "npm:modelstore" instead:
- * this repository's deno.json maps "modelstore" to its sources.
+ * In your own project import "jsr:@modelstore-js/modelstore-js" / "npm:modelstore-js" instead:
+ * this repository's deno.json maps "modelstore-js" to its sources.
  */
-import { ModelStore } from "modelstore";
-import { downloadModel, fileSystemBackend, filesFromDirectory } from "modelstore/fs";
+import { ModelStore } from "modelstore-js";
+import { downloadModel, fileSystemBackend, filesFromDirectory } from "modelstore-js/fs";
 
 const root = Deno.args[0] ?? ".modelstore";
 const modelDir = new URL("../model", import.meta.url).pathname;

@@ -17,8 +17,8 @@
  * tsconfig.json `paths` points the name at src/, which esbuild (build.mjs,
  * wrangler) and tsc both follow.
  */
-import { ModelStore, ModelStoreError, type ModelMetadata } from "modelstore";
-import { s3Backend } from "modelstore/s3";
+import { ModelStore, ModelStoreError, type ModelMetadata } from "modelstore-js";
+import { s3Backend } from "modelstore-js/s3";
 
 /** The worker's bindings (wrangler `vars` and secrets). */
 export interface Env {

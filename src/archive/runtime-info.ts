@@ -18,7 +18,7 @@ export interface RuntimeInfo {
   /**
    * The user, from LOGNAME, USER, LNAME or USERNAME (the first set), as
    * Python's `getpass.getuser()` reads them; the OS account is looked up by the
-   * Node-only `currentUser()` of `modelstore/fs`, not here.
+   * Node-only `currentUser()` of `modelstore-js/fs`, not here.
    */
   user?: string;
 }

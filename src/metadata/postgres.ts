@@ -6,7 +6,7 @@
  * resolve the task id in a scalar subquery, not a join, so that the planner
  * walks the `(task_id, created desc, …)` index in order instead of sorting. Uses porsager's
  * `postgres` driver, which runs on Node, Deno and Bun; it is an optional peer
- * dependency, loaded only through `modelstore/postgres`.
+ * dependency, loaded only through `modelstore-js/postgres`.
  */
 import postgres, { type Sql, type TransactionSql } from "postgres";
 import { BackendError, ModelStoreError } from "../util/errors.ts";

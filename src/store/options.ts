@@ -19,7 +19,7 @@ export interface ModelStoreOptions {
    * Recorded as `code.user` by every upload.
    * @default LOGNAME, USER, LNAME or USERNAME, the first set, as Python's `getpass.getuser()`;
    * "unknown" when none is. The Node factories (`local`, `custom`) and the CLI pass
-   * `currentUser()` from `modelstore/fs`, which falls back to the OS account.
+   * `currentUser()` from `modelstore-js/fs`, which falls back to the OS account.
    */
   user?: string;
 }
@@ -73,7 +73,7 @@ export interface UploadOptions {
   /**
    * Exact versions of the libraries the model needs (`{ "onnxruntime-node": "1.20.1" }`),
    * recorded in `code.dependencies` and `runtime-info.json` next to this library's own.
-   * On Node, `installedVersions()` from `modelstore/fs` reads them from node_modules.
+   * On Node, `installedVersions()` from `modelstore-js/fs` reads them from node_modules.
    */
   dependencies?: Record<string, string>;
   /** Archive settings (compression level, engine, determinism). */

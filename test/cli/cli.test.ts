@@ -248,7 +248,7 @@ describe("modelstore CLI", () => {
     expect(up.stderr).toBe("");
     const meta = JSON.parse(up.stdout);
     expect(meta.code.user).toBe(userInfo().username);
-    expect(meta.code.dependencies).toEqual({ modelstore: expect.stringMatching(/^\d+\.\d+\.\d+/), "onnxruntime-node": "1.20.1", "left-pad": "1.3.0" });
+    expect(meta.code.dependencies).toEqual({ "modelstore-js": expect.stringMatching(/^\d+\.\d+\.\d+/), "onnxruntime-node": "1.20.1", "left-pad": "1.3.0" });
     const missing = cli(["upload", "recorded", "model", "--dependency", "not-installed"]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('Cannot record the version of "not-installed"');

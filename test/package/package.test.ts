@@ -23,7 +23,7 @@ const pkg = JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as {
 };
 /** The package's entry points other than ./package.json, e.g. [".", "./fs", ...]. */
 const subpaths = Object.keys(pkg.exports).filter((subpath) => subpath !== "./package.json");
-/** What a user writes to import each entry point: "modelstore", "modelstore/fs", ... */
+/** What a user writes to import each entry point: "modelstore-js", "modelstore-js/fs", ... */
 const specifiers = subpaths.map((subpath) => pkg.name + subpath.slice(1));
 const [major, minor] = process.versions.node.split(".").map(Number) as [number, number];
 /** require() of an ES module without a flag: Node 20.19 and 22.12 onwards. */

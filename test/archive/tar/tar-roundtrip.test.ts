@@ -28,7 +28,7 @@ describe("createArchive → readArchive", () => {
     const info = JSON.parse(new TextDecoder().decode(entries[0]!.bytes));
     expect(info.runtime.name).toBe("node");
     // This library's exact version; its own dependencies' declared ranges are no fact about the model.
-    expect(info.dependencies).toEqual({ modelstore: info.modelstore });
+    expect(info.dependencies).toEqual({ "modelstore-js": info.modelstore });
   });
 
   test("records caller dependencies in runtime-info.json", async () => {
