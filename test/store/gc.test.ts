@@ -8,14 +8,13 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fileSystemBackend } from "../../src/fs.ts";
 import { ModelStore, type Backend } from "../../src/index.ts";
-import { s3Backend } from "../../src/s3.ts";
 import { xmlElements, xmlText } from "../../src/backends/s3/s3-xml.ts";
 import { collect, sha256, text } from "../support/bytes.ts";
-import { createBucket, testClient, useS3Server, type S3Server } from "../support/s3-server.ts";
+import { bundleFixture } from "../support/child-fixture.ts";
+import { backendOn, createBucket, serverEnv, testClient, useS3Server, type S3Server } from "../support/s3-server.ts";
 
 const run = promisify(execFile);
 let work: string;
@@ -24,8 +23,7 @@ let server: S3Server;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "modelstore-gc-"));
-  child = join(work, "crash-upload.mjs");
-  await build({ entryPoints: [join(import.meta.dirname, "fixtures/crash-upload.ts")], bundle: true, platform: "node", format: "esm", outfile: child, logLevel: "error", external: ["postgres"] });
+  child = await bundleFixture(join(import.meta.dirname, "fixtures/crash-upload.ts"), work);
   server = await useS3Server();
 }, 300_000);
 afterAll(async () => {
@@ -103,19 +101,8 @@ describe("store.gc() on the file system", () => {
 describe("store.gc() on S3 (Swift)", () => {
   it("aborts the incomplete multipart upload and removes the orphan archive that killed uploads left", async () => {
     const bucket = await createBucket(server, "gc");
-    const env = {
-      ...process.env,
-      S3_ENDPOINT: server.endpoint,
-      S3_REGION: server.region,
-      S3_ACCESS_KEY_ID: server.accessKeyId,
-      S3_SECRET_ACCESS_KEY: server.secretAccessKey,
-    };
-    const backend = s3Backend({
-      bucket,
-      endpoint: server.endpoint,
-      region: server.region,
-      credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
-    });
+    const env = serverEnv(server);
+    const backend = backendOn(server, bucket);
     const store = new ModelStore({ backend });
     const kept = await store.upload("crashes", { files: [{ path: "model.json", body: text('{"kept": true}') }] });
     const unfinished = async () => {

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll } from "vitest";
-import { s3Backend } from "../../src/s3.ts";
 import { useCephServer } from "../support/ceph-server.ts";
-import { createBucket, type S3Server } from "../support/s3-server.ts";
+import { backendOn, createBucket, type S3Server } from "../support/s3-server.ts";
 import { runStoreSuite } from "./store-suite.ts";
 
 let server: S3Server;
@@ -13,11 +12,6 @@ afterAll(() => server?.stop());
 // Ceph RGW enforces conditional writes (If-Match with the bare etag only): the store's native path.
 runStoreSuite("S3 (Ceph RGW, conditional writes enforced)", async () => {
   const bucket = await createBucket(server, "store");
-  const backend = s3Backend({
-    bucket,
-    endpoint: server.endpoint,
-    region: server.region,
-    credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
-  });
+  const backend = backendOn(server, bucket);
   return { backend };
 });

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll } from "vitest";
-import { s3Backend } from "../../src/s3.ts";
-import { createBucket, useS3Server, type S3Server } from "../support/s3-server.ts";
+import { backendOn, createBucket, useS3Server, type S3Server } from "../support/s3-server.ts";
 import { runStoreSuite } from "./store-suite.ts";
 
 let server: S3Server;
@@ -12,11 +11,6 @@ afterAll(() => server?.stop());
 // A bucket per test: every store test starts from an empty bucket, as on the other backends.
 runStoreSuite("S3 (Swift s3api, conditional writes emulated)", async () => {
   const bucket = await createBucket(server, "store");
-  const backend = s3Backend({
-    bucket,
-    endpoint: server.endpoint,
-    region: server.region,
-    credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
-  });
+  const backend = backendOn(server, bucket);
   return { backend };
 });

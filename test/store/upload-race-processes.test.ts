@@ -9,14 +9,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fileSystemBackend } from "../../src/fs.ts";
 import { ModelStore, type Backend } from "../../src/index.ts";
-import { s3Backend } from "../../src/s3.ts";
 import { collect, sha256 } from "../support/bytes.ts";
 import { useCephServer } from "../support/ceph-server.ts";
-import { createBucket, useS3Server, type S3Server } from "../support/s3-server.ts";
+import { bundleFixture } from "../support/child-fixture.ts";
+import { backendOn, createBucket, serverEnv, useS3Server, type S3Server } from "../support/s3-server.ts";
 
 const run = promisify(execFile);
 const PROCESSES = 16;
@@ -29,8 +28,7 @@ let server: S3Server;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "modelstore-race-"));
-  child = join(work, "race-upload.mjs");
-  await build({ entryPoints: [join(import.meta.dirname, "fixtures/race-upload.ts")], bundle: true, platform: "node", format: "esm", outfile: child, logLevel: "error", external: ["postgres"] });
+  child = await bundleFixture(join(import.meta.dirname, "fixtures/race-upload.ts"), work);
   server = await useS3Server();
 }, 300_000);
 afterAll(async () => {
@@ -79,13 +77,7 @@ describe(`${PROCESSES} processes uploading to one domain on a loaded machine, ${
 
   async function raceOnS3(server: S3Server): Promise<void> {
     const bucket = await createBucket(server, "race");
-    const env = {
-      ...process.env,
-      S3_ENDPOINT: server.endpoint,
-      S3_REGION: server.region,
-      S3_ACCESS_KEY_ID: server.accessKeyId,
-      S3_SECRET_ACCESS_KEY: server.secretAccessKey,
-    };
+    const env = serverEnv(server);
     const unload = loadMachine();
     const reported: { id: string; sha256: string }[] = [];
     try {
@@ -94,12 +86,7 @@ describe(`${PROCESSES} processes uploading to one domain on a loaded machine, ${
       unload();
     }
     expect(reported).toHaveLength(ROUNDS * PROCESSES * UPLOADS_EACH);
-    const backend = s3Backend({
-      bucket,
-      endpoint: server.endpoint,
-      region: server.region,
-      credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
-    });
+    const backend = backendOn(server, bucket);
     await expectAllReadable(backend, reported);
   }
 

@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { AwsClient } from "aws4fetch";
+import { s3Backend, type S3Backend, type S3BackendOptions } from "../../src/s3.ts";
 
 const run = promisify(execFile);
 const SCRIPT = fileURLToPath(new URL("./swift.sh", import.meta.url));
@@ -120,6 +121,28 @@ export function testClient(server: S3Server): AwsClient {
     service: "s3",
     retries: 0,
   });
+}
+
+/** An S3 backend on `bucket` of `server`, signed with its keys. */
+export function backendOn(server: S3Server, bucket: string, options: Partial<S3BackendOptions> = {}): S3Backend {
+  return s3Backend({
+    bucket,
+    endpoint: server.endpoint,
+    region: server.region,
+    credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
+    ...options,
+  });
+}
+
+/** The environment a child process reads `server` from (test fixtures, through {@link backendOn}'s S3_* twins). */
+export function serverEnv(server: S3Server): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    S3_ENDPOINT: server.endpoint,
+    S3_REGION: server.region,
+    S3_ACCESS_KEY_ID: server.accessKeyId,
+    S3_SECRET_ACCESS_KEY: server.secretAccessKey,
+  };
 }
 
 /** Creates a bucket with a unique name (one per test file) and returns the name. */
