@@ -16,6 +16,7 @@
  */
 import { BLOCK_BYTES, GzipBlock } from "./gzip/gzip-block.ts";
 import { BlockCompressor, NATIVE_IN_FLIGHT, resolveOptions, type GzipOptions, type Member } from "./gzip/gzip.ts";
+import { CUT_AFTER_BYTES, OWN_MEMBER_BYTES, type IndexRecorder } from "./index/index-recorder.ts";
 
 /** Bytes per chunk handed to a default (non-BYOB) reader. */
 const DEFAULT_READ = 256 << 10;
@@ -54,17 +55,21 @@ class PendingMember {
 /**
  * Gzips the tar bytes of `chunks` into a readable byte stream. Chunks are
  * copied before the generator is resumed, so they may be views of a buffer
- * the generator reuses. `cancel` stops the source.
+ * the generator reuses. `cancel` stops the source. With a `recorder`, members
+ * are cut at entry boundaries where that is cheap (see index-recorder.ts) and
+ * the table of contents is appended after the last member.
  */
 export function gzipByteStream(
   chunks: AsyncGenerator<Uint8Array, void, undefined>,
   options: GzipOptions,
   cancel: (reason: unknown) => Promise<void>,
+  recorder?: IndexRecorder,
 ): ReadableStream<Uint8Array> {
   const settings = resolveOptions(options);
   const compressor = new BlockCompressor(settings);
   const maxInFlight = settings.engine === "native" ? NATIVE_IN_FLIGHT : 1;
-  const inFlight: { job: Promise<Member>; buffer: Uint8Array }[] = [];
+  const inFlight: { job: Promise<Member>; buffer: Uint8Array; usize: number }[] = [];
+  let indexWritten = false;
   const pool: Uint8Array[] = [];
   let pending: Uint8Array | undefined; // the rest of a chunk that did not fit the last block
   let sourceDone = false;
@@ -85,6 +90,9 @@ export function gzipByteStream(
           break;
         }
         pending = next.value;
+        const entry = recorder?.startsEntry;
+        // A cut here costs one member header and a fresh deflate window; see CUT_AFTER_BYTES.
+        if (entry && filled > 0 && (filled >= CUT_AFTER_BYTES || entry.size >= OWN_MEMBER_BYTES)) break;
       }
       const n = Math.min(pending.length, BLOCK_BYTES - filled);
       buffer.set(pending.subarray(0, n), filled);
@@ -100,7 +108,7 @@ export function gzipByteStream(
   function submit(next: { block: GzipBlock; buffer: Uint8Array }): void {
     const job = compressor.compress(next.block);
     job.catch(() => {}); // surfaced when awaited in nextMember
-    inFlight.push({ job, buffer: next.buffer });
+    inFlight.push({ job, buffer: next.buffer, usize: next.block.length });
   }
 
   /**
@@ -120,9 +128,14 @@ export function gzipByteStream(
         ready = undefined;
         continue;
       }
-      if (inFlight.length === 0) return undefined;
-      const { job, buffer } = inFlight.shift()!;
+      if (inFlight.length === 0) {
+        if (!recorder || indexWritten) return undefined;
+        indexWritten = true;
+        return new PendingMember({ parts: [recorder.finish()], pooled: false, holdsInput: false, release() {} }, undefined);
+      }
+      const { job, buffer, usize } = inFlight.shift()!;
       const made = await job;
+      recorder?.addMember(made.parts.reduce((n, part) => n + part.length, 0), usize);
       // A deflated member no longer needs its input: the block buffer can take the next block now.
       if (!made.holdsInput) pool.push(buffer);
       const member = new PendingMember(made, made.holdsInput ? buffer : undefined);

@@ -5,8 +5,12 @@
  */
 import { InvalidArgumentError, throwIfAborted } from "../util/errors.ts";
 import { runtimeInfoDocument } from "./runtime-info.ts";
+import { archivePathProblem } from "./path-problem.ts";
+
+export { archivePathProblem };
 import { gzipByteStream } from "./archive-stream.ts";
 import { createGzipStream, type GzipOptions } from "./gzip/gzip.ts";
+import { IndexRecorder } from "./index/index-recorder.ts";
 import { createTarStream, tarSource, type TarEntry, type TarStreamOptions } from "./tar/tar-pack.ts";
 import type { ArchiveInput, ArchiveInputEntry, CreateArchiveOptions, EntrySource } from "./types.ts";
 
@@ -44,7 +48,7 @@ export function createArchive(input: ArchiveInput, options: CreateArchiveOptions
   const gzip: GzipOptions = { level: options.level, engine: options.engine, adaptive: options.adaptive, deterministic: fixed !== undefined };
   const tarOptions: TarStreamOptions = { mtime: now, signal };
   if (!byteStreamsWork()) return createTarStream(entries, tarOptions).pipeThrough(createGzipStream(gzip));
-  return reusingArchiveStream(entries, tarOptions, gzip);
+  return reusingArchiveStream(entries, tarOptions, gzip, options.onIndex);
 }
 
 /** Bytes of the buffer that byte-stream bodies are read into. */
@@ -54,9 +58,15 @@ const SCRATCH_BYTES = 256 * 1024;
  * The archive as a byte stream that reuses its memory (see archive-stream.ts):
  * bodies are read into one scratch buffer and copied into pooled gzip blocks.
  */
-function reusingArchiveStream(entries: EntrySource<TarEntry>, options: TarStreamOptions, gzip: GzipOptions): ReadableStream<Uint8Array> {
-  const { chunks, cancel } = tarSource(entries, options, { buffer: new ArrayBuffer(SCRATCH_BYTES) });
-  return gzipByteStream(chunks, gzip, cancel);
+function reusingArchiveStream(
+  entries: EntrySource<TarEntry>,
+  options: TarStreamOptions,
+  gzip: GzipOptions,
+  onIndex: CreateArchiveOptions["onIndex"],
+): ReadableStream<Uint8Array> {
+  const recorder = new IndexRecorder((location) => onIndex?.(location));
+  const { chunks, cancel } = tarSource(entries, options, { buffer: new ArrayBuffer(SCRATCH_BYTES) }, (header) => recorder.onHeader(header));
+  return gzipByteStream(recorder.observe(chunks), gzip, cancel, recorder);
 }
 
 let byteStreams: boolean | undefined;
@@ -89,20 +99,6 @@ function isReadableStream(value: unknown): value is ReadableStream<Uint8Array> {
 
 function isBlob(value: unknown): value is Blob {
   return typeof (value as Blob | null)?.stream === "function" && typeof (value as Blob).size === "number";
-}
-
-/** Why `path` cannot be an archive entry path, or `undefined` if it can. */
-export function archivePathProblem(path: unknown): string | undefined {
-  if (typeof path !== "string") return `it is a ${typeof path}, not a string`;
-  if (path.length === 0) return "it is empty";
-  if (path.includes("\0")) return "it contains a NUL character";
-  if (path.includes("\\")) return "it contains a backslash (use / to separate directories)";
-  if (path.startsWith("/")) return "it is absolute (remove the leading /)";
-  for (const segment of path.split("/")) {
-    if (segment === "") return "it has an empty segment (// or a trailing /)";
-    if (segment === "." || segment === "..") return `it has a "${segment}" segment`;
-  }
-  return undefined;
 }
 
 /** Tracks paths taken so far: no duplicates, and no file where another entry needs a directory. */

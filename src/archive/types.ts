@@ -1,4 +1,5 @@
 /** Types shared by the archive writer (`createArchive`) and reader (`readArchive`). */
+import type { ArchiveIndexLocation } from "./index/archive-index.ts";
 
 /** The bytes of one archive entry. A stream needs a declared `size` (tar headers come first). */
 export type ArchiveBody = Uint8Array | Blob | ReadableStream<Uint8Array>;
@@ -56,6 +57,12 @@ export interface CreateArchiveOptions {
   dependencies?: Record<string, string>;
   /** Aborts archive creation; the stream errors with `AbortedError`. */
   signal?: AbortSignal;
+  /**
+   * Called once the table of contents (appended to every archive as gzip members
+   * that decompress to nothing; see archive/index/archive-index.ts) is written,
+   * with where it is and its SHA-256: what `archive.index` in the metadata records.
+   */
+  onIndex?: (location: ArchiveIndexLocation) => void;
 }
 
 /** Kinds of tar entries `readArchive` reports. Other types are skipped. */

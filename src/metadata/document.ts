@@ -8,6 +8,7 @@
  */
 import type { StorageLocation } from "../backends/backend.ts";
 import { IntegrityError } from "../util/errors.ts";
+import type { ArchiveIndexLocation } from "../archive/index/archive-index.ts";
 
 /** Any JSON value: what `extra` may hold. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
@@ -56,11 +57,16 @@ export interface ModelMetadata {
    * archive is read whole. Every model this library uploads has it; models
    * uploaded by the Python library do not, and their archives are read unverified.
    */
-  archive?: { size: number; sha256: string };
+  archive?: {
+    size: number;
+    sha256: string;
+    /** Where the archive's table of contents is (every archive this library uploads has one; see archive/index/). */
+    index?: ArchiveIndexLocation;
+  };
 }
 
 /** The metadata of a model this library uploaded: its archive's size and sha256 are always there. */
-export type UploadedModel = ModelMetadata & { archive: { size: number; sha256: string } };
+export type UploadedModel = ModelMetadata & { archive: { size: number; sha256: string; index?: ArchiveIndexLocation } };
 
 /** `YYYY/MM/DD/HH:MM:SS`, the Python modelstore's `code.created`. */
 const PYTHON_CREATED = /^(\d{4})\/(\d{2})\/(\d{2})\/(\d{2}):(\d{2}):(\d{2})$/;

@@ -21,10 +21,13 @@ import { detectRuntime } from "../archive/runtime-info.ts";
 import { claimArchiveKey } from "./archive-slot.ts";
 import { collectGarbage, type GcOptions, type GcReport } from "./gc.ts";
 import { verifyingStream } from "../digest/verifying-stream.ts";
-import { digestingStream, type DigestResult } from "../digest/sha256.ts";
+import { ArchiveIndexCache, filesOfIndex, type ModelFile } from "./archive-index-reads.ts";
+import type { ArchiveIndexLocation } from "../archive/index/archive-index.ts";
+import { createSha256, digestingStream, type DigestResult } from "../digest/sha256.ts";
 import { DEPENDENCY_VERSIONS, LIBRARY_VERSION } from "../util/version.ts";
 
 export type { GcItem, GcOptions, GcReport } from "./gc.ts";
+export type { ModelFile } from "./archive-index-reads.ts";
 export type { DeleteOptions, EnsureTaskOptions, ListTasksOptions, ModelStoreOptions, ReadOptions, UploadOptions, UploadProgress } from "./options.ts";
 
 
@@ -38,9 +41,12 @@ export class ModelStore {
   readonly layout: BucketLayout;
   /** Recorded as `code.user` by every upload, before the environment's user (see {@link ModelStoreOptions.user}). */
   readonly user: string | undefined;
+  /** Tables of contents of archives read lately (see archive-index-reads.ts). */
+  private readonly indexes: ArchiveIndexCache;
 
   constructor(options: ModelStoreOptions) {
     this.backend = options.backend;
+    this.indexes = new ArchiveIndexCache(options.backend);
     this.user = options.user;
     this.layout = new BucketLayout(options.rootPrefix ?? DEFAULT_ROOT_PREFIX);
     this.metadata = options.metadata ?? bucketMetadata({ backend: options.backend, rootPrefix: this.layout.root });
@@ -71,13 +77,17 @@ export class ModelStore {
     let recorded: UploadedModel | undefined; // set once the repository was asked to record the model
     try {
       let digest: DigestResult | undefined;
+      let index: ArchiveIndexLocation | undefined;
       const archive = digestingStream(
-        createArchive({ files: options.files, extras: options.extras }, { ...options.archive, dependencies: options.dependencies, signal }),
+        createArchive(
+          { files: options.files, extras: options.extras },
+          { ...options.archive, dependencies: options.dependencies, signal, onIndex: (location) => (index = location) },
+        ),
         (result) => (digest = result),
         options.onProgress && ((bytes) => options.onProgress!({ bytes })),
       );
       await this.backend.put(archiveKey, archive, { signal, contentType: "application/gzip" });
-      const metadata = this.describe(domain, modelId, created, archiveKey, digest!, options);
+      const metadata = this.describe(domain, modelId, created, archiveKey, { size: digest!.size, sha256: digest!.sha256, ...(index ? { index } : {}) }, options);
       throwIfAborted(signal);
       recorded = metadata;
       await this.metadata.addModel(metadata, { project, signal });
@@ -263,6 +273,10 @@ export class ModelStore {
    */
   async openFile(metadata: ModelMetadata, path: string, options: ReadOptions = {}): Promise<ReadableStream<Uint8Array> | null> {
     const wanted = path.replace(/^(\.\/|\/)+/, "");
+    const { domain, model_id: id } = metadata.model;
+    const key = this.keyOf(metadata.storage, id);
+    const indexed = await this.indexes.openFile(metadata, key, wanted, `The archive of model "${id}" in domain "${domain}"`, options.signal);
+    if (indexed !== undefined) return indexed;
     const archive = await this.openArchive(metadata, options);
     const entries = readArchive(archive, { signal: options.signal })[Symbol.asyncIterator]();
     for (;;) {
@@ -288,6 +302,26 @@ export class ModelStore {
   }
 
   /**
+   * A model's files (path, size, sha256), in archive order: from the archive's
+   * table of contents with one small ranged read, or, for archives without one
+   * (older uploads, the Python library's), by reading the archive whole.
+   */
+  async listFiles(domain: string, modelId: string | undefined, options: ReadOptions = {}): Promise<ModelFile[]> {
+    const metadata = modelId === undefined ? await this.getLatest(domain, options) : await this.getModelInfo(domain, modelId, options);
+    const { model_id: id } = metadata.model;
+    const index = await this.indexes.indexOf(metadata, this.keyOf(metadata.storage, id), `The archive of model "${id}" in domain "${metadata.model.domain}"`, options.signal);
+    if (index) return filesOfIndex(index);
+    const files: ModelFile[] = [];
+    for await (const entry of readArchive(await this.openArchive(metadata, options), { signal: options.signal })) {
+      if (entry.type !== "file") continue;
+      const hash = createSha256();
+      for await (const chunk of entry.body as unknown as AsyncIterable<Uint8Array>) hash.update(chunk);
+      files.push({ path: entry.path, size: entry.size, sha256: hash.hexDigest() });
+    }
+    return files;
+  }
+
+  /**
    * Removes a model's metadata, then its archive. If it was the latest, the
    * latest becomes the newest remaining model (`latest.json` is moved or removed).
    * A document that is corrupt or describes another model (copied by hand) is
@@ -309,7 +343,7 @@ export class ModelStore {
     if (metadata) await this.backend.delete(this.keyOf(metadata.storage, id), options);
   }
 
-  private describe(domain: string, modelId: string, created: Date, archiveKey: string, archive: { size: number; sha256: string }, options: UploadOptions): UploadedModel {
+  private describe(domain: string, modelId: string, created: Date, archiveKey: string, archive: UploadedModel["archive"], options: UploadOptions): UploadedModel {
     const runtime = detectRuntime();
     return {
       model: { domain, model_id: modelId, ...(options.modelType ? { model_type: options.modelType } : {}) },

@@ -131,6 +131,7 @@ async function storeRoundTrip(store: ModelStore, domain: string, expected: Expec
   const model = sampleModel(weightsSize);
   const meta = await store.upload(domain, { files: model.files(), extraMetadata: { accuracy: 0.93 } });
   assertEqual(meta.code.runtime, expected.label, "metadata code.runtime");
+  assert(meta.archive.index !== undefined && meta.archive.index.offset + meta.archive.index.length === meta.archive.size, "upload() records the archive's table of contents");
   assert((await store.listDomains()).includes(domain), `listDomains() lacks "${domain}"`);
   assertEqual((await store.listModels(domain)).map((m) => m.model.model_id), [meta.model.model_id], "listModels() ids");
 
@@ -142,6 +143,7 @@ async function storeRoundTrip(store: ModelStore, domain: string, expected: Expec
   assertBytesEqual(await bytesOf(await store.readFile(domain, undefined, "tokenizer/vocab.txt")), model.vocab, "readFile(tokenizer/vocab.txt)");
   assertEqual(await store.readFile(domain, undefined, "missing.bin"), null, "readFile() of a missing file");
   assertBytesEqual(await bytesOf(await store.openFile(latest, "config.json")), model.config, "openFile(latest, config.json)");
+  assertEqual((await store.listFiles(domain, undefined)).map((f) => f.path).sort(), ["config.json", "empty.txt", RUNTIME_INFO_FILE, "tokenizer/vocab.txt", "weights.bin"].sort(), "listFiles() paths");
   expectRuntime(await readRuntimeInfo(await store.getArchive(domain, meta.model.model_id)), expected);
 
   await store.deleteModel(domain, meta.model.model_id);

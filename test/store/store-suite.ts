@@ -360,6 +360,47 @@ export function runStoreSuite(name: string, makeBackend: BackendFactory, options
       expect((await store.listProjects()).map((p) => p.name)).toEqual(["default"]);
     });
 
+    it("readFile() on an indexed archive makes one ranged GET after one read of the index, cached per model", async () => {
+      const big = noise(5 * 1024 * 1024);
+      const meta = await store.upload("refunds", {
+        files: [{ path: "a-weights.bin", body: streamOf(big), size: big.length }, { path: "zz-config.json", body: text('{"k": 1}') }],
+      });
+      expect(meta.archive.index?.offset).toBeGreaterThan(0);
+      const gets: { key: string; range?: { offset: number; length?: number } }[] = [];
+      const counting: Backend = Object.create(backend, {
+        get: { value: (key: string, opts?: Parameters<Backend["get"]>[1]) => (gets.push({ key, range: opts?.range }), backend.get(key, opts)) },
+      });
+      const reader = new ModelStore({ backend: counting, metadata: metadata ?? undefined });
+      const read = async (path: string) => collect((await reader.openFile(meta, path))!);
+      expect(new TextDecoder().decode(await read("zz-config.json"))).toBe('{"k": 1}');
+      expect(gets).toHaveLength(2); // the index, then the file's members
+      expect(gets.every((g) => g.range !== undefined)).toBe(true);
+      expect(gets[1].range!.length!).toBeLessThan(1 << 20);
+      gets.length = 0;
+      expect(sha256(await read("a-weights.bin"))).toBe(sha256(big));
+      expect(gets).toHaveLength(1); // the index is cached
+      expect(await reader.openFile(meta, "missing.bin")).toBeNull();
+      expect(await reader.listFiles("refunds", meta.model.model_id)).toEqual([
+        { path: "runtime-info.json", size: expect.any(Number), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
+        { path: "a-weights.bin", size: big.length, sha256: sha256(big) },
+        { path: "zz-config.json", size: 8, sha256: sha256(text('{"k": 1}')) },
+      ]);
+    });
+
+    it("readFile() scans archives without an index (older uploads, the Python library's)", async () => {
+      const meta = await store.upload("refunds", { files: modelFiles() });
+      const { index: _, ...archive } = meta.archive;
+      const older = { ...meta, archive };
+      expect(sha256(await collect((await store.openFile(older, "weights/layer-1.bin"))!))).toBe(sha256(weights));
+      expect(await store.openFile(older, "missing.bin")).toBeNull();
+    });
+
+    it("an index that does not match its metadata is refused with INTEGRITY and serves no bytes", async () => {
+      const meta = await store.upload("refunds", { files: modelFiles() });
+      const forged = { ...meta, archive: { ...meta.archive, index: { ...meta.archive.index!, sha256: "0".repeat(64) } } };
+      await expect(store.openFile(forged, "model.json")).rejects.toMatchObject({ code: "INTEGRITY" });
+    });
+
     it("rejects invalid project names before touching storage", async () => {
       for (const project of ["", "a/b", "..", ".projects", " padded"]) {
         await expect(store.upload("refunds", { files: modelFiles(), project })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });

@@ -89,14 +89,17 @@ export interface TarSource {
  * body being read, so a stalled source cannot hold an abort back. The signal
  * is let go when the chunks end, fail or are cancelled.
  */
-export function tarSource(entries: EntrySource<TarEntry>, options: TarStreamOptions, scratch?: ReadScratch): TarSource {
+/** Told of each entry right before its header is yielded (the table of contents listens; see archive/index/). */
+export type HeaderListener = (entry: { path: string; type: "file" | "directory"; size: number; mode: number }) => void;
+
+export function tarSource(entries: EntrySource<TarEntry>, options: TarStreamOptions, scratch?: ReadScratch, onHeader?: HeaderListener): TarSource {
   const { signal } = options;
   const state: WriterState = {};
   const onAbort = (): void => void state.reader?.cancel(signal?.reason).catch(() => {});
   signal?.addEventListener("abort", onAbort, { once: true });
   async function* chunks(): AsyncGenerator<Uint8Array, void, undefined> {
     try {
-      yield* tarChunks(entries, options, state, scratch);
+      yield* tarChunks(entries, options, state, scratch, onHeader);
     } finally {
       signal?.removeEventListener("abort", onAbort);
     }
@@ -121,6 +124,7 @@ async function* tarChunks(
   options: TarStreamOptions,
   state: WriterState,
   scratch?: ReadScratch,
+  onHeader?: HeaderListener,
 ): AsyncGenerator<Uint8Array, void, undefined> {
   const { signal, parentDirectories = true } = options;
   const defaultMtime = options.mtime ?? new Date();
@@ -136,12 +140,14 @@ async function* tarChunks(
         const parent = path.slice(0, slash);
         if (directories.has(parent)) continue;
         directories.add(parent);
+        onHeader?.({ path: parent, type: "directory", size: 0, mode: 0o755 });
         yield encodeEntryHeader({ path: parent, type: "directory", size: 0, mode: 0o755, mtime: defaultMtime });
       }
     }
     if (type === "directory") {
       if (directories.has(path)) continue; // already written as a parent: once each
       directories.add(path);
+      onHeader?.({ path, type, size: 0, mode: entry.mode ?? 0o755 });
       yield encodeEntryHeader({ path, type, size: 0, mode: entry.mode ?? 0o755, mtime });
       continue;
     }
@@ -149,7 +155,9 @@ async function* tarChunks(
     if (!Number.isSafeInteger(size) || size < 0) {
       throw new InvalidArgumentError(`Entry "${path}" has size ${entry.size}; pass the body's length in bytes as a non-negative integer.`);
     }
-    yield encodeEntryHeader({ path, type, size, mode: entry.mode ?? 0o644, mtime });
+    const header = encodeEntryHeader({ path, type, size, mode: entry.mode ?? 0o644, mtime });
+    onHeader?.({ path, type, size, mode: entry.mode ?? 0o644 });
+    yield header;
     if (entry.body) yield* copyBody(path, size, entry.body, state, signal, scratch);
     else if (size !== 0) throw sizeMismatch(path, size, 0, false);
     const padding = paddingFor(size);

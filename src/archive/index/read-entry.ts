@@ -1,0 +1,91 @@
+/**
+ * Random access through the table of contents: the index with one ranged
+ * read, and one file with one more, inflated from the members that hold it
+ * and verified against the size and SHA-256 the index records.
+ */
+import { createSha256 } from "../../digest/sha256.ts";
+import { IntegrityError, InvalidArchiveError } from "../../util/errors.ts";
+import { createGunzipStream } from "../gzip/gunzip.ts";
+import { decodeIndexMembers, entryRange, MAX_INDEX_BYTES, type ArchiveIndex, type ArchiveIndexLocation, type IndexEntry } from "./archive-index.ts";
+
+/** Reads `length` bytes of the archive from `offset`; `null` when the archive is missing. */
+export type RangeReader = (offset: number, length: number) => Promise<ReadableStream<Uint8Array> | null>;
+
+/** Reads the index at `location`, checks its SHA-256 and its shape against the archive; `INVALID_ARCHIVE` or `INTEGRITY` when they fail. */
+export async function readIndex(read: RangeReader, location: ArchiveIndexLocation, archiveSize: number, what: string): Promise<ArchiveIndex> {
+  if (!Number.isSafeInteger(location.offset) || !Number.isSafeInteger(location.length) || location.offset < 0 || location.length < 26 || location.length > MAX_INDEX_BYTES) {
+    throw new InvalidArchiveError(`${what}: its metadata places the index at an impossible range. Read it without the index (store.openArchive) or upload it again.`);
+  }
+  if (location.offset + location.length !== archiveSize) {
+    throw new InvalidArchiveError(`${what}: its index does not end where the archive ends. Read it without the index (store.openArchive) or upload it again.`);
+  }
+  const body = await read(location.offset, location.length);
+  if (!body) return Promise.reject(new InvalidArchiveError(`${what}: the archive is missing.`));
+  const bytes = new Uint8Array(location.length);
+  let filled = 0;
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    if (filled + chunk.length > bytes.length) throw new IntegrityError(`${what}: the index range returned more than ${location.length} bytes. The archive was changed after upload.`);
+    bytes.set(chunk, filled);
+    filled += chunk.length;
+  }
+  const hash = createSha256();
+  hash.update(bytes.subarray(0, filled));
+  if (filled !== location.length || hash.hexDigest() !== location.sha256) {
+    throw new IntegrityError(`${what}: its index does not match the sha256 in its metadata. The archive was changed after upload; download it whole to check it (store.getArchive).`);
+  }
+  return decodeIndexMembers(bytes, location, archiveSize, what);
+}
+
+/**
+ * Streams `entry`'s data with one ranged read of the members holding it. The
+ * stream errors with `IntegrityError` (never ending cleanly) when the bytes are
+ * fewer than, or hash differently from, what the index records.
+ */
+export async function readEntry(read: RangeReader, index: ArchiveIndex, entry: IndexEntry, what: string): Promise<ReadableStream<Uint8Array>> {
+  const range = entryRange(index, entry);
+  const hash = createSha256();
+  const refuse = (why: string) => new IntegrityError(`${what}: "${entry.path}" ${why} (its index says ${entry.size} bytes, sha256 ${entry.sha256}). The archive or its index was changed after upload.`);
+  if (entry.size === 0) {
+    if (hash.hexDigest() !== entry.sha256) throw refuse("is empty but its hash is not that of nothing");
+    return new ReadableStream({ start: (controller) => controller.close() });
+  }
+  const body = await read(range.offset, range.length);
+  if (!body) throw new InvalidArchiveError(`${what}: the archive is missing.`);
+  const reader = body.pipeThrough(createGunzipStream()).getReader();
+  let skip = range.skip;
+  let remaining = entry.size;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) throw refuse(`ended ${remaining} bytes early`);
+          let chunk = value;
+          if (skip > 0) {
+            const n = Math.min(skip, chunk.length);
+            skip -= n;
+            chunk = chunk.subarray(n);
+          }
+          if (chunk.length === 0) continue;
+          if (chunk.length > remaining) chunk = chunk.subarray(0, remaining);
+          remaining -= chunk.length;
+          hash.update(chunk);
+          if (remaining === 0) {
+            // The last bytes are held back until the hash is known: a lying index errors instead of ending cleanly.
+            if (hash.hexDigest() !== entry.sha256) throw refuse("does not match its sha256");
+            controller.enqueue(chunk);
+            controller.close();
+            await reader.cancel().catch(() => undefined);
+            return;
+          }
+          controller.enqueue(chunk);
+          return;
+        }
+      },
+      cancel(reason) {
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}

@@ -1,0 +1,199 @@
+import { execFileSync } from "node:child_process";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, test } from "vitest";
+import { createArchive } from "../../../src/archive/create-archive.ts";
+import { decodeIndexMembers, encodeIndexMembers, type ArchiveIndex, type ArchiveIndexLocation } from "../../../src/archive/index/archive-index.ts";
+import { readEntry, readIndex, type RangeReader } from "../../../src/archive/index/read-entry.ts";
+import { CUT_AFTER_BYTES } from "../../../src/archive/index/index-recorder.ts";
+import { collect, gnuTar, pseudoRandom, readAll, sha256, streamOf, tempDir, text } from "../helpers.ts";
+
+const WEIGHTS = 9 * 1024 * 1024 + 123;
+
+interface Built {
+  bytes: Uint8Array;
+  location: ArchiveIndexLocation;
+  files: Record<string, Uint8Array>;
+}
+
+async function build(options: { deterministic?: boolean } = {}): Promise<Built> {
+  const files: Record<string, Uint8Array> = {
+    "a-weights.bin": pseudoRandom(WEIGHTS, 3),
+    "b/vocab.txt": text("hello\nworld\n".repeat(5000)),
+    "empty.txt": new Uint8Array(0),
+    "zz-config.json": text('{ "threshold": 0.5 }'),
+  };
+  let location: ArchiveIndexLocation | undefined;
+  const archive = createArchive(
+    { files: Object.entries(files).map(([path, body]) => (path === "a-weights.bin" ? { path, body: streamOf(body, 1 << 20), size: body.length } : { path, body })) },
+    { ...options, onIndex: (found) => (location = found) },
+  );
+  const bytes = await collect(archive);
+  return { bytes, location: location!, files };
+}
+
+function rangeReader(bytes: Uint8Array, log: { offset: number; length: number }[] = []): RangeReader {
+  return async (offset, length) => {
+    log.push({ offset, length });
+    return streamOf(bytes.subarray(offset, offset + length));
+  };
+}
+
+const WHAT = "The test archive";
+
+async function indexOf(built: Built): Promise<ArchiveIndex> {
+  return readIndex(rangeReader(built.bytes), built.location, built.bytes.length, WHAT);
+}
+
+/** The archive with its index replaced by `change(index)`, re-encoded with a matching hash. */
+async function withIndex(built: Built, change: (index: ArchiveIndex) => void): Promise<Built> {
+  const index = structuredClone(await indexOf(built));
+  change(index);
+  const encoded = encodeIndexMembers(index);
+  const bytes = new Uint8Array(built.location.offset + encoded.length);
+  bytes.set(built.bytes.subarray(0, built.location.offset));
+  bytes.set(encoded, built.location.offset);
+  return { bytes, files: built.files, location: { offset: built.location.offset, length: encoded.length, sha256: sha256(encoded) } };
+}
+
+async function readVia(built: Built, path: string): Promise<Uint8Array> {
+  const index = await indexOf(built);
+  const entry = index.entries.find((e) => e.path === path)!;
+  return collect(await readEntry(rangeReader(built.bytes), index, entry, WHAT));
+}
+
+describe("the table of contents", () => {
+  test("is written at the end of every archive and lists every entry with its size, mode, sha256 and member", async () => {
+    const built = await build();
+    expect(built.location.offset + built.location.length).toBe(built.bytes.length);
+    expect(sha256(built.bytes.subarray(built.location.offset))).toBe(built.location.sha256);
+    const index = await indexOf(built);
+    const files = index.entries.filter((e) => e.type === "file");
+    expect(files.map((e) => e.path)).toEqual(["runtime-info.json", "a-weights.bin", "b/vocab.txt", "empty.txt", "zz-config.json"]);
+    for (const [path, body] of Object.entries(built.files)) {
+      const entry = files.find((e) => e.path === path)!;
+      expect(entry).toMatchObject({ size: body.length, sha256: sha256(body), mode: 0o644 });
+    }
+    expect(index.entries.find((e) => e.path === "b")).toMatchObject({ type: "directory", mode: 0o755, size: 0 });
+    expect(index.members[0].offset).toBe(0);
+  });
+
+  test("cuts members at file boundaries: a small file after a large one gets a small member", async () => {
+    const built = await build();
+    const index = await indexOf(built);
+    const config = index.entries.find((e) => e.path === "zz-config.json")!;
+    const member = index.members[config.member];
+    expect(member.usize).toBeLessThanOrEqual(CUT_AFTER_BYTES + 4096);
+    const weights = index.entries.find((e) => e.path === "a-weights.bin")!;
+    expect(weights.offset).toBe(512); // the weights start a member of their own, right after their header
+  });
+
+  test("GNU tar and Python's tarfile read the archive unchanged: the same entries, byte-identical files, no extra file", async () => {
+    const built = await build();
+    const dir = await tempDir();
+    const tgz = join(dir, "artifacts.tar.gz");
+    await writeFile(tgz, built.bytes);
+    const names = gnuTar(["-tzf", tgz]).trim().split("\n");
+    expect(names).toEqual(["runtime-info.json", "a-weights.bin", "b/", "b/vocab.txt", "empty.txt", "zz-config.json"]);
+    gnuTar(["-xzf", tgz, "-C", dir]);
+    for (const [path, body] of Object.entries(built.files)) expect(sha256(await readFile(join(dir, path)))).toBe(sha256(body));
+    execFileSync("gzip", ["-t", tgz]);
+    const script = [
+      "import sys, tarfile, hashlib, json",
+      "with tarfile.open(sys.argv[1], 'r:gz') as t:",
+      "    print(json.dumps({m.name: hashlib.sha256(t.extractfile(m).read()).hexdigest() for m in t.getmembers() if m.isfile()}))",
+    ].join("\n");
+    const python = JSON.parse(execFileSync("python3", ["-c", script, tgz], { encoding: "utf8" }));
+    expect(Object.keys(python)).toEqual(["runtime-info.json", "a-weights.bin", "b/vocab.txt", "empty.txt", "zz-config.json"]);
+    for (const [path, body] of Object.entries(built.files)) expect(python[path]).toBe(sha256(body));
+    expect((await readAll(streamOf(built.bytes))).map((e) => e.path)).toEqual(names.map((n) => n.replace(/\/$/, "")));
+  });
+
+  test("deterministic archives carry the same index every time", async () => {
+    const [one, two] = [await build({ deterministic: true }), await build({ deterministic: true })];
+    expect(one.location).toEqual(two.location);
+  });
+
+  test("reads any file with one ranged read of the members that hold it", async () => {
+    const built = await build();
+    const index = await indexOf(built);
+    for (const [path, body] of Object.entries(built.files)) {
+      const log: { offset: number; length: number }[] = [];
+      const entry = index.entries.find((e) => e.path === path)!;
+      const bytes = await collect(await readEntry(rangeReader(built.bytes, log), index, entry, WHAT));
+      expect(sha256(bytes)).toBe(sha256(body));
+      expect(log.length).toBe(body.length === 0 ? 0 : 1);
+      if (path === "zz-config.json") expect(log[0].length).toBeLessThan(64 * 1024);
+    }
+  });
+});
+
+describe("hostile indexes are refused and never return wrong bytes", () => {
+  test("an index whose bytes do not match the sha256 in the metadata", async () => {
+    const built = await build();
+    const location = { ...built.location, sha256: "0".repeat(64) };
+    await expect(readIndex(rangeReader(built.bytes), location, built.bytes.length, WHAT)).rejects.toMatchObject({ code: "INTEGRITY" });
+  });
+
+  test("an index placed past the end of the archive", async () => {
+    const built = await build();
+    const location = { ...built.location, offset: built.location.offset + 1 };
+    await expect(readIndex(rangeReader(built.bytes), location, built.bytes.length, WHAT)).rejects.toMatchObject({ code: "INVALID_ARCHIVE" });
+  });
+
+  test("a member range out of bounds", async () => {
+    const built = await withIndex(await build(), (index) => (index.members.at(-1)!.size += 100));
+    await expect(indexOf(built)).rejects.toMatchObject({ code: "INVALID_ARCHIVE" });
+  });
+
+  test("members that overlap", async () => {
+    const built = await withIndex(await build(), (index) => (index.members[1].offset -= 10));
+    await expect(indexOf(built)).rejects.toMatchObject({ code: "INVALID_ARCHIVE" });
+  });
+
+  test("entries that overlap", async () => {
+    const built = await withIndex(await build(), (index) => {
+      const config = index.entries.find((e) => e.path === "zz-config.json")!;
+      const vocab = index.entries.find((e) => e.path === "b/vocab.txt")!;
+      Object.assign(config, { member: vocab.member, offset: vocab.offset });
+    });
+    await expect(indexOf(built)).rejects.toMatchObject({ code: "INVALID_ARCHIVE" });
+  });
+
+  test("an entry running past the end of the data", async () => {
+    const built = await withIndex(await build(), (index) => (index.entries.find((e) => e.path === "zz-config.json")!.size = 1 << 30));
+    await expect(indexOf(built)).rejects.toMatchObject({ code: "INVALID_ARCHIVE" });
+  });
+
+  test("a size that lies (larger): the read errors instead of returning the next entry's bytes", async () => {
+    const built = await withIndex(await build(), (index) => (index.entries.find((e) => e.path === "b/vocab.txt")!.size += 100));
+    await expect(readVia(built, "b/vocab.txt")).rejects.toMatchObject({ code: "INTEGRITY" });
+  });
+
+  test("a size that lies (smaller): the read errors instead of returning a truncated file", async () => {
+    const built = await withIndex(await build(), (index) => (index.entries.find((e) => e.path === "a-weights.bin")!.size -= 1));
+    await expect(readVia(built, "a-weights.bin")).rejects.toMatchObject({ code: "INTEGRITY" });
+  });
+
+  test("a sha256 that lies", async () => {
+    const built = await withIndex(await build(), (index) => (index.entries.find((e) => e.path === "zz-config.json")!.sha256 = "a".repeat(64)));
+    await expect(readVia(built, "zz-config.json")).rejects.toMatchObject({ code: "INTEGRITY" });
+  });
+
+  test("an offset pointing at another file's bytes of the same length", async () => {
+    const built = await withIndex(await build(), (index) => {
+      const config = index.entries.find((e) => e.path === "zz-config.json")!;
+      config.offset -= 512; // its own header: same length, other bytes
+    });
+    await expect(readVia(built, "zz-config.json")).rejects.toMatchObject({ code: "INTEGRITY" });
+  });
+
+  test("garbage in place of the index", async () => {
+    const built = await build();
+    const bytes = built.bytes.slice();
+    bytes.fill(7, built.location.offset);
+    const location = { ...built.location, sha256: sha256(bytes.subarray(built.location.offset)) };
+    await expect(readIndex(rangeReader(bytes), location, bytes.length, WHAT)).rejects.toMatchObject({ code: "INVALID_ARCHIVE" });
+    expect(() => decodeIndexMembers(bytes.subarray(built.location.offset), location, bytes.length, WHAT)).toThrow(/index/);
+  });
+});
