@@ -186,6 +186,11 @@ async function runStoreCommand(store: ModelStore, command: string, args: string[
  * read to its end, which also verifies its size and sha256).
  */
 async function listFiles(store: ModelStore, metadata: ModelMetadata, flags: Flags, signal: AbortSignal): Promise<void> {
+  if (metadata.archive?.index) {
+    // From the archive's table of contents: one small ranged read, whatever the model's size.
+    const files = (await store.listFilesOf(metadata, { signal })).map((file) => ({ ...file, type: "file" }));
+    return print(flags, files, () => files.map((file) => `${String(file.size).padStart(12)}  ${file.path}`).join("\n"));
+  }
   const listed: { path: string; size: number; type: string; linkTarget?: string }[] = [];
   for await (const entry of readArchive(await store.openArchive(metadata, { signal }), { signal })) {
     if (entry.type === "directory") continue;

@@ -308,6 +308,11 @@ export class ModelStore {
    */
   async listFiles(domain: string, modelId: string | undefined, options: ReadOptions = {}): Promise<ModelFile[]> {
     const metadata = modelId === undefined ? await this.getLatest(domain, options) : await this.getModelInfo(domain, modelId, options);
+    return this.listFilesOf(metadata, options);
+  }
+
+  /** {@link listFiles} for metadata you already hold. */
+  async listFilesOf(metadata: ModelMetadata, options: ReadOptions = {}): Promise<ModelFile[]> {
     const { model_id: id } = metadata.model;
     const index = await this.indexes.indexOf(metadata, this.keyOf(metadata.storage, id), `The archive of model "${id}" in domain "${metadata.model.domain}"`, options.signal);
     if (index) return filesOfIndex(index);
