@@ -6,9 +6,11 @@
  */
 import { mkdir, readdir, rename, rm, rmdir, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { AlreadyExistsError, InvalidArgumentError } from "../util/errors.ts";
-import type { ModelMetadata } from "../metadata/document.ts";
-import type { ModelStore } from "../store/model-store.ts";
+import { AlreadyExistsError, IntegrityError, InvalidArgumentError } from "../util/errors.ts";
+import { pathMatcher } from "../util/glob.ts";
+import { createdInstant, type ModelMetadata } from "../metadata/document.ts";
+import type { ModelFile, ModelStore } from "../store/model-store.ts";
+import { createTarStream, type TarEntry } from "../archive/tar/tar-pack.ts";
 import { extractArchive } from "./extract-archive.ts";
 
 /** Options for {@link downloadModel}. */
@@ -23,6 +25,17 @@ export interface DownloadOptions {
    */
   overwrite?: boolean;
   signal?: AbortSignal;
+  /**
+   * Glob patterns of the files to download (all when omitted): `*` within a
+   * path segment, `**` across segments, `?` one character; a pattern without `/`
+   * matches a file's name in any folder (`*.json`). With an indexed archive only
+   * the matching files' gzip members are fetched, one ranged read per file, each
+   * verified against its sha256; archives without an index are read whole and
+   * only the matching files extracted.
+   */
+  include?: string[];
+  /** Glob patterns of files to leave out, applied after `include`. */
+  exclude?: string[];
   /** Called with compressed archive bytes read so far and the archive's total size (unknown for models the Python library uploaded). */
   onProgress?: (progress: { bytes: number; total: number | undefined }) => void;
 }
@@ -72,6 +85,13 @@ export async function downloadModel(store: ModelStore, domain: string, modelId: 
   const sibling = (role: string) => join(dirname(target), `.${basename(target)}.modelstore-${crypto.randomUUID()}.${role}`);
   const staging = sibling("partial");
   try {
+    const filter = options.include || options.exclude ? pathMatcher(options.include, options.exclude) : undefined;
+    if (filter && metadata.archive?.index) {
+      const files = (await store.listFilesOf(metadata, options)).filter((file) => filter(file.path));
+      const result = await extractArchive(createTarStream(selectedFiles(store, metadata, files, options), { signal: options.signal }), staging, { signal: options.signal });
+      await moveIntoPlace(staging, target, options.overwrite ? sibling("old") : undefined);
+      return { metadata, dir: target, files: result.files, bytes: result.bytes };
+    }
     let bytes = 0;
     const total = metadata.archive?.size;
     const counted = (await store.openArchive(metadata, options)).pipeThrough(
@@ -83,11 +103,36 @@ export async function downloadModel(store: ModelStore, domain: string, modelId: 
         },
       }),
     );
-    const result = await extractArchive(counted, staging, { signal: options.signal });
+    const result = await extractArchive(counted, staging, { signal: options.signal, filter });
     await moveIntoPlace(staging, target, options.overwrite ? sibling("old") : undefined);
     return { metadata, dir: target, files: result.files, bytes: result.bytes };
   } finally {
     await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The chosen files as tar entries whose bodies are opened one at a time, as the
+ * tar writer reaches them: each is one ranged read through the archive's index.
+ * `onProgress` counts the files' bytes, against their total.
+ */
+async function* selectedFiles(store: ModelStore, metadata: ModelMetadata, files: ModelFile[], options: DownloadOptions): AsyncGenerator<TarEntry> {
+  const mtime = new Date(createdInstant(metadata) || 0);
+  const total = files.reduce((sum, file) => sum + file.size, 0);
+  let bytes = 0;
+  for (const file of files) {
+    const body = await store.openFile(metadata, file.path, options);
+    if (!body) throw new IntegrityError(`The index of model "${metadata.model.model_id}" lists "${file.path}" but cannot open it. Download the model whole.`);
+    const counted = body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          bytes += chunk.byteLength;
+          options.onProgress?.({ bytes, total });
+          controller.enqueue(chunk);
+        },
+      }),
+    );
+    yield { path: file.path, size: file.size, mode: file.mode, mtime, body: counted };
   }
 }
 

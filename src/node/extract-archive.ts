@@ -18,6 +18,11 @@ import { InvalidArchiveError, throwIfAborted } from "../util/errors.ts";
 export interface ExtractArchiveOptions {
   /** Stops extraction with `AbortedError`; files already extracted stay. */
   signal?: AbortSignal;
+  /**
+   * Extracts only the files and links whose path it accepts (their folders are
+   * made as needed); directory entries are then skipped. @default every entry
+   */
+  filter?: (path: string) => boolean;
 }
 
 /** What {@link extractArchive} wrote. */
@@ -60,6 +65,10 @@ export async function extractArchive(
   for await (const entry of readArchive(stream, { signal })) {
     throwIfAborted(signal);
     const segments = entrySegments(entry.path);
+    if (options.filter && (entry.type === "directory" || !options.filter(segments.join("/")))) {
+      await entry.skip();
+      continue;
+    }
     if (segments.length === 0) {
       await entry.skip(); // "./", the archive's own root folder
       continue;

@@ -18,6 +18,8 @@ export interface ModelFile {
   size: number;
   /** Lowercase hex SHA-256 of the file's bytes. */
   sha256: string;
+  /** Unix permission bits. */
+  mode: number;
 }
 
 /** The index location a document records, when it records one. */
@@ -62,5 +64,5 @@ export class ArchiveIndexCache {
 
 /** The files an index lists, in archive order. */
 export function filesOfIndex(index: ArchiveIndex): ModelFile[] {
-  return index.entries.filter((e) => e.type === "file").map((e) => ({ path: e.path, size: e.size, sha256: e.sha256! }));
+  return index.entries.filter((e) => e.type === "file").map((e) => ({ path: e.path, size: e.size, sha256: e.sha256!, mode: e.mode }));
 }

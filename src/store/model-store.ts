@@ -321,7 +321,7 @@ export class ModelStore {
       if (entry.type !== "file") continue;
       const hash = createSha256();
       for await (const chunk of entry.body as unknown as AsyncIterable<Uint8Array>) hash.update(chunk);
-      files.push({ path: entry.path, size: entry.size, sha256: hash.hexDigest() });
+      files.push({ path: entry.path, size: entry.size, sha256: hash.hexDigest(), mode: entry.mode });
     }
     return files;
   }

@@ -38,8 +38,8 @@ it("listFiles() lists a Python-uploaded model (no index) by scanning its archive
   await writeFile(join(root, "operatorai-model-store", "refunds", "latest.json"), JSON.stringify(doc));
   const store = new ModelStore({ backend: fileSystemBackend({ root }) });
   expect(await store.listFiles("refunds", "py")).toEqual([
-    { path: "model.joblib", size: 12, sha256: sha256(text("python model")) },
-    { path: "sub/vocab.txt", size: 4, sha256: sha256(text("a\nb\n")) },
+    { path: "model.joblib", size: 12, sha256: sha256(text("python model")), mode: expect.any(Number) },
+    { path: "sub/vocab.txt", size: 4, sha256: sha256(text("a\nb\n")), mode: expect.any(Number) },
   ]);
   expect(await store.listFiles("refunds", undefined)).toHaveLength(2);
 });

@@ -381,9 +381,9 @@ export function runStoreSuite(name: string, makeBackend: BackendFactory, options
       expect(gets).toHaveLength(1); // the index is cached
       expect(await reader.openFile(meta, "missing.bin")).toBeNull();
       expect(await reader.listFiles("refunds", meta.model.model_id)).toEqual([
-        { path: "runtime-info.json", size: expect.any(Number), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
-        { path: "a-weights.bin", size: big.length, sha256: sha256(big) },
-        { path: "zz-config.json", size: 8, sha256: sha256(text('{"k": 1}')) },
+        { path: "runtime-info.json", size: expect.any(Number), sha256: expect.stringMatching(/^[0-9a-f]{64}$/), mode: 0o644 },
+        { path: "a-weights.bin", size: big.length, sha256: sha256(big), mode: 0o644 },
+        { path: "zz-config.json", size: 8, sha256: sha256(text('{"k": 1}')), mode: 0o644 },
       ]);
     });
 
