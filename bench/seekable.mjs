@@ -1,0 +1,155 @@
+#!/usr/bin/env node
+/**
+ * Seekable archives: what reading one small file out of a large model costs,
+ * scanning the archive from its start (archives without an index, as older
+ * uploads and the Python library's) against the table of contents (one ranged
+ * read of the index, one of the file's members), on the file-system store and
+ * on S3 (a local OpenStack Swift). The model: BENCH_MIB (default 1024) MiB of
+ * float32 weights between `aa-config.json` (sorts first) and `zz-config.json`
+ * (sorts last). For each: requests to the backend, bytes read from it, time
+ * (median of BENCH_RUNS, default 5), and a plain ranged GET of the same bytes
+ * the index path reads, as the floor. Nothing is cached between runs: every
+ * run uses a fresh ModelStore.
+ * Run: npm run bench:seekable   (builds, starts and stops Swift via test/support/swift.sh)
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const MiB = 1 << 20;
+const SIZE = Number(process.env.BENCH_MIB ?? 1024) * MiB;
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const { ModelStore } = await import(join(root, "dist/index.js"));
+const { fileSystemBackend } = await import(join(root, "dist/fs.js"));
+const { s3Backend } = await import(join(root, "dist/s3.js"));
+
+/** float32 weights generated as read, 4 MiB at a time (deflate saves ~8 %, so blocks are stored). */
+function weights(size) {
+  let sent = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (sent >= size) return controller.close();
+      const n = Math.min(4 * MiB, size - sent);
+      const f = new Float32Array(n / 4);
+      for (let i = 0; i < f.length; i++) f[i] = (Math.random() - 0.5) * 0.1;
+      sent += n;
+      controller.enqueue(new Uint8Array(f.buffer));
+    },
+  });
+}
+
+/** A view of `backend` that counts archive GETs and the bytes their bodies delivered. */
+function counting(backend, stats) {
+  return Object.create(backend, {
+    get: {
+      value: async (key, options) => {
+        const body = await backend.get(key, options);
+        if (!key.endsWith(".tar.gz") || !body) return body;
+        stats.requests++;
+        return body.pipeThrough(new TransformStream({ transform(chunk, c) { stats.bytes += chunk.byteLength; c.enqueue(chunk); } }));
+      },
+    },
+  });
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function measure(backend, metadata, path, indexed) {
+  const runs = [];
+  let stats;
+  for (let i = 0; i < RUNS; i++) {
+    stats = { requests: 0, bytes: 0 };
+    const store = new ModelStore({ backend: counting(backend, stats) });
+    const meta = indexed ? metadata : { ...metadata, archive: { size: metadata.archive.size, sha256: metadata.archive.sha256 } };
+    const start = performance.now();
+    const body = await store.openFile(meta, path);
+    await new Response(body).arrayBuffer();
+    runs.push(performance.now() - start);
+  }
+  return { ms: median(runs), ...stats };
+}
+
+/** A plain ranged GET of the bytes the index path read (index range + file range), the floor for its time. */
+async function floor(backend, key, ranges) {
+  const runs = [];
+  for (let i = 0; i < RUNS; i++) {
+    const start = performance.now();
+    for (const range of ranges) await new Response(await backend.get(key, { range })).arrayBuffer();
+    runs.push(performance.now() - start);
+  }
+  return median(runs);
+}
+
+async function bench(label, backend) {
+  const store = new ModelStore({ backend });
+  const config = new TextEncoder().encode(JSON.stringify({ threshold: 0.5, labels: ["refund", "keep"] }));
+  const t0 = performance.now();
+  const meta = await store.upload("bench", {
+    files: [
+      { path: "aa-config.json", body: config },
+      { path: "model.bin", body: weights(SIZE), size: SIZE },
+      { path: "zz-config.json", body: config },
+    ],
+  });
+  const uploadMs = performance.now() - t0;
+  const key = backend.keyOf ? backend.keyOf(meta.storage) : meta.storage.prefix;
+  const rows = [];
+  for (const path of ["aa-config.json", "zz-config.json"]) {
+    const scan = await measure(backend, meta, path, false);
+    const index = await measure(backend, meta, path, true);
+    // The ranges the index path read, recorded through a counting view that keeps them.
+    const ranges = [];
+    const recorder = Object.create(backend, { get: { value: (k, o) => (k === key && ranges.push(o.range), backend.get(k, o)) } });
+    await new Response(await new ModelStore({ backend: recorder }).openFile(meta, path)).arrayBuffer();
+    const plain = await floor(backend, key, ranges);
+    rows.push({ path, scan, index, plain });
+  }
+  console.log(`\n${label}: ${(meta.archive.size / MiB).toFixed(0)} MiB archive (uploaded in ${(uploadMs / 1000).toFixed(1)} s), median of ${RUNS}`);
+  console.log("| file | path | requests | bytes read | time | vs plain ranged GETs of the same bytes |\n|---|---|---:|---:|---:|---:|");
+  for (const { path, scan, index, plain } of rows) {
+    const kib = (b) => (b >= MiB ? `${(b / MiB).toFixed(1)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
+    console.log(`| ${path} | scan | ${scan.requests} | ${kib(scan.bytes)} | ${scan.ms.toFixed(1)} ms | |`);
+    console.log(`| ${path} | index | ${index.requests} | ${kib(index.bytes)} | ${index.ms.toFixed(1)} ms | ${(index.ms / plain).toFixed(2)}× (${plain.toFixed(1)} ms) |`);
+  }
+  await store.deleteModel("bench", meta.model.model_id);
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const work = mkdtempSync(join(tmpdir(), "modelstore-bench-seekable-"));
+try {
+  await bench("file system", fileSystemBackend({ root: join(work, "fs") }));
+  const port = await freePort();
+  const swift = join(root, "test/support/swift.sh");
+  execFileSync("bash", [swift, "start", join(work, "swift"), String(port)], { stdio: "inherit" });
+  try {
+    const endpoint = `http://127.0.0.1:${port}`;
+    const credentials = { accessKeyId: "test:tester", secretAccessKey: "testing" };
+    const { AwsClient } = await import("aws4fetch");
+    const aws = new AwsClient({ ...credentials, service: "s3", region: "us-east-1" });
+    for (let i = 0; ; i++) {
+      const r = await aws.fetch(`${endpoint}/bench`, { method: "PUT" });
+      if (r.ok) break;
+      if (i > 40) throw new Error(`create bucket: ${r.status}`);
+      await new Promise((res) => setTimeout(res, 250));
+    }
+    await bench("S3 (local Swift)", s3Backend({ bucket: "bench", endpoint, credentials }));
+  } finally {
+    execFileSync("bash", [swift, "stop", join(work, "swift")], { stdio: "inherit" });
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
