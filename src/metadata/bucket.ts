@@ -11,6 +11,7 @@ import { BucketLayout, DEFAULT_ROOT_PREFIX } from "./layout.ts";
 import { compareNewestFirst, createdInstant, type ModelMetadata } from "./document.ts";
 import { validateDomain } from "./names.ts";
 import { advanceLatest, readMetadata, repairLatest } from "./latest-pointer.ts";
+import { bucketStates, forgetModelStates } from "./bucket-states.ts";
 import { defaultProjectUndeletable, modelExists, projectNotEmpty, taskInOtherProject, taskNotEmpty } from "./errors.ts";
 import {
   DEFAULT_PROJECT,
@@ -269,10 +270,13 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
     listModels,
     latestModel,
 
+    ...bucketStates({ backend, layout, domains: domainsWithModels, mapLimited }),
+
     async deleteModel(task, id, options = {}) {
       const key = layout.versionKey(task, id);
       if (!(await backend.head(key, options))) return false;
       await backend.delete(key, options);
+      await forgetModelStates(backend, layout, task, id, options.signal);
       await repairLatest(backend, layout.latestKey(task), id, newestOf(task, options.signal), versionExists(task, options.signal), options.signal);
       return true;
     },

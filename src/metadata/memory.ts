@@ -5,6 +5,7 @@
 import type { ModelMetadata } from "./document.ts";
 import type { AddModelOptions, ListTasksOptions, MetadataRepository, ProjectRecord, TaskRecord } from "./repository.ts";
 import * as S from "./state.ts";
+import * as M from "./model-states.ts";
 
 const copy = S.copyJson;
 
@@ -27,6 +28,17 @@ export function memoryMetadata(): MetadataRepository {
     listModelIds: async (task) => S.listModels(state, task).map((m) => m.model.model_id),
     listModels: async (task) => copy(S.listModels(state, task)),
     latestModel: async (task) => copy(S.latestModel(state, task)),
-    deleteModel: async (task, id) => S.deleteModel(state, task, id),
+    deleteModel: async (task, id) => {
+      M.forgetModel(state, task, id);
+      return S.deleteModel(state, task, id);
+    },
+    createModelState: async (name) => M.createState(state, name, now()),
+    listModelStates: async () => M.listStates(state),
+    deleteModelState: async (name) => M.deleteState(state, name),
+    setModelState: async (task, id, name, options = {}) => M.setState(state, task, id, name, options.user ?? "unknown", now()),
+    removeModelState: async (task, id, name, options = {}) => M.removeState(state, task, id, name, options.user ?? "unknown", now()),
+    getModelStates: async (task, id) => M.statesOf(state, task, id),
+    listModelsInState: async (task, name) => copy(M.modelsInState(state, task, name)),
+    stateHistory: async (task) => copy(M.historyOf(state, task)),
   };
 }

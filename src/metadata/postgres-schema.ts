@@ -57,6 +57,35 @@ export const MIGRATIONS: readonly Migration[] = [
       `create index modelstore_models_newest on modelstore_models (task_id, created desc, location desc, model_id desc)`,
     ],
   },
+  {
+    version: 2,
+    description: "model states and their history",
+    statements: [
+      `create table modelstore_states (
+        id bigint generated always as identity primary key,
+        name text collate "C" not null unique,
+        created timestamptz not null default now()
+      )`,
+      // A deleted model leaves its states with it; a state in use cannot be deleted.
+      `create table modelstore_model_states (
+        model_id bigint not null references modelstore_models (id) on delete cascade,
+        state_id bigint not null references modelstore_states (id) on delete restrict,
+        primary key (state_id, model_id)
+      )`,
+      `create index modelstore_model_states_model on modelstore_model_states (model_id)`,
+      // The history names things rather than referencing rows: it outlives deleted models and states.
+      `create table modelstore_state_events (
+        id bigint generated always as identity primary key,
+        task text collate "C" not null,
+        model_id text collate "C" not null,
+        state text collate "C" not null,
+        action text not null check (action in ('set', 'remove')),
+        at timestamptz not null default clock_timestamp(),
+        user_name text not null
+      )`,
+      `create index modelstore_state_events_task on modelstore_state_events (task, id)`,
+    ],
+  },
 ];
 
 /** Applies the migrations this database has not seen yet; returns the schema version. */

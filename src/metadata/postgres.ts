@@ -13,6 +13,7 @@ import { BackendError, ModelStoreError } from "../util/errors.ts";
 import { createdInstant, type ModelMetadata } from "./document.ts";
 import { defaultProjectUndeletable, modelExists, projectNotEmpty, taskInOtherProject, taskNotEmpty } from "./errors.ts";
 import { migrate } from "./postgres-schema.ts";
+import { RESERVED_STATES, stateInUse, unknownModel, unknownState, type StateEvent } from "./model-states.ts";
 import {
   DEFAULT_PROJECT,
   type AddModelOptions,
@@ -216,6 +217,94 @@ export function postgresMetadata(options: PostgresMetadataOptions = {}): Metadat
           delete from modelstore_models m
           where m.task_id = (select id from modelstore_tasks where name = ${task}) and m.model_id = ${id} returning m.id`;
         return rows.length > 0;
+      }),
+
+    createModelState: (name) =>
+      call("create a model state", async () => {
+        await sql`insert into modelstore_states (name) values (${name}) on conflict (name) do nothing`;
+        const [row] = await sql`select name, created from modelstore_states where name = ${name}`;
+        return { name, created: iso(row.created) };
+      }),
+
+    listModelStates: () =>
+      call("list model states", async () =>
+        (await sql`select name, created from modelstore_states order by name`)
+          .map((row) => ({ name: row.name as string, created: iso(row.created) }))
+          .filter((s) => !RESERVED_STATES.includes(s.name)),
+      ),
+
+    deleteModelState: (name) =>
+      call("delete a model state", () =>
+        sql.begin(async (tx) => {
+          const [state] = await tx`select id from modelstore_states where name = ${name} for update`;
+          if (!state) return false;
+          const [{ count }] = await tx`select count(*)::int as count from modelstore_model_states where state_id = ${state.id as number}`;
+          if (count > 0) throw stateInUse(name, count);
+          await tx`delete from modelstore_states where id = ${state.id as number}`;
+          return true;
+        }),
+      ),
+
+    setModelState: (task, id, state, options = {}) =>
+      call("set a model state", () =>
+        sql.begin(async (tx) => {
+          const [s] = await tx`select id from modelstore_states where name = ${state} for share`;
+          if (!s) throw unknownState(state);
+          const [m] = await tx`select m.id from modelstore_models m where m.task_id = (select id from modelstore_tasks where name = ${task}) and m.model_id = ${id} for share`;
+          if (!m) throw unknownModel(task, id);
+          await tx`insert into modelstore_model_states (model_id, state_id) values (${m.id as number}, ${s.id as number}) on conflict do nothing`;
+          await tx`insert into modelstore_state_events (task, model_id, state, action, user_name) values (${task}, ${id}, ${state}, 'set', ${options.user ?? "unknown"})`;
+        }),
+      ),
+
+    removeModelState: (task, id, state, options = {}) =>
+      call("remove a model state", () =>
+        sql.begin(async (tx) => {
+          const [s] = await tx`select id from modelstore_states where name = ${state} for share`;
+          if (!s) throw unknownState(state);
+          const removed = await tx`
+            delete from modelstore_model_states ms using modelstore_models m
+            where ms.model_id = m.id and ms.state_id = ${s.id as number}
+              and m.task_id = (select id from modelstore_tasks where name = ${task}) and m.model_id = ${id}
+            returning ms.model_id`;
+          if (removed.length === 0) return false;
+          await tx`insert into modelstore_state_events (task, model_id, state, action, user_name) values (${task}, ${id}, ${state}, 'remove', ${options.user ?? "unknown"})`;
+          return true;
+        }),
+      ),
+
+    getModelStates: (task, id) =>
+      call("read a model's states", async () => {
+        const rows = await sql`
+          select s.name from modelstore_model_states ms
+          join modelstore_states s on s.id = ms.state_id
+          join modelstore_models m on m.id = ms.model_id
+          where m.task_id = (select id from modelstore_tasks where name = ${task}) and m.model_id = ${id}
+          order by s.name`;
+        return rows.map((row) => row.name as string).filter((name) => !RESERVED_STATES.includes(name));
+      }),
+
+    listModelsInState: (task, state) =>
+      call("list the models in a state", async () => {
+        const [s] = await sql`select id from modelstore_states where name = ${state}`;
+        if (!s) {
+          if (RESERVED_STATES.includes(state)) return [];
+          throw unknownState(state);
+        }
+        const rows = await sql`
+          select m.metadata from modelstore_models m
+          where m.task_id = (select id from modelstore_tasks where name = ${task})
+            and exists (select 1 from modelstore_model_states ms where ms.model_id = m.id and ms.state_id = ${s.id as number})
+          order by m.created desc, m.location desc, m.model_id desc`;
+        return rows.map((row) => row.metadata as ModelMetadata);
+      }),
+
+    stateHistory: (task) =>
+      call("read the state history", async () => {
+        const rows = await sql`select model_id, state, action, at, user_name from modelstore_state_events where task = ${task} order by id`;
+        return rows.map(
+          (row): StateEvent => ({ domain: task, modelId: row.model_id as string, state: row.state as string, action: row.action as StateEvent["action"], at: iso(row.at)!, user: row.user_name as string }),
+        );
       }),
 
     async close() {

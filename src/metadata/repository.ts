@@ -10,6 +10,7 @@
  * domain that names the archive keys `<root>/<domain>/…` and `model.domain`.
  */
 import type { ModelMetadata } from "./document.ts";
+import type { ModelStateRecord, StateChangeOptions, StateEvent } from "./model-states.ts";
 
 /** The project every task belongs to unless it was put in another one. It always exists. */
 export const DEFAULT_PROJECT = "default";
@@ -107,6 +108,35 @@ export interface MetadataRepository {
   latestModel(task: string, options?: MetadataCallOptions): Promise<ModelMetadata | null>;
   /** Removes a model's metadata (the latest moves to the newest remaining); `false` when it did not exist. */
   deleteModel(task: string, modelId: string, options?: MetadataCallOptions): Promise<boolean>;
+
+  /** Creates a model state unless it exists; returns it either way. Names arrive validated. */
+  createModelState(name: string, options?: MetadataCallOptions): Promise<ModelStateRecord>;
+  /** Every model state, sorted by name, without the reserved ones (`modelstore-deleted`). */
+  listModelStates(options?: MetadataCallOptions): Promise<ModelStateRecord[]>;
+  /**
+   * Removes a model state; `false` when it did not exist.
+   * @throws ConflictError when models of any domain are still in it
+   */
+  deleteModelState(name: string, options?: MetadataCallOptions): Promise<boolean>;
+  /**
+   * Puts a model in a state (a no-op when it is already there) and appends a `set` event to the task's history.
+   * @throws NotFoundError when the state or the model does not exist
+   */
+  setModelState(task: string, modelId: string, state: string, options?: StateChangeOptions): Promise<void>;
+  /**
+   * Takes a model out of a state and appends a `remove` event; `false` (nothing recorded) when it was not in it.
+   * @throws NotFoundError when the state does not exist
+   */
+  removeModelState(task: string, modelId: string, state: string, options?: StateChangeOptions): Promise<boolean>;
+  /** The states a model is in, sorted by name, without the reserved ones. */
+  getModelStates(task: string, modelId: string, options?: MetadataCallOptions): Promise<string[]>;
+  /**
+   * A task's models in a state, newest first. A reserved state that was never written lists nothing.
+   * @throws NotFoundError when the state does not exist
+   */
+  listModelsInState(task: string, state: string, options?: MetadataCallOptions): Promise<ModelMetadata[]>;
+  /** Every state change of a task's models, oldest first; deleting a model drops it from its states without an event. */
+  stateHistory(task: string, options?: MetadataCallOptions): Promise<StateEvent[]>;
 
   /** Releases connections or handles. The repository is unusable afterwards. */
   close?(): Promise<void>;

@@ -15,6 +15,7 @@ import { checkMetadata } from "../metadata/document.ts";
 import type { ModelMetadata } from "../metadata/document.ts";
 import type { AddModelOptions, ListTasksOptions, MetadataCallOptions, MetadataRepository } from "../metadata/repository.ts";
 import * as S from "../metadata/state.ts";
+import * as M from "../metadata/model-states.ts";
 
 /** Options for {@link localMetadata}. */
 export interface LocalMetadataOptions {
@@ -104,7 +105,19 @@ export function localMetadata(options: LocalMetadataOptions = {}): MetadataRepos
     listModelIds: (task, o) => read((s) => S.listModels(s, task).map((m) => m.model.model_id), o),
     listModels: (task, o) => read((s) => S.listModels(s, task), o),
     latestModel: (task, o) => read((s) => S.latestModel(s, task), o),
-    deleteModel: (task, id, o) => change((s) => S.deleteModel(s, task, id), o),
+    deleteModel: (task, id, o) =>
+      change((s) => {
+        M.forgetModel(s, task, id);
+        return S.deleteModel(s, task, id);
+      }, o),
+    createModelState: (name, o) => change((s, now) => M.createState(s, name, now), o),
+    listModelStates: (o) => read((s) => M.listStates(s), o),
+    deleteModelState: (name, o) => change((s) => M.deleteState(s, name), o),
+    setModelState: (task, id, name, o = {}) => change((s, now) => M.setState(s, task, id, name, o.user ?? "unknown", now), o),
+    removeModelState: (task, id, name, o = {}) => change((s, now) => M.removeState(s, task, id, name, o.user ?? "unknown", now), o),
+    getModelStates: (task, id, o) => read((s) => M.statesOf(s, task, id), o),
+    listModelsInState: (task, name, o) => read((s) => M.modelsInState(s, task, name), o),
+    stateHistory: (task, o) => read((s) => M.historyOf(s, task), o),
   };
 }
 

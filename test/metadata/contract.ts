@@ -186,5 +186,99 @@ export function runMetadataContract(name: string, makeSubject: () => Promise<Met
       expect(names(await repo.listTasks())).toEqual(["__proto__", "constructor", "x'; drop table models; --"].sort());
       expect(names(await repo.listProjects())).toEqual(["default", "hasOwnProperty"]);
     });
+
+    it("createModelState() creates once, and listModelStates() lists states by name", async () => {
+      expect(await repo.listModelStates()).toEqual([]);
+      expect((await repo.createModelState("staging")).name).toBe("staging");
+      await repo.createModelState("production");
+      await repo.createModelState("staging");
+      expect(names(await repo.listModelStates())).toEqual(["production", "staging"]);
+    });
+
+    it("a model can be in many states; states are global across domains", async () => {
+      await repo.addModel(fakeModel("refunds", "r1", at(1)));
+      await repo.addModel(fakeModel("refunds", "r2", at(2)));
+      await repo.addModel(fakeModel("fraud", "f1", at(3)));
+      await repo.createModelState("production");
+      await repo.createModelState("staging");
+      await repo.setModelState("refunds", "r1", "production");
+      await repo.setModelState("refunds", "r1", "staging");
+      await repo.setModelState("refunds", "r2", "production");
+      await repo.setModelState("fraud", "f1", "production");
+      await repo.setModelState("refunds", "r2", "production"); // again: no duplicate
+      expect(await repo.getModelStates("refunds", "r1")).toEqual(["production", "staging"]);
+      expect(await repo.getModelStates("refunds", "r2")).toEqual(["production"]);
+      expect(await repo.getModelStates("refunds", "nope")).toEqual([]);
+      expect(ids(await repo.listModelsInState("refunds", "production"))).toEqual(["r2", "r1"]);
+      expect(ids(await repo.listModelsInState("refunds", "staging"))).toEqual(["r1"]);
+      expect(ids(await repo.listModelsInState("fraud", "production"))).toEqual(["f1"]);
+      expect(ids(await repo.listModelsInState("fraud", "staging"))).toEqual([]);
+      expect(await repo.removeModelState("refunds", "r1", "production")).toBe(true);
+      expect(await repo.removeModelState("refunds", "r1", "production")).toBe(false);
+      expect(ids(await repo.listModelsInState("refunds", "production"))).toEqual(["r2"]);
+      expect(await repo.getModelStates("refunds", "r1")).toEqual(["staging"]);
+    });
+
+    it("state calls on a missing state or model fail with NOT_FOUND", async () => {
+      await repo.addModel(fakeModel("refunds", "r1", at(1)));
+      await expect(repo.setModelState("refunds", "r1", "production")).rejects.toMatchObject({ code: "NOT_FOUND" });
+      await expect(repo.removeModelState("refunds", "r1", "production")).rejects.toMatchObject({ code: "NOT_FOUND" });
+      await expect(repo.listModelsInState("refunds", "production")).rejects.toMatchObject({ code: "NOT_FOUND" });
+      await repo.createModelState("production");
+      await expect(repo.setModelState("refunds", "r9", "production")).rejects.toMatchObject({ code: "NOT_FOUND" });
+      expect(await repo.listModelsInState("refunds", "modelstore-deleted")).toEqual([]);
+    });
+
+    it("deleteModelState() refuses a state that holds models and removes an empty one", async () => {
+      await repo.addModel(fakeModel("refunds", "r1", at(1)));
+      await repo.createModelState("production");
+      await repo.setModelState("refunds", "r1", "production");
+      await expect(repo.deleteModelState("production")).rejects.toMatchObject({ code: "CONFLICT" });
+      await repo.removeModelState("refunds", "r1", "production");
+      expect(await repo.deleteModelState("production")).toBe(true);
+      expect(await repo.deleteModelState("production")).toBe(false);
+      expect(await repo.listModelStates()).toEqual([]);
+    });
+
+    it("a deleted model leaves its states", async () => {
+      await repo.addModel(fakeModel("refunds", "r1", at(1)));
+      await repo.addModel(fakeModel("refunds", "r2", at(2)));
+      await repo.createModelState("production");
+      await repo.setModelState("refunds", "r1", "production");
+      await repo.setModelState("refunds", "r2", "production");
+      await repo.deleteModel("refunds", "r2");
+      expect(ids(await repo.listModelsInState("refunds", "production"))).toEqual(["r1"]);
+      await repo.deleteModel("refunds", "r1");
+      expect(await repo.deleteModelState("production")).toBe(true);
+    });
+
+    it("stateHistory() records every change, oldest first, with who and when", async () => {
+      await repo.addModel(fakeModel("refunds", "r1", at(1)));
+      await repo.addModel(fakeModel("refunds", "r2", at(2)));
+      await repo.createModelState("production");
+      const before = Date.now();
+      await repo.setModelState("refunds", "r1", "production", { user: "ana" });
+      await repo.setModelState("refunds", "r2", "production", { user: "ben" });
+      await repo.removeModelState("refunds", "r1", "production", { user: "ben" });
+      await repo.removeModelState("refunds", "r1", "production", { user: "ben" }); // not in it: nothing recorded
+      const history = await repo.stateHistory("refunds");
+      expect(history.map((e) => [e.modelId, e.state, e.action, e.user, e.domain])).toEqual([
+        ["r1", "production", "set", "ana", "refunds"],
+        ["r2", "production", "set", "ben", "refunds"],
+        ["r1", "production", "remove", "ben", "refunds"],
+      ]);
+      for (const event of history) expect(Date.parse(event.at)).toBeGreaterThanOrEqual(before - 1000);
+      expect(await repo.stateHistory("fraud")).toEqual([]);
+    });
+
+    it("concurrent state changes all land in the history", async () => {
+      const count = 12;
+      await repo.createModelState("production");
+      for (let i = 0; i < count; i++) await repo.addModel(fakeModel("refunds", `m${i}`, at(i)));
+      await Promise.all(Array.from({ length: count }, (_, i) => repo.setModelState("refunds", `m${i}`, "production", { user: `u${i}` })));
+      const history = await repo.stateHistory("refunds");
+      expect(history.map((e) => e.user).sort()).toEqual(Array.from({ length: count }, (_, i) => `u${i}`).sort());
+      expect(await repo.listModelsInState("refunds", "production")).toHaveLength(count);
+    });
   });
 }
