@@ -2,13 +2,15 @@
  * A Cloudflare-style module worker that serves models out of an S3 bucket:
  *
  *   GET /models/:domain/latest           the latest model's metadata (JSON)
- *   GET /models/:domain/latest/files/*   one file of the latest model, streamed out of its archive
+ *   GET /models/:domain/latest/files/*   one file of the latest model, streamed out of its archive;
+ *                                        `Range` answered with 206, ETag = the file's SHA-256
  *
  * Each request reads `latest.json`, and for a file the archive only up to the
  * end of that file: nothing is buffered, so archives far larger than a
  * worker's 128 MB of memory are fine. Responses carry the model id as `ETag`
- * (a matching `If-None-Match` gets 304 without touching the archive) and a
- * short `Cache-Control`, so a CDN can cache them and revalidate cheaply.
+ * (a matching `If-None-Match` gets 304 without touching the archive), files of
+ * archives with a table of contents their SHA-256, and a short `Cache-Control`,
+ * so a CDN can cache them and revalidate cheaply.
  *
  * Bindings: S3_BUCKET, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, and optionally
  * S3_ENDPOINT (S3-compatible servers), S3_REGION (default us-east-1),
@@ -88,6 +90,7 @@ async function handle(request: Request, env: Env): Promise<Response> {
   const meta = await store.getLatest(domain, { signal: request.signal });
   if (notModified(request, meta)) return new Response(null, { status: 304, headers: cacheHeaders(meta) });
   if (path === undefined) return Response.json(meta, { headers: cacheHeaders(meta) });
+  if (meta.archive?.index) return serveIndexedFile(request, store, meta, path);
 
   // openFile is readFile for metadata already in hand: latest.json is read once, then only the archive.
   const body = await store.openFile(meta, path, { signal: request.signal });
@@ -95,6 +98,56 @@ async function handle(request: Request, env: Env): Promise<Response> {
     return jsonError(404, "NOT_FOUND", `Model "${meta.model.model_id}" in domain "${domain}" has no file "${path}".`);
   }
   return new Response(body, { headers: { ...cacheHeaders(meta), "content-type": contentType(path) } });
+}
+
+/**
+ * A file of an archive with a table of contents: its SHA-256 is the ETag (a
+ * matching If-None-Match is a 304 after one small read of the index), and a
+ * single `Range` is answered with 206 from the members that hold those bytes
+ * (RFC 9110 §14, https://www.rfc-editor.org/rfc/rfc9110#section-14).
+ */
+async function serveIndexedFile(request: Request, store: ModelStore, meta: ModelMetadata, path: string): Promise<Response> {
+  const signal = request.signal;
+  const wanted = path.replace(/^(\.\/|\/)+/, "");
+  const file = (await store.listFilesOf(meta, { signal })).find((f) => f.path === wanted);
+  if (!file) return jsonError(404, "NOT_FOUND", `Model "${meta.model.model_id}" in domain "${meta.model.domain}" has no file "${path}".`);
+  const headers: Record<string, string> = { ...cacheHeaders(meta), etag: `"${file.sha256}"`, "accept-ranges": "bytes", "content-type": contentType(path) };
+  const tags = request.headers.get("if-none-match");
+  if (tags !== null && tags.split(",").some((tag) => [`"${file.sha256}"`, "*"].includes(tag.trim().replace(/^W\//, "")))) {
+    return new Response(null, { status: 304, headers });
+  }
+  const range = parseRange(request.headers.get("range"), file.size);
+  if (range === "unsatisfiable") {
+    return new Response(null, { status: 416, headers: { ...headers, "content-range": `bytes */${file.size}` } });
+  }
+  if (range) {
+    const body = await store.openFile(meta, wanted, { signal, range: { offset: range.start, length: range.end - range.start + 1 } });
+    return new Response(body, {
+      status: 206,
+      headers: { ...headers, "content-range": `bytes ${range.start}-${range.end}/${file.size}` },
+    });
+  }
+  const body = await store.openFile(meta, wanted, { signal });
+  return new Response(body, { headers });
+}
+
+/**
+ * One `bytes=` range as first and last byte positions (RFC 9110 §14.1.2), or
+ * "unsatisfiable" (416). Several ranges, or a header that does not parse, are
+ * ignored (the whole file is served), as RFC 9110 §14.2 allows.
+ */
+function parseRange(header: string | null, size: number): { start: number; end: number } | "unsatisfiable" | undefined {
+  const match = header === null ? null : /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!match || (match[1] === "" && match[2] === "")) return undefined;
+  if (match[1] === "") {
+    const suffix = Number(match[2]);
+    if (suffix === 0 || size === 0) return "unsatisfiable";
+    return { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(match[1]);
+  const end = match[2] === "" ? size - 1 : Math.min(Number(match[2]), size - 1);
+  if (match[2] !== "" && Number(match[2]) < start) return undefined;
+  return start >= size ? "unsatisfiable" : { start, end };
 }
 
 export default {

@@ -6,7 +6,8 @@
  */
 import type { Backend } from "../backends/backend.ts";
 import type { ArchiveIndex, ArchiveIndexLocation } from "../archive/index/archive-index.ts";
-import { readEntry, readIndex, type RangeReader } from "../archive/index/read-entry.ts";
+import { readEntry, readIndex, type FileRange, type RangeReader } from "../archive/index/read-entry.ts";
+import type { ReadOptions } from "./options.ts";
 import type { ModelMetadata } from "../metadata/document.ts";
 
 /** Indexes kept per store; each is a few hundred bytes per file. */
@@ -20,6 +21,31 @@ export interface ModelFile {
   sha256: string;
   /** Unix permission bits. */
   mode: number;
+}
+
+/** Options for `openFile`. */
+export interface OpenFileOptions extends ReadOptions {
+  /**
+   * Only these bytes of the file: `length` (to the end when omitted) from
+   * `offset`. Through the index only the members holding them are read, each
+   * checked by its CRC-32 (the file's sha256 needs the whole file).
+   * @default the whole file, its sha256 checked
+   */
+  range?: FileRange;
+}
+
+/** Passes bytes `start` to `end` (exclusive) of a stream through, then stops it. */
+export function sliceStream(start: number, end: number): TransformStream<Uint8Array, Uint8Array> {
+  let at = 0;
+  return new TransformStream({
+    transform(chunk, controller) {
+      const from = Math.max(0, start - at);
+      const to = Math.min(chunk.length, end - at);
+      at += chunk.length;
+      if (to > from) controller.enqueue(chunk.subarray(from, to));
+      if (at >= end) controller.terminate();
+    },
+  });
 }
 
 /** The index location a document records, when it records one. */
@@ -50,11 +76,11 @@ export class ArchiveIndexCache {
   }
 
   /** One file through the index: `null` when the index lists no such file, `undefined` when there is no index. */
-  async openFile(metadata: ModelMetadata, key: string, path: string, what: string, signal?: AbortSignal): Promise<ReadableStream<Uint8Array> | null | undefined> {
-    const index = await this.indexOf(metadata, key, what, signal);
+  async openFile(metadata: ModelMetadata, key: string, path: string, what: string, options: OpenFileOptions): Promise<ReadableStream<Uint8Array> | null | undefined> {
+    const index = await this.indexOf(metadata, key, what, options.signal);
     if (!index) return undefined;
     const entry = index.entries.find((e) => e.type === "file" && e.path === path);
-    return entry ? readEntry(this.reader(key, signal), index, entry, what) : null;
+    return entry ? readEntry(this.reader(key, options.signal), index, entry, what, options.range) : null;
   }
 
   private reader(key: string, signal?: AbortSignal): RangeReader {

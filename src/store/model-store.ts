@@ -21,13 +21,13 @@ import { detectRuntime } from "../archive/runtime-info.ts";
 import { claimArchiveKey } from "./archive-slot.ts";
 import { collectGarbage, type GcOptions, type GcReport } from "./gc.ts";
 import { verifyingStream } from "../digest/verifying-stream.ts";
-import { ArchiveIndexCache, filesOfIndex, type ModelFile } from "./archive-index-reads.ts";
+import { ArchiveIndexCache, filesOfIndex, sliceStream, type ModelFile, type OpenFileOptions } from "./archive-index-reads.ts";
 import type { ArchiveIndexLocation } from "../archive/index/archive-index.ts";
 import { createSha256, digestingStream, type DigestResult } from "../digest/sha256.ts";
 import { DEPENDENCY_VERSIONS, LIBRARY_VERSION } from "../util/version.ts";
 
 export type { GcItem, GcOptions, GcReport } from "./gc.ts";
-export type { ModelFile } from "./archive-index-reads.ts";
+export type { ModelFile, OpenFileOptions } from "./archive-index-reads.ts";
 export type { DeleteOptions, EnsureTaskOptions, ListTasksOptions, ModelStoreOptions, ReadOptions, UploadOptions, UploadProgress } from "./options.ts";
 
 
@@ -261,7 +261,7 @@ export class ModelStore {
    * undefined) without buffering the archive; `null` when the model has no such file.
    * Reading stops at the end of that file: the rest of the archive is not fetched.
    */
-  async readFile(domain: string, modelId: string | undefined, path: string, options: ReadOptions = {}): Promise<ReadableStream<Uint8Array> | null> {
+  async readFile(domain: string, modelId: string | undefined, path: string, options: OpenFileOptions = {}): Promise<ReadableStream<Uint8Array> | null> {
     const metadata = modelId === undefined ? await this.getLatest(domain, options) : await this.getModelInfo(domain, modelId, options);
     return this.openFile(metadata, path, options);
   }
@@ -271,12 +271,17 @@ export class ModelStore {
    * {@link readFile} but without reading the metadata again (a server that
    * already holds it reads nothing but the archive, up to the end of the file).
    */
-  async openFile(metadata: ModelMetadata, path: string, options: ReadOptions = {}): Promise<ReadableStream<Uint8Array> | null> {
+  async openFile(metadata: ModelMetadata, path: string, options: OpenFileOptions = {}): Promise<ReadableStream<Uint8Array> | null> {
     const wanted = path.replace(/^(\.\/|\/)+/, "");
     const { domain, model_id: id } = metadata.model;
     const key = this.keyOf(metadata.storage, id);
-    const indexed = await this.indexes.openFile(metadata, key, wanted, `The archive of model "${id}" in domain "${domain}"`, options.signal);
+    const indexed = await this.indexes.openFile(metadata, key, wanted, `The archive of model "${id}" in domain "${domain}"`, options);
     if (indexed !== undefined) return indexed;
+    if (options.range) {
+      const { offset, length } = options.range;
+      const whole = await this.openFile(metadata, path, { signal: options.signal });
+      return whole && whole.pipeThrough(sliceStream(offset, length === undefined ? Number.MAX_SAFE_INTEGER : offset + length));
+    }
     const archive = await this.openArchive(metadata, options);
     const entries = readArchive(archive, { signal: options.signal })[Symbol.asyncIterator]();
     for (;;) {

@@ -393,6 +393,8 @@ export function runStoreSuite(name: string, makeBackend: BackendFactory, options
       const older = { ...meta, archive };
       expect(sha256(await collect((await store.openFile(older, "weights/layer-1.bin"))!))).toBe(sha256(weights));
       expect(await store.openFile(older, "missing.bin")).toBeNull();
+      expect(sha256(await collect((await store.openFile(older, "weights/layer-1.bin", { range: { offset: 1000, length: 5000 } }))!))).toBe(sha256(weights.subarray(1000, 6000)));
+      expect(sha256(await collect((await store.openFile(meta, "weights/layer-1.bin", { range: { offset: 1000, length: 5000 } }))!))).toBe(sha256(weights.subarray(1000, 6000)));
     });
 
     it("an index that does not match its metadata is refused with INTEGRITY and serves no bytes", async () => {

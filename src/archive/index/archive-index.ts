@@ -173,16 +173,25 @@ export function validateIndex(value: unknown, location: ArchiveIndexLocation, ar
   return { version: 1, members, entries };
 }
 
-/** The compressed byte range holding `entry`'s data, and where the data starts in it once decompressed. */
-export function entryRange(index: ArchiveIndex, entry: IndexEntry): { offset: number; length: number; skip: number } {
-  let last = entry.member;
-  let available = index.members[last].usize - entry.offset;
-  while (available < entry.size && last + 1 < index.members.length) {
+/**
+ * The compressed byte range holding bytes `start` to `end` (exclusive) of
+ * `entry`'s data, and how many decompressed bytes of it come before `start`.
+ */
+export function entryRange(index: ArchiveIndex, entry: IndexEntry, start = 0, end = entry.size): { offset: number; length: number; skip: number } {
+  let first = entry.member;
+  let skip = entry.offset + start;
+  while (skip >= index.members[first].usize && first + 1 < index.members.length) {
+    skip -= index.members[first].usize;
+    first++;
+  }
+  let last = first;
+  let available = index.members[last].usize - skip;
+  while (available < end - start && last + 1 < index.members.length) {
     last++;
     available += index.members[last].usize;
   }
-  if (available < entry.size) throw new IntegrityError(`The index places "${entry.path}" past the end of the archive.`);
-  const first = index.members[entry.member];
+  if (available < end - start) throw new IntegrityError(`The index places "${entry.path}" past the end of the archive.`);
+  const from = index.members[first];
   const stop = index.members[last];
-  return { offset: first.offset, length: stop.offset + stop.size - first.offset, skip: entry.offset };
+  return { offset: from.offset, length: stop.offset + stop.size - from.offset, skip };
 }

@@ -4,7 +4,7 @@
  * and verified against the size and SHA-256 the index records.
  */
 import { createSha256 } from "../../digest/sha256.ts";
-import { IntegrityError, InvalidArchiveError } from "../../util/errors.ts";
+import { IntegrityError, InvalidArchiveError, InvalidArgumentError } from "../../util/errors.ts";
 import { createGunzipStream } from "../gzip/gunzip.ts";
 import { decodeIndexMembers, entryRange, MAX_INDEX_BYTES, type ArchiveIndex, type ArchiveIndexLocation, type IndexEntry } from "./archive-index.ts";
 
@@ -36,13 +36,28 @@ export async function readIndex(read: RangeReader, location: ArchiveIndexLocatio
   return decodeIndexMembers(bytes, location, archiveSize, what);
 }
 
+/** Part of a file: `length` bytes (to the end when omitted) from `offset`. */
+export interface FileRange {
+  offset: number;
+  length?: number;
+}
+
 /**
  * Streams `entry`'s data with one ranged read of the members holding it. The
  * stream errors with `IntegrityError` (never ending cleanly) when the bytes are
- * fewer than, or hash differently from, what the index records.
+ * fewer than, or hash differently from, what the index records. With `part`,
+ * only those bytes: the file's sha256 cannot be checked then, so the members
+ * read are inflated to their ends and each one's CRC-32 is checked instead.
  */
-export async function readEntry(read: RangeReader, index: ArchiveIndex, entry: IndexEntry, what: string): Promise<ReadableStream<Uint8Array>> {
-  const range = entryRange(index, entry);
+export async function readEntry(read: RangeReader, index: ArchiveIndex, entry: IndexEntry, what: string, part?: FileRange): Promise<ReadableStream<Uint8Array>> {
+  const start = part?.offset ?? 0;
+  const end = part?.length === undefined ? entry.size : Math.min(entry.size, start + part.length);
+  if (!Number.isSafeInteger(start) || start < 0 || start > entry.size || end < start) {
+    throw new InvalidArgumentError(`Cannot read bytes ${start}-${end} of "${entry.path}": it has ${entry.size} bytes.`);
+  }
+  const whole = start === 0 && end === entry.size;
+  if (!whole && start === end) return new ReadableStream({ start: (controller) => controller.close() });
+  const range = entryRange(index, entry, start, end);
   const hash = createSha256();
   const refuse = (why: string) => new IntegrityError(`${what}: "${entry.path}" ${why} (its index says ${entry.size} bytes, sha256 ${entry.sha256}). The archive or its index was changed after upload.`);
   if (entry.size === 0) {
@@ -53,7 +68,7 @@ export async function readEntry(read: RangeReader, index: ArchiveIndex, entry: I
   if (!body) throw new InvalidArchiveError(`${what}: the archive is missing.`);
   const reader = body.pipeThrough(createGunzipStream()).getReader();
   let skip = range.skip;
-  let remaining = entry.size;
+  let remaining = end - start;
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
@@ -69,6 +84,13 @@ export async function readEntry(read: RangeReader, index: ArchiveIndex, entry: I
           if (chunk.length === 0) continue;
           if (chunk.length > remaining) chunk = chunk.subarray(0, remaining);
           remaining -= chunk.length;
+          if (remaining === 0 && !whole) {
+            // Inflate the rest of the last member, so its CRC-32 vouches for what was served.
+            while (!(await reader.read()).done);
+            controller.enqueue(chunk);
+            controller.close();
+            return;
+          }
           hash.update(chunk);
           if (remaining === 0) {
             // The last bytes are held back until the hash is known: a lying index errors instead of ending cleanly.

@@ -128,6 +128,33 @@ describe("the table of contents", () => {
   });
 });
 
+describe("part of a file", () => {
+  test("any byte range, across member boundaries, reads only the members holding it", async () => {
+    const built = await build();
+    const index = await indexOf(built);
+    const entry = index.entries.find((e) => e.path === "a-weights.bin")!;
+    const body = built.files["a-weights.bin"];
+    for (const [offset, length] of [[0, 10], [4 * 1024 * 1024 - 700, 1400], [WEIGHTS - 5, 5], [WEIGHTS - 5, 100], [123, undefined]] as const) {
+      const log: { offset: number; length: number }[] = [];
+      const bytes = await collect(await readEntry(rangeReader(built.bytes, log), index, entry, WHAT, { offset, length }));
+      expect(sha256(bytes)).toBe(sha256(body.subarray(offset, length === undefined ? undefined : offset + length)));
+      expect(log).toHaveLength(1);
+      if (length !== undefined && length <= 1400) expect(log[0].length).toBeLessThanOrEqual(2 * 4 * 1024 * 1024 + 1024);
+    }
+    await expect(readEntry(rangeReader(built.bytes), index, entry, WHAT, { offset: WEIGHTS + 1 })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+  });
+
+  test("a corrupted member fails a partial read through its CRC-32", async () => {
+    const built = await build({ deterministic: true });
+    const index = await indexOf(built);
+    const entry = index.entries.find((e) => e.path === "a-weights.bin")!;
+    const bytes = built.bytes.slice();
+    const member = index.members[entry.member];
+    bytes[member.offset + member.size - 100] ^= 0xff; // a stored block's data, near the member's end
+    await expect(collect(await readEntry(rangeReader(bytes), index, entry, WHAT, { offset: 0, length: 10 }))).rejects.toMatchObject({ code: "INVALID_ARCHIVE" });
+  });
+});
+
 describe("hostile indexes are refused and never return wrong bytes", () => {
   test("an index whose bytes do not match the sha256 in the metadata", async () => {
     const built = await build();

@@ -14,6 +14,7 @@ import { ModelStore, type ModelMetadata } from "../../../src/index.ts";
 import { s3Backend } from "../../../src/s3.ts";
 import { createBucket, useS3Server, type S3Server } from "../../support/s3-server.ts";
 import { COMPATIBILITY_DATE } from "./compat.ts";
+import { sha256 } from "../../support/bytes.ts";
 
 const MiB = 1024 * 1024;
 const BIG = 150 * MiB; // over a worker's 128 MB of memory
@@ -170,14 +171,47 @@ describe("examples/edge-worker in workerd", () => {
     ]);
   });
 
-  it("GET /models/:domain/latest/files/:path streams the file byte-identical with cache headers", async () => {
+  it("GET /models/:domain/latest/files/:path streams the file byte-identical with its sha256 as ETag", async () => {
     const { response, body } = await get("/models/refunds/latest/files/config.json");
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toBe("application/json");
-    expect(response.headers.get("etag")).toBe(`"${small.model.model_id}"`);
+    expect(response.headers.get("etag")).toBe(`"${sha256(config)}"`);
+    expect(response.headers.get("accept-ranges")).toBe("bytes");
     expect(body).toEqual(config);
     const weights = await get("/models/refunds/latest/files/weights.bin");
     expect(weights.body).toEqual(new Uint8Array(64 * 1024).fill(7));
+  });
+
+  it("a Range is answered with 206 and its Content-Range; a suffix range too; past the end is 416", async () => {
+    const weights = new Uint8Array(64 * 1024).fill(7);
+    const part = await get("/models/refunds/latest/files/config.json", { range: "bytes=2-9" });
+    expect(part.response.status).toBe(206);
+    expect(part.response.headers.get("content-range")).toBe(`bytes 2-9/${config.length}`);
+    expect(part.body).toEqual(config.subarray(2, 10));
+    const tail = await get("/models/refunds/latest/files/config.json", { range: "bytes=-5" });
+    expect(tail.response.status).toBe(206);
+    expect(tail.response.headers.get("content-range")).toBe(`bytes ${config.length - 5}-${config.length - 1}/${config.length}`);
+    expect(tail.body).toEqual(config.subarray(config.length - 5));
+    const open = await get("/models/refunds/latest/files/weights.bin", { range: "bytes=65000-" });
+    expect(open.response.headers.get("content-range")).toBe(`bytes 65000-65535/65536`);
+    expect(open.body).toEqual(weights.subarray(65000));
+    const past = await get("/models/refunds/latest/files/config.json", { range: `bytes=${config.length}-` });
+    expect(past.response.status).toBe(416);
+    expect(past.response.headers.get("content-range")).toBe(`bytes */${config.length}`);
+  });
+
+  it("a Range in a file after 150 MiB of weights reads under 1 MiB of the archive", async () => {
+    const { response, body, s3 } = await get("/models/big/latest/files/zz-tokenizer.json", { range: "bytes=0-3" });
+    expect(response.status).toBe(206);
+    expect(body).toEqual(config.subarray(0, 4));
+    expect(s3.filter((r) => r.path.endsWith(archiveKeyOf(big))).reduce((n, r) => n + r.bytes, 0)).toBeLessThan(MiB);
+  });
+
+  it("If-None-Match with the file's sha256 gets 304 after reading only the index", async () => {
+    const { response, s3 } = await get("/models/refunds/latest/files/config.json", { "if-none-match": `"${sha256(config)}"` });
+    expect(response.status).toBe(304);
+    expect(response.headers.get("etag")).toBe(`"${sha256(config)}"`);
+    expect(s3.filter((r) => r.path.endsWith(archiveKeyOf(small)))).toHaveLength(1);
   });
 
   it("a matching If-None-Match gets 304 without touching the archive", async () => {
