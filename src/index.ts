@@ -12,6 +12,8 @@ export {
   type DeleteOptions,
   type EnsureTaskOptions,
   type ListTasksOptions,
+  type ModelQueryOptions,
+  type StateChangeOptions,
   type GcOptions,
   type GcReport,
   type GcItem,
@@ -25,6 +27,14 @@ export {
   type ProjectRecord,
   type TaskRecord,
 } from "./metadata/repository.ts";
+export {
+  modelsInStateAt,
+  validateStateName,
+  ReservedStateError,
+  RESERVED_STATES,
+  type ModelStateRecord,
+  type StateEvent,
+} from "./metadata/model-states.ts";
 export { bucketMetadata, type BucketMetadataOptions } from "./metadata/bucket.ts";
 export { memoryMetadata } from "./metadata/memory.ts";
 export { inMemory } from "./store/in-memory.ts";

@@ -12,7 +12,8 @@ import type { Backend, StorageLocation } from "../backends/backend.ts";
 import { AlreadyExistsError, IntegrityError, hasErrorCode, NotFoundError, throwIfAborted } from "../util/errors.ts";
 import { BucketLayout, DEFAULT_ROOT_PREFIX } from "../metadata/layout.ts";
 import { formatCreated, type ModelMetadata, type UploadedModel } from "../metadata/document.ts";
-import type { DeleteOptions, EnsureTaskOptions, ListTasksOptions, ModelStoreOptions, ReadOptions, UploadOptions } from "./options.ts";
+import type { DeleteOptions, EnsureTaskOptions, ListTasksOptions, ModelQueryOptions, ModelStoreOptions, ReadOptions, StateChangeOptions, UploadOptions } from "./options.ts";
+import { validateStateName, type ModelStateRecord, type StateEvent } from "../metadata/model-states.ts";
 import { bucketMetadata } from "../metadata/bucket.ts";
 import { taskInOtherProject } from "../metadata/errors.ts";
 import { DEFAULT_PROJECT, type MetadataRepository, type ProjectRecord, type TaskRecord } from "../metadata/repository.ts";
@@ -28,7 +29,7 @@ import { DEPENDENCY_VERSIONS, LIBRARY_VERSION } from "../util/version.ts";
 
 export type { GcItem, GcOptions, GcReport } from "./gc.ts";
 export type { ModelFile, OpenFileOptions } from "./archive-index-reads.ts";
-export type { DeleteOptions, EnsureTaskOptions, ListTasksOptions, ModelStoreOptions, ReadOptions, UploadOptions, UploadProgress } from "./options.ts";
+export type { DeleteOptions, EnsureTaskOptions, ListTasksOptions, ModelQueryOptions, ModelStoreOptions, ReadOptions, StateChangeOptions, UploadOptions, UploadProgress } from "./options.ts";
 
 
 /** Uploads, lists, reads and deletes models, projects and tasks. */
@@ -115,8 +116,12 @@ export class ModelStore {
     return this.metadata.listModelIds(validateDomain(domain), options);
   }
 
-  /** Metadata of every model in a domain, newest first. An unknown domain lists nothing. */
-  async listModels(domain: string, options: ReadOptions = {}): Promise<ModelMetadata[]> {
+  /**
+   * Metadata of every model in a domain, newest first; with `state`, only the models in that state.
+   * An unknown domain lists nothing. @throws NotFoundError when `state` does not exist
+   */
+  async listModels(domain: string, options: ModelQueryOptions = {}): Promise<ModelMetadata[]> {
+    if (options.state !== undefined) return this.metadata.listModelsInState(validateDomain(domain), validateStateName(options.state, { allowReserved: true }), options);
     return this.metadata.listModels(validateDomain(domain), options);
   }
 
@@ -127,11 +132,72 @@ export class ModelStore {
     throw await this.notFound(domain, modelId, options);
   }
 
-  /** The newest model's metadata. @throws NotFoundError when the domain has no models */
-  async getLatest(domain: string, options: ReadOptions = {}): Promise<ModelMetadata> {
+  /**
+   * The newest model's metadata; with `state`, the newest model in that state.
+   * @throws NotFoundError when the domain has no models (in that state), or the state does not exist
+   */
+  async getLatest(domain: string, options: ModelQueryOptions = {}): Promise<ModelMetadata> {
+    if (options.state !== undefined) {
+      const [newest] = await this.listModels(domain, options);
+      if (newest) return newest;
+      throw new NotFoundError(
+        `Domain "${domain}" has no model in state "${options.state}". Put one there with store.setModelState("${domain}", modelId, "${options.state}").`,
+      );
+    }
     const metadata = await this.metadata.latestModel(validateDomain(domain), options);
     if (metadata) return metadata;
     throw new NotFoundError(`Domain "${domain}" has no models. List the domains with store.listDomains(), or upload one with store.upload("${domain}", ...).`);
+  }
+
+  /**
+   * Creates a model state (global to the store) unless it exists, where the Python modelstore finds it too.
+   * @throws ReservedStateError for `modelstore-deleted`; InvalidArgumentError for a name Python refuses (shorter than 3 characters...)
+   */
+  async createModelState(name: string, options: ReadOptions = {}): Promise<ModelStateRecord> {
+    return this.metadata.createModelState(validateStateName(name), options);
+  }
+
+  /** Every model state, sorted by name (the reserved `modelstore-deleted` is not listed). */
+  async listModelStates(options: ReadOptions = {}): Promise<ModelStateRecord[]> {
+    return this.metadata.listModelStates(options);
+  }
+
+  /**
+   * Removes a model state. Removing a missing one is not an error.
+   * @throws ConflictError while models of any domain are in it
+   */
+  async deleteModelState(name: string, options: ReadOptions = {}): Promise<void> {
+    await this.metadata.deleteModelState(validateStateName(name), options);
+  }
+
+  /**
+   * Puts a model in a state (it can be in many), and records the change in the domain's state history.
+   * @throws NotFoundError when the state or the model does not exist
+   */
+  async setModelState(domain: string, modelId: string, state: string, options: StateChangeOptions = {}): Promise<void> {
+    await this.metadata.setModelState(validateDomain(domain), validateModelId(modelId), validateStateName(state), { ...options, user: this.changedBy(options) });
+  }
+
+  /**
+   * Takes a model out of a state (recording the change); a model that was not in it is left as it is.
+   * @throws NotFoundError when the state does not exist
+   */
+  async removeModelState(domain: string, modelId: string, state: string, options: StateChangeOptions = {}): Promise<void> {
+    await this.metadata.removeModelState(validateDomain(domain), validateModelId(modelId), validateStateName(state), { ...options, user: this.changedBy(options) });
+  }
+
+  /** The states a model is in, sorted by name. */
+  async getModelStates(domain: string, modelId: string, options: ReadOptions = {}): Promise<string[]> {
+    return this.metadata.getModelStates(validateDomain(domain), validateModelId(modelId), options);
+  }
+
+  /**
+   * Every state change of a domain's models, oldest first: who put which model in
+   * or out of which state, and when. {@link modelsInStateAt} answers "which model
+   * was in production on a given date" from it.
+   */
+  async stateHistory(domain: string, options: ReadOptions = {}): Promise<StateEvent[]> {
+    return this.metadata.stateHistory(validateDomain(domain), options);
   }
 
   /** True when the domain holds a model with this id. */
@@ -375,6 +441,10 @@ export class ModelStore {
     const key = this.backend.keyOf ? this.backend.keyOf(location) : location.prefix;
     if (!key) throw new IntegrityError(`The metadata of model "${modelId}" does not say where its archive is (storage.prefix is missing).`);
     return key;
+  }
+
+  private changedBy(options: StateChangeOptions): string {
+    return options.user ?? this.user ?? detectRuntime().user ?? "unknown";
   }
 
   private async notFound(domain: string, modelId: string, options: ReadOptions): Promise<NotFoundError> {

@@ -89,3 +89,15 @@ export interface ReadOptions {
   /** Aborts the call. */
   signal?: AbortSignal;
 }
+
+/** Options for `ModelStore.listModels` and `ModelStore.getLatest`. */
+export interface ModelQueryOptions extends ReadOptions {
+  /** Only the models in this model state (see `createModelState`). @default every model */
+  state?: string;
+}
+
+/** Options for `ModelStore.setModelState` and `ModelStore.removeModelState`. */
+export interface StateChangeOptions extends ReadOptions {
+  /** Recorded in the state history as who made the change. @default the store's `user`, else the environment's */
+  user?: string;
+}
