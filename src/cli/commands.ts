@@ -74,9 +74,11 @@ async function checkDomain(store: ModelStore, domain: string, project: string | 
   }
 }
 
-/** The model named by `id`: the latest when it is omitted or "latest". */
-function modelOf(store: ModelStore, domain: string, id: string | undefined, signal: AbortSignal): Promise<ModelMetadata> {
-  return id && id !== "latest" ? store.getModelInfo(domain, id, { signal }) : store.getLatest(domain, { signal });
+/** The model named by `id`: the latest (in `state`, when given) when it is omitted or "latest". */
+function modelOf(store: ModelStore, domain: string, id: string | undefined, signal: AbortSignal, state?: string): Promise<ModelMetadata> {
+  const named = id && id !== "latest";
+  if (named && state !== undefined) throw new InvalidArgumentError(`Give a model id or --state, not both: --state ${state} picks the newest model in that state.`);
+  return named ? store.getModelInfo(domain, id, { signal }) : store.getLatest(domain, { signal, state });
 }
 
 async function runStoreCommand(store: ModelStore, command: string, args: string[], flags: Flags, signal: AbortSignal): Promise<void> {
@@ -128,21 +130,21 @@ async function runStoreCommand(store: ModelStore, command: string, args: string[
       return print(flags, { deleted: args[0] }, () => `deleted project ${args[0]}`);
     }
     case "models": {
-      const models = await store.listModels(args[0], { signal });
+      const models = await store.listModels(args[0], { signal, state: flags.state });
       // An unknown domain lists nothing in the library; here it is an error, as for info.
       if (models.length === 0 || flags.project !== undefined) await checkDomain(store, args[0], flags.project, signal);
       return print(flags, models, () => models.map(summary).join("\n"));
     }
     case "info": {
-      const metadata = await modelOf(store, args[0], args[1], signal);
+      const metadata = await modelOf(store, args[0], args[1], signal, flags.state);
       return print(flags, metadata, () => JSON.stringify(metadata, null, 2));
     }
     case "files":
-      return listFiles(store, await modelOf(store, args[0], args[1], signal), flags, signal);
+      return listFiles(store, await modelOf(store, args[0], args[1], signal, flags.state), flags, signal);
     case "download": {
       // Without --to, a directory of the model's own: extracting into the working
       // directory would replace any of its folders that share a name with the model's.
-      const id = args[1] && args[1] !== "latest" ? args[1] : (await store.getLatest(args[0], { signal })).model.model_id;
+      const id = (await modelOf(store, args[0], args[1], signal, flags.state)).model.model_id;
       const progress = new ProgressLine("downloading", showProgress);
       const result = await downloadModel(store, args[0], id, flags.to ?? join(args[0], id), {
         overwrite: flags.overwrite,
@@ -159,6 +161,34 @@ async function runStoreCommand(store: ModelStore, command: string, args: string[
       if (!body) throw new ModelStoreError("NOT_FOUND", `The model has no file "${args[2]}". List its files with: modelstore files ${args[0]} ${args[1]}`);
       await body.pipeTo(Writable.toWeb(process.stdout) as WritableStream<Uint8Array>, { signal });
       return;
+    }
+    case "states": {
+      const states = await store.listModelStates({ signal });
+      return print(flags, states, () => states.map((s) => s.name).join("\n"));
+    }
+    case "state": {
+      const [action, name] = args;
+      if (action === "create") {
+        const state = await store.createModelState(name, { signal });
+        return print(flags, state, () => `created state ${name}`);
+      }
+      if (action === "delete") {
+        await store.deleteModelState(name, { signal });
+        return print(flags, { deleted: name }, () => `deleted state ${name}`);
+      }
+      throw new InvalidArgumentError(`modelstore state takes create or delete, not "${action}": modelstore state create ${name}.`);
+    }
+    case "set-state":
+    case "unset-state": {
+      const [domain, id, state] = args;
+      if (command === "set-state") await store.setModelState(domain, id, state, { signal });
+      else await store.removeModelState(domain, id, state, { signal });
+      const report = { domain, model_id: id, states: await store.getModelStates(domain, id, { signal }) };
+      return print(flags, report, () => `${id} in ${domain}: ${report.states.length ? report.states.join(", ") : "no states"}`);
+    }
+    case "state-history": {
+      const events = await store.stateHistory(args[0], { signal });
+      return print(flags, events, () => events.map((e) => `${e.at}  ${e.action === "set" ? "set   " : "remove"}  ${e.state}  ${e.modelId}  ${e.user}`).join("\n"));
     }
     case "delete": {
       await store.deleteModel(args[0], args[1], { signal });

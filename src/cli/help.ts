@@ -28,6 +28,7 @@ export const OPTIONS = {
   to: { type: "string", value: "DIR", help: "the directory to download into (default ./<domain>/<id>)" },
   overwrite: { type: "boolean", help: "replace what a non-empty DIR holds (swapped in whole once the download checked out)" },
   cascade: { type: "boolean", help: "also delete what the task or project holds" },
+  state: { type: "string", value: "S", help: "only the models in model state S (models), or the newest of them (info, files, download)" },
   "older-than": { type: "string", value: "AGE", help: "only leftovers older than AGE, e.g. 30m, 6h, 2d (default 24h: running uploads are younger)" },
   "dry-run": { type: "boolean", help: "list what would be removed, remove nothing" },
   output: { type: "string", value: "FILE", short: "o", help: "the archive to write (default artifacts.tar.gz)" },
@@ -79,15 +80,15 @@ export const COMMANDS: Record<string, CommandSpec> = {
     store: true,
   },
   domains: { args: "", required: 0, summary: "list the domains (tasks) that hold models", options: ["project"], store: true },
-  models: { args: "<domain>", required: 1, summary: "list a domain's models, newest first", options: ["project"], store: true },
-  info: { args: "<domain> [id]", required: 1, summary: "print a model's metadata (the latest when id is omitted)", options: [], store: true },
-  files: { args: "<domain> [id]", required: 1, summary: "list a model's files and their sizes (the latest when id is omitted)", options: [], store: true },
+  models: { args: "<domain>", required: 1, summary: "list a domain's models, newest first", options: ["project", "state"], store: true },
+  info: { args: "<domain> [id]", required: 1, summary: "print a model's metadata (the latest when id is omitted)", options: ["state"], store: true },
+  files: { args: "<domain> [id]", required: 1, summary: "list a model's files and their sizes (the latest when id is omitted)", options: ["state"], store: true },
   download: {
     args: "<domain> [id]",
     required: 1,
     summary: "verify and extract a model into a directory",
     details: "Refuses a non-empty directory unless --overwrite is given. Nothing is written into DIR unless the whole archive checked out.",
-    options: ["to", "overwrite"],
+    options: ["to", "overwrite", "state"],
     store: true,
   },
   cat: { args: "<domain> <id|latest> <path>", required: 3, summary: "write one file of a model to stdout", options: [], store: true },
@@ -102,6 +103,18 @@ export const COMMANDS: Record<string, CommandSpec> = {
     options: ["older-than", "dry-run"],
     store: true,
   },
+  states: { args: "", required: 0, summary: "list the model states (shared with the Python modelstore)", options: [], store: true },
+  state: {
+    args: "<create|delete> <name>",
+    required: 2,
+    summary: "create or delete a model state",
+    details: 'Names have at least 3 characters, as the Python modelstore requires; "modelstore-deleted" is reserved. Deleting a state that still holds models is refused.',
+    options: [],
+    store: true,
+  },
+  "set-state": { args: "<domain> <id> <state>", required: 3, summary: "put a model in a model state (recorded in the state history)", options: [], store: true },
+  "unset-state": { args: "<domain> <id> <state>", required: 3, summary: "take a model out of a model state (recorded in the state history)", options: [], store: true },
+  "state-history": { args: "<domain>", required: 1, summary: "list every state change of a domain's models, oldest first", options: [], store: true },
   projects: { args: "", required: 0, summary: "list the projects", options: [], store: true },
   tasks: { args: "[project]", required: 0, summary: "list the tasks, with their projects when no project is given", options: ["project"], store: true },
   "delete-task": { args: "<task>", required: 1, summary: "delete a task (refused when it holds models, unless --cascade)", options: ["cascade"], store: true },
@@ -157,6 +170,8 @@ Examples:
   modelstore upload refunds ./model --meta '{"accuracy": 0.93}'
   modelstore files refunds
   modelstore download refunds --to ./model-latest --overwrite
+  modelstore state create production && modelstore set-state refunds <id> production
+  modelstore download refunds --state production --to ./model-prod
   MODEL_STORE_STORAGE=aws-s3 AWS_PROFILE=ml modelstore models refunds --bucket models
 
 Options (the store options: every command but archive):
