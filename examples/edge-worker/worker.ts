@@ -4,6 +4,8 @@
  *   GET /models/:domain/latest           the latest model's metadata (JSON)
  *   GET /models/:domain/latest/files/*   one file of the latest model, streamed out of its archive;
  *                                        `Range` answered with 206, ETag = the file's SHA-256
+ *   GET /models/:domain/:state           the newest model in a model state ("production"), likewise
+ *   GET /models/:domain/:state/files/*   one file of it
  *
  * Each request reads `latest.json`, and for a file the archive only up to the
  * end of that file: nothing is buffered, so archives far larger than a
@@ -36,7 +38,8 @@ export interface Env {
 // then revalidate with the ETag (a 304 costs one small latest.json read).
 const CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=300";
 
-const ROUTE = /^\/models\/([^/]+)\/latest(?:\/files\/(.+))?$/;
+// The second segment is "latest" or a model state (see store.setModelState).
+const ROUTE = /^\/models\/([^/]+)\/([^/]+)(?:\/files\/(.+))?$/;
 
 // HTTP status per ModelStoreError code; anything else is the server's fault.
 const STATUS: Record<string, number> = { NOT_FOUND: 404, INVALID_ARGUMENT: 400, INTEGRITY: 502, INVALID_ARCHIVE: 502, BACKEND: 502 };
@@ -76,18 +79,20 @@ function notModified(request: Request, meta: ModelMetadata): boolean {
 async function handle(request: Request, env: Env): Promise<Response> {
   if (request.method !== "GET") return jsonError(405, "METHOD_NOT_ALLOWED", "Only GET is supported.", { allow: "GET" });
   const match = ROUTE.exec(new URL(request.url).pathname);
-  if (!match) return jsonError(404, "NOT_FOUND", "No such route. Use GET /models/:domain/latest or /models/:domain/latest/files/:path.");
+  if (!match) return jsonError(404, "NOT_FOUND", "No such route. Use GET /models/:domain/latest, /models/:domain/:state or either followed by /files/:path.");
   let domain: string;
+  let state: string | undefined;
   let path: string | undefined;
   try {
     domain = decodeURIComponent(match[1]);
-    path = match[2] === undefined ? undefined : decodeURIComponent(match[2]);
+    state = match[2] === "latest" ? undefined : decodeURIComponent(match[2]);
+    path = match[3] === undefined ? undefined : decodeURIComponent(match[3]);
   } catch {
     return jsonError(400, "INVALID_ARGUMENT", "The path is not valid percent-encoding.");
   }
 
   const store = storeFor(env);
-  const meta = await store.getLatest(domain, { signal: request.signal });
+  const meta = await store.getLatest(domain, { state, signal: request.signal });
   if (notModified(request, meta)) return new Response(null, { status: 304, headers: cacheHeaders(meta) });
   if (path === undefined) return Response.json(meta, { headers: cacheHeaders(meta) });
   if (meta.archive?.index) return serveIndexedFile(request, store, meta, path);

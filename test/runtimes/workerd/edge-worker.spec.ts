@@ -87,6 +87,7 @@ let proxy: Awaited<ReturnType<typeof countingProxy>>;
 let mf: Miniflare;
 let small: ModelMetadata;
 let big: ModelMetadata;
+let inProduction: ModelMetadata;
 
 beforeAll(async () => {
   server = await useS3Server();
@@ -109,6 +110,12 @@ beforeAll(async () => {
     ],
     archive: { level: 0 },
   });
+  // A domain whose production model is not its newest.
+  const productionConfig = new TextEncoder().encode('{"stage": "production"}');
+  inProduction = await store.upload("fraud", { files: [{ path: "config.json", body: productionConfig }] });
+  await store.upload("fraud", { files: [{ path: "config.json", body: config }] });
+  await store.createModelState("production");
+  await store.setModelState("fraud", inProduction.model.model_id, "production");
   proxy = await countingProxy(server.endpoint);
   const { code } = await bundleWorker(WORKER_ENTRY);
   mf = new Miniflare({
@@ -230,6 +237,19 @@ describe("examples/edge-worker in workerd", () => {
     expect(paths.slice(2)).toEqual([archiveKeyOf(big), archiveKeyOf(big)]);
     const archiveBytes = s3[2].bytes + s3[3].bytes;
     expect(archiveBytes).toBeLessThan(1 * MiB); // the index and the file's own member, not the archive
+  });
+
+  it("GET /models/:domain/:state serves the newest model in a model state, and its files", async () => {
+    const meta = await get("/models/fraud/production");
+    expect(meta.response.status).toBe(200);
+    expect(json(meta.body).model.model_id).toBe(inProduction.model.model_id);
+    expect((await get("/models/fraud/latest")).response.headers.get("x-model-id")).not.toBe(inProduction.model.model_id);
+    const file = await get("/models/fraud/production/files/config.json");
+    expect(file.response.status).toBe(200);
+    expect(new TextDecoder().decode(file.body)).toBe('{"stage": "production"}');
+    const unknown = await get("/models/fraud/staging");
+    expect(unknown.response.status).toBe(404);
+    expect(json(unknown.body).error.message).toContain('model state "staging" does not exist');
   });
 
   it("an unknown domain, an unknown file and an unknown route are 404s with a JSON error", async () => {
