@@ -96,6 +96,10 @@ describe("ModelStore model states", () => {
     for (const bad of ["ab", "a/b", "x.json", "versions", "", " prod"]) {
       await expect(store.createModelState(bad)).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
     }
+    // The states' own folders cannot be domains.
+    for (const domain of ["model_states", ".state-history"]) {
+      await expect(store.upload(domain, { files: files() })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    }
   });
 
   it("getLatest(domain, { state }) is the newest model in the state, not the newest model", async () => {
