@@ -9,7 +9,8 @@
  * (sorts last). For each: requests to the backend, bytes read from it, time
  * (median of BENCH_RUNS, default 5), and a plain ranged GET of the same bytes
  * the index path reads, as the floor. Nothing is cached between runs: every
- * run uses a fresh ModelStore.
+ * run uses a fresh ModelStore. Then whole downloads (downloadModel) as one
+ * stream against member groups fetched and inflated on 3 connections.
  * Run: npm run bench:seekable   (builds, starts and stops Swift via test/support/swift.sh)
  */
 import { execFileSync } from "node:child_process";
@@ -24,7 +25,8 @@ const MiB = 1 << 20;
 const SIZE = Number(process.env.BENCH_MIB ?? 1024) * MiB;
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const { ModelStore } = await import(join(root, "dist/index.js"));
-const { fileSystemBackend } = await import(join(root, "dist/fs.js"));
+const { fileSystemBackend, downloadModel } = await import(join(root, "dist/fs.js"));
+const DOWNLOAD_RUNS = Number(process.env.BENCH_DOWNLOAD_RUNS ?? 3);
 const { s3Backend } = await import(join(root, "dist/s3.js"));
 
 /** float32 weights generated as read, 4 MiB at a time (deflate saves ~8 %, so blocks are stored). */
@@ -115,6 +117,21 @@ async function bench(label, backend) {
     console.log(`| ${path} | scan | ${scan.requests} | ${kib(scan.bytes)} | ${scan.ms.toFixed(1)} ms | |`);
     console.log(`| ${path} | index | ${index.requests} | ${kib(index.bytes)} | ${index.ms.toFixed(1)} ms | ${(index.ms / plain).toFixed(2)}× (${plain.toFixed(1)} ms) |`);
   }
+  // Whole downloads: one stream (as without an index) against member groups on 3 connections.
+  const times = {};
+  for (const concurrency of [1, 3]) {
+    const runs = [];
+    for (let i = 0; i < DOWNLOAD_RUNS; i++) {
+      const dir = join(work, `download-${concurrency}-${i}`);
+      const start = performance.now();
+      await downloadModel(new ModelStore({ backend }), "bench", meta.model.model_id, dir, { concurrency });
+      runs.push(performance.now() - start);
+      rmSync(dir, { recursive: true, force: true });
+    }
+    times[concurrency] = median(runs);
+  }
+  console.log(`\nwhole download (downloadModel, extract to disk), median of ${DOWNLOAD_RUNS}: one stream ${(times[1] / 1000).toFixed(2)} s, ` +
+    `3 parallel member groups ${(times[3] / 1000).toFixed(2)} s: ${(times[1] / times[3]).toFixed(2)}×`);
   await store.deleteModel("bench", meta.model.model_id);
 }
 

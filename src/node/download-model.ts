@@ -43,7 +43,10 @@ export interface DownloadOptions {
    * inflated at once, on as many connections (the runtime's zlib inflates on
    * its thread pool, so they use every core); the archive's size and sha256 are
    * still verified. 1 reads the archive as one stream, as for archives without an index.
-   * @default 3
+   * Off by default: on a 2-core machine it measured slower than one stream for a
+   * model of stored float weights (see README, Performance), where hashing and
+   * writing, not inflating, are the work.
+   * @default 1
    */
   concurrency?: number;
   /**
@@ -107,7 +110,7 @@ export async function downloadModel(store: ModelStore, domain: string, modelId: 
       return { metadata, dir: target, files: result.files, bytes: result.bytes };
     }
     let bytes = 0;
-    const parallel = filter === undefined && (options.concurrency ?? 3) > 1 && metadata.archive?.index ? await parallelSource(store, metadata, options) : undefined;
+    const parallel = filter === undefined && (options.concurrency ?? 1) > 1 && metadata.archive?.index ? await parallelSource(store, metadata, options) : undefined;
     // In parallel, what flows is the inflated tar, so progress is counted against its size.
     const total = parallel ? parallel.tarBytes : metadata.archive?.size;
     const counted = (parallel?.stream ?? (await store.openArchive(metadata, options))).pipeThrough(

@@ -59,8 +59,8 @@ describe("downloadModel of an indexed archive, in parallel", () => {
     expect(maxInFlight).toBe(3);
   });
 
-  it("concurrency 1 reads the archive as one stream", async () => {
-    await downloadModel(store, "llm", undefined, join(base, "one"), { concurrency: 1 });
+  it("by default (concurrency 1) reads the archive as one stream", async () => {
+    await downloadModel(store, "llm", undefined, join(base, "one"));
     expect(gets).toEqual([{}]);
   });
 
