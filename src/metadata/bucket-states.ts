@@ -68,7 +68,7 @@ export function bucketStates(context: BucketStatesContext): StateMethods {
   const stateKey = (state: string) => `${statesPrefix()}${state}.json`;
   const memberPrefix = (task: string, state: string) => `${layout.versionsPrefix(task)}${state}/`;
   const memberKey = (task: string, id: string, state: string) => `${memberPrefix(task, state)}${id}.json`;
-  const historyPrefix = (task: string) => `${layout.root}/.state-history/${task}/`;
+  const historyPrefix = (task: string) => historyPrefixOf(layout, task);
 
   const stateExists = async (state: string, signal?: AbortSignal) => (await backend.head(stateKey(state), { signal })) !== null;
 
@@ -76,11 +76,7 @@ export function bucketStates(context: BucketStatesContext): StateMethods {
     if (!(await stateExists(state, signal))) throw unknownState(state);
   }
 
-  async function append(event: StateEvent, signal?: AbortSignal): Promise<void> {
-    sequence = (sequence + 1) % 1_000_000;
-    const key = `${historyPrefix(event.domain)}${eventStamp(event.at)}-${String(sequence).padStart(6, "0")}-${randomHex(8)}.json`;
-    await backend.put(key, encode(event), { ...JSON_PUT, signal, ifNoneMatch: "*" });
-  }
+  const append = (event: StateEvent, signal?: AbortSignal) => appendEvent(backend, layout, event, signal);
 
   async function stateNames(signal?: AbortSignal): Promise<ModelStateRecord[]> {
     const found: ModelStateRecord[] = [];
@@ -185,11 +181,26 @@ export function bucketStates(context: BucketStatesContext): StateMethods {
   };
 }
 
-/** Removes a deleted model's state copies (not Python's tombstone); called by the bucket repository's deleteModel. */
-export async function forgetModelStates(backend: Backend, layout: BucketLayout, task: string, id: string, signal?: AbortSignal): Promise<void> {
+/**
+ * Takes a deleted model out of its states (not Python's tombstone), recording
+ * each as a `remove` event; called by the bucket repository's deleteModel.
+ */
+export async function forgetModelStates(backend: Backend, layout: BucketLayout, task: string, id: string, options: StateChangeOptions = {}): Promise<void> {
+  const { signal } = options;
   const prefix = layout.versionsPrefix(task);
   for await (const object of backend.list(prefix, { signal })) {
     const parts = object.key.slice(prefix.length).split("/");
-    if (parts.length === 2 && parts[1] === `${id}.json` && !RESERVED_STATES.includes(parts[0])) await backend.delete(object.key, { signal });
+    if (parts.length !== 2 || parts[1] !== `${id}.json` || RESERVED_STATES.includes(parts[0])) continue;
+    await backend.delete(object.key, { signal });
+    await appendEvent(backend, layout, { domain: task, modelId: id, state: parts[0], action: "remove", at: new Date().toISOString(), user: options.user ?? "unknown" }, signal);
   }
 }
+
+/** Appends one event to a domain's history under a key no other writer can produce. */
+async function appendEvent(backend: Backend, layout: BucketLayout, event: StateEvent, signal?: AbortSignal): Promise<void> {
+  sequence = (sequence + 1) % 1_000_000;
+  const key = `${historyPrefixOf(layout, event.domain)}${eventStamp(event.at)}-${String(sequence).padStart(6, "0")}-${randomHex(8)}.json`;
+  await backend.put(key, encode(event), { ...JSON_PUT, signal, ifNoneMatch: "*" });
+}
+
+const historyPrefixOf = (layout: BucketLayout, task: string) => `${layout.root}/.state-history/${task}/`;

@@ -276,7 +276,7 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
       const key = layout.versionKey(task, id);
       if (!(await backend.head(key, options))) return false;
       await backend.delete(key, options);
-      await forgetModelStates(backend, layout, task, id, options.signal);
+      await forgetModelStates(backend, layout, task, id, options);
       await repairLatest(backend, layout.latestKey(task), id, newestOf(task, options.signal), versionExists(task, options.signal), options.signal);
       return true;
     },

@@ -28,8 +28,8 @@ export function memoryMetadata(): MetadataRepository {
     listModelIds: async (task) => S.listModels(state, task).map((m) => m.model.model_id),
     listModels: async (task) => copy(S.listModels(state, task)),
     latestModel: async (task) => copy(S.latestModel(state, task)),
-    deleteModel: async (task, id) => {
-      M.forgetModel(state, task, id);
+    deleteModel: async (task, id, options = {}) => {
+      if (S.getModel(state, task, id)) M.forgetModel(state, task, id, options.user ?? "unknown", now());
       return S.deleteModel(state, task, id);
     },
     createModelState: async (name) => M.createState(state, name, now()),

@@ -173,11 +173,13 @@ export function removeState(state: MetadataState, task: string, id: string, name
   return true;
 }
 
-/** Drops a deleted model from every state it was in. */
-export function forgetModel(state: MetadataState, task: string, id: string): void {
-  for (const byTask of Object.values(parts(state).memberships ?? {})) {
+/** Takes a deleted model out of every state it was in, recording each as a `remove` event. */
+export function forgetModel(state: MetadataState, task: string, id: string, user: string, now: string): void {
+  for (const [name, byTask] of Object.entries(parts(state).memberships ?? {})) {
     const ids = own(byTask, task);
-    if (ids?.includes(id)) ids.splice(ids.indexOf(id), 1);
+    if (!ids?.includes(id)) continue;
+    ids.splice(ids.indexOf(id), 1);
+    record(state, { domain: task, modelId: id, state: name, action: "remove", at: now, user });
   }
 }
 

@@ -211,13 +211,24 @@ export function postgresMetadata(options: PostgresMetadataOptions = {}): Metadat
         return row ? (row.metadata as ModelMetadata) : null;
       }),
 
-    deleteModel: (task, id) =>
-      call("delete a model", async () => {
-        const rows = await sql`
-          delete from modelstore_models m
-          where m.task_id = (select id from modelstore_tasks where name = ${task}) and m.model_id = ${id} returning m.id`;
-        return rows.length > 0;
-      }),
+    deleteModel: (task, id, options = {}) =>
+      call("delete a model", () =>
+        sql.begin(async (tx) => {
+          // The model leaves its states with its row (on delete cascade): record that first.
+          await tx`
+            insert into modelstore_state_events (task, model_id, state, action, user_name)
+            select ${task}, ${id}, s.name, 'remove', ${options.user ?? "unknown"}
+            from modelstore_model_states ms
+            join modelstore_states s on s.id = ms.state_id
+            join modelstore_models m on m.id = ms.model_id
+            where m.task_id = (select id from modelstore_tasks where name = ${task}) and m.model_id = ${id}
+            order by s.name`;
+          const rows = await tx`
+            delete from modelstore_models m
+            where m.task_id = (select id from modelstore_tasks where name = ${task}) and m.model_id = ${id} returning m.id`;
+          return rows.length > 0;
+        }),
+      ),
 
     createModelState: (name) =>
       call("create a model state", async () => {

@@ -106,8 +106,11 @@ export interface MetadataRepository {
   listModels(task: string, options?: MetadataCallOptions): Promise<ModelMetadata[]>;
   /** The newest model of a task, or `null` when it has none. */
   latestModel(task: string, options?: MetadataCallOptions): Promise<ModelMetadata | null>;
-  /** Removes a model's metadata (the latest moves to the newest remaining); `false` when it did not exist. */
-  deleteModel(task: string, modelId: string, options?: MetadataCallOptions): Promise<boolean>;
+  /**
+   * Removes a model's metadata (the latest moves to the newest remaining); `false` when it did not exist.
+   * The model leaves its states, each recorded as a `remove` event by `options.user`.
+   */
+  deleteModel(task: string, modelId: string, options?: StateChangeOptions): Promise<boolean>;
 
   /** Creates a model state unless it exists; returns it either way. Names arrive validated. */
   createModelState(name: string, options?: MetadataCallOptions): Promise<ModelStateRecord>;
@@ -135,7 +138,7 @@ export interface MetadataRepository {
    * @throws NotFoundError when the state does not exist
    */
   listModelsInState(task: string, state: string, options?: MetadataCallOptions): Promise<ModelMetadata[]>;
-  /** Every state change of a task's models, oldest first; deleting a model drops it from its states without an event. */
+  /** Every state change of a task's models, oldest first (deleting a model records its leaving its states). */
   stateHistory(task: string, options?: MetadataCallOptions): Promise<StateEvent[]>;
 
   /** Releases connections or handles. The repository is unusable afterwards. */

@@ -106,8 +106,8 @@ export function localMetadata(options: LocalMetadataOptions = {}): MetadataRepos
     listModels: (task, o) => read((s) => S.listModels(s, task), o),
     latestModel: (task, o) => read((s) => S.latestModel(s, task), o),
     deleteModel: (task, id, o) =>
-      change((s) => {
-        M.forgetModel(s, task, id);
+      change((s, now) => {
+        if (S.getModel(s, task, id)) M.forgetModel(s, task, id, o?.user ?? "unknown", now);
         return S.deleteModel(s, task, id);
       }, o),
     createModelState: (name, o) => change((s, now) => M.createState(s, name, now), o),

@@ -414,8 +414,8 @@ export class ModelStore {
   }
 
   private async deleteDescribed(domain: string, id: string, metadata: ModelMetadata | undefined, options: ReadOptions): Promise<void> {
-    // Metadata first: a reader must never find a model whose archive is gone.
-    await this.metadata.deleteModel(domain, id, options);
+    // Metadata first: a reader must never find a model whose archive is gone. Its leaving its states is recorded as by this store's user.
+    await this.metadata.deleteModel(domain, id, { ...options, user: this.changedBy(options) });
     if (metadata) await this.backend.delete(this.keyOf(metadata.storage, id), options);
   }
 

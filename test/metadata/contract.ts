@@ -240,14 +240,24 @@ export function runMetadataContract(name: string, makeSubject: () => Promise<Met
       expect(await repo.listModelStates()).toEqual([]);
     });
 
-    it("a deleted model leaves its states", async () => {
+    it("a deleted model leaves its states, recorded in the history", async () => {
       await repo.addModel(fakeModel("refunds", "r1", at(1)));
       await repo.addModel(fakeModel("refunds", "r2", at(2)));
       await repo.createModelState("production");
+      await repo.createModelState("staging");
       await repo.setModelState("refunds", "r1", "production");
       await repo.setModelState("refunds", "r2", "production");
-      await repo.deleteModel("refunds", "r2");
+      await repo.setModelState("refunds", "r2", "staging");
+      await repo.deleteModel("refunds", "r2", { user: "cleaner" });
       expect(ids(await repo.listModelsInState("refunds", "production"))).toEqual(["r1"]);
+      expect(await repo.listModelsInState("refunds", "staging")).toEqual([]);
+      const left = (await repo.stateHistory("refunds")).slice(3);
+      expect(left.map((e) => [e.modelId, e.state, e.action, e.user]).sort()).toEqual([
+        ["r2", "production", "remove", "cleaner"],
+        ["r2", "staging", "remove", "cleaner"],
+      ]);
+      expect(await repo.deleteModel("refunds", "r2")).toBe(false);
+      expect(await repo.stateHistory("refunds")).toHaveLength(5);
       await repo.deleteModel("refunds", "r1");
       expect(await repo.deleteModelState("production")).toBe(true);
     });

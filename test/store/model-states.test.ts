@@ -138,7 +138,7 @@ describe("ModelStore model states", () => {
     expect(await readdir(join(dir, ROOT, ".state-history", "refunds"))).toHaveLength(3);
   });
 
-  it("deleting a model takes it out of its states, and the memory store has the same states", async () => {
+  it("deleting a model takes it out of its states (recorded in the history), and the memory store has the same states", async () => {
     const memory = inMemory();
     for (const s of [store, memory]) {
       const id = (await s.upload("refunds", { files: files() })).model.model_id;
@@ -148,6 +148,7 @@ describe("ModelStore model states", () => {
       await expect(s.deleteModelState("production")).rejects.toMatchObject({ code: "CONFLICT" });
       await s.deleteModel("refunds", id);
       expect(await s.listModels("refunds", { state: "production" })).toEqual([]);
+      expect((await s.stateHistory("refunds")).at(-1)).toMatchObject({ modelId: id, state: "production", action: "remove" });
       await s.deleteModelState("production");
       expect(await s.listModelStates()).toEqual([]);
     }
