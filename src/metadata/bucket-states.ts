@@ -101,10 +101,10 @@ export function bucketStates(context: BucketStatesContext): StateMethods {
   return {
     async createModelState(name, options: MetadataCallOptions = {}) {
       // Python's document: its `created` is the layout's time (Python writes local time, this library UTC).
-      const created = formatLayoutTime(new Date());
+      const now = new Date();
       try {
-        await backend.put(stateKey(name), encode({ created, state_name: name }), { ...JSON_PUT, signal: options.signal, ifNoneMatch: "*" });
-        return { name, created };
+        await backend.put(stateKey(name), encode({ created: formatLayoutTime(now), state_name: name }), { ...JSON_PUT, signal: options.signal, ifNoneMatch: "*" });
+        return { name, created: now.toISOString() };
       } catch (error) {
         if (!hasErrorCode(error, "ALREADY_EXISTS")) throw error;
         return { name, created: (await backend.head(stateKey(name), options))?.lastModified };

@@ -21,7 +21,7 @@ export const RESERVED_STATES: readonly string[] = ["modelstore-deleted"];
 /** A model state: a global tag models of any domain can carry. */
 export interface ModelStateRecord {
   name: string;
-  /** When it was created: ISO-8601, or the layout's `%Y/%m/%d/%H:%M:%S` for states Python created. */
+  /** When it was created (ISO-8601), where the repository knows. */
   created?: string;
 }
 

@@ -193,6 +193,7 @@ export function runMetadataContract(name: string, makeSubject: () => Promise<Met
       await repo.createModelState("production");
       await repo.createModelState("staging");
       expect(names(await repo.listModelStates())).toEqual(["production", "staging"]);
+      for (const state of await repo.listModelStates()) expect(Date.parse(state.created ?? "")).not.toBeNaN(); // ISO-8601
     });
 
     it("a model can be in many states; states are global across domains", async () => {
