@@ -13,7 +13,8 @@
  * one another and a listing in key order is oldest first.
  */
 import type { Backend } from "../backends/backend.ts";
-import { hasErrorCode } from "../util/errors.ts";
+import { hasErrorCode, IntegrityError } from "../util/errors.ts";
+import { readSmallText } from "../util/streams.ts";
 import { compareNewestFirst, type ModelMetadata } from "./document.ts";
 import { formatLayoutTime, type BucketLayout } from "./layout.ts";
 import { readMetadata } from "./latest-pointer.ts";
@@ -174,7 +175,13 @@ export function bucketStates(context: BucketStatesContext): StateMethods {
       keys.sort();
       const events = await mapLimited(keys, async (key) => {
         const body = await backend.get(key, options);
-        return body ? (JSON.parse(await new Response(body).text()) as StateEvent) : null;
+        if (!body) return null; // removed by hand meanwhile
+        const text = await readSmallText(body, `The state history event at "${key}"`);
+        try {
+          return JSON.parse(text) as StateEvent;
+        } catch (cause) {
+          throw new IntegrityError(`The state history event at "${key}" is not JSON. Delete it or restore it from a backup.`, { cause });
+        }
       });
       return events.filter((e): e is StateEvent => e !== null);
     },
