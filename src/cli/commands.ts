@@ -173,7 +173,7 @@ async function runStoreCommand(store: ModelStore, command: string, args: string[
         return print(flags, state, () => `created state ${name}`);
       }
       if (action === "delete") {
-        await store.deleteModelState(name, { signal });
+        await store.deleteModelState(name, { cascade: flags.cascade, signal });
         return print(flags, { deleted: name }, () => `deleted state ${name}`);
       }
       throw new InvalidArgumentError(`modelstore state takes create or delete, not "${action}": modelstore state create ${name}.`);

@@ -108,8 +108,10 @@ export const COMMANDS: Record<string, CommandSpec> = {
     args: "<create|delete> <name>",
     required: 2,
     summary: "create or delete a model state",
-    details: 'Names have at least 3 characters, as the Python modelstore requires; "modelstore-deleted" is reserved. Deleting a state that still holds models is refused.',
-    options: [],
+    details:
+      'Names have at least 3 characters, as the Python modelstore requires; "modelstore-deleted" is reserved. ' +
+      "Deleting a state that still holds models is refused unless --cascade, which first takes every model out of it.",
+    options: ["cascade"],
     store: true,
   },
   "set-state": { args: "<domain> <id> <state>", required: 3, summary: "put a model in a model state (recorded in the state history)", options: [], store: true },

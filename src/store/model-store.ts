@@ -163,11 +163,21 @@ export class ModelStore {
   }
 
   /**
-   * Removes a model state. Removing a missing one is not an error.
-   * @throws ConflictError while models of any domain are in it
+   * Removes a model state. Removing a missing one is not an error. With `cascade`,
+   * first takes every model of every domain out of it (each recorded in the history),
+   * as the Python modelstore's `delete_model_state` does.
+   * @throws ConflictError while models of any domain are in it (without `cascade`)
    */
-  async deleteModelState(name: string, options: ReadOptions = {}): Promise<void> {
-    await this.metadata.deleteModelState(validateStateName(name), options);
+  async deleteModelState(name: string, options: DeleteOptions & StateChangeOptions = {}): Promise<void> {
+    const state = validateStateName(name);
+    if (options.cascade && (await this.metadata.listModelStates(options)).some((s) => s.name === state)) {
+      for (const domain of await this.listDomains(options)) {
+        for (const model of await this.metadata.listModelsInState(domain, state, options)) {
+          await this.removeModelState(domain, model.model.model_id, state, options);
+        }
+      }
+    }
+    await this.metadata.deleteModelState(state, options);
   }
 
   /**

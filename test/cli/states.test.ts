@@ -45,11 +45,16 @@ describe("modelstore state commands", () => {
       expect(got.model_id).toBe(first);
       expect(await readFile(join(work, `prod-${metadata}`, "config.json"), "utf8")).toBe('{"a": 1}');
       expect(cli(["state", "delete", "production"], env).code).toBe(4); // still holds a model
+      expect(json(["state", "create", "canary"], env).name).toBe("canary");
+      json(["set-state", "refunds", second, "canary"], env);
+      expect(json(["state", "delete", "canary", "--cascade"], env)).toEqual({ deleted: "canary" });
       expect(json(["unset-state", "refunds", first, "production"], env).states).toEqual([]);
       const history = json(["state-history", "refunds"], env);
-      expect(history.map((e: { action: string; modelId: string; user: string }) => [e.action, e.modelId, e.user])).toEqual([
-        ["set", first, "ana"],
-        ["remove", first, "ana"],
+      expect(history.map((e: { action: string; modelId: string; user: string; state: string }) => [e.action, e.modelId, e.user, e.state])).toEqual([
+        ["set", first, "ana", "production"],
+        ["set", second, "ana", "canary"],
+        ["remove", second, "ana", "canary"],
+        ["remove", first, "ana", "production"],
       ]);
       expect(cli(["state-history", "refunds"], env).stdout).toMatch(/set\s+production\s+\S+\s+ana/);
       expect(cli(["state", "delete", "production"], env).code).toBe(0);

@@ -151,6 +151,14 @@ describe("ModelStore model states", () => {
       expect((await s.stateHistory("refunds")).at(-1)).toMatchObject({ modelId: id, state: "production", action: "remove" });
       await s.deleteModelState("production");
       expect(await s.listModelStates()).toEqual([]);
+      // With cascade, as Python's delete_model_state: every model leaves the state first.
+      const kept = (await s.upload("fraud", { files: files() })).model.model_id;
+      await s.createModelState("staging");
+      await s.setModelState("fraud", kept, "staging");
+      await s.deleteModelState("staging", { cascade: true });
+      expect(await s.listModelStates()).toEqual([]);
+      expect(await s.getModelStates("fraud", kept)).toEqual([]);
+      expect((await s.stateHistory("fraud")).map((e) => e.action)).toEqual(["set", "remove"]);
     }
   });
 });
