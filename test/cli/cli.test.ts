@@ -187,9 +187,9 @@ describe("modelstore CLI", () => {
     const listed = JSON.parse(cli(["files", "listed", id, "--json"]).stdout);
     expect(listed).toEqual(
       expect.arrayContaining([
-        { path: "config.json", size: 8, type: "file", sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
-        { path: "sub/weights.bin", size: 70_000, type: "file", sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
-        { path: "runtime-info.json", size: expect.any(Number), type: "file", sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
+        { path: "config.json", size: 8, type: "file", sha256: expect.stringMatching(/^[0-9a-f]{64}$/), mode: expect.any(Number) },
+        { path: "sub/weights.bin", size: 70_000, type: "file", sha256: expect.stringMatching(/^[0-9a-f]{64}$/), mode: expect.any(Number) },
+        { path: "runtime-info.json", size: expect.any(Number), type: "file", sha256: expect.stringMatching(/^[0-9a-f]{64}$/), mode: expect.any(Number) },
       ]),
     );
     expect(cli(["files", "listed", "no-such-id"]).code).toBe(3);
