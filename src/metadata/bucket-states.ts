@@ -128,11 +128,15 @@ export function bucketStates(context: BucketStatesContext): StateMethods {
 
     async setModelState(task, id, state, options: StateChangeOptions = {}) {
       const { signal } = options;
-      const [exists, model] = await Promise.all([stateExists(state, signal), readMetadata(backend, layout.versionKey(task, id), signal, { domain: task, modelId: id })]);
-      if (!exists) throw unknownState(state);
-      if (!model) throw unknownModel(task, id);
-      // Python reads the copy as the model's document (list_models(state_name=...)), so it is the whole document.
-      await backend.put(memberKey(task, id, state), encode(model), { ...JSON_PUT, signal });
+      const [exists, body] = await Promise.all([stateExists(state, signal), backend.get(layout.versionKey(task, id), { signal })]);
+      if (!exists) {
+        await body?.cancel();
+        throw unknownState(state);
+      }
+      if (!body) throw unknownModel(task, id);
+      // Python reads the copy as the model's document (list_models(state_name=...)): a copy of its bytes, as Python makes.
+      const document = await readSmallText(body, `The document of model "${id}" in domain "${task}"`);
+      await backend.put(memberKey(task, id, state), new TextEncoder().encode(document), { ...JSON_PUT, signal });
       await append({ domain: task, modelId: id, state, action: "set", at: new Date().toISOString(), user: options.user ?? "unknown" }, signal);
     },
 

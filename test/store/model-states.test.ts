@@ -70,9 +70,16 @@ for (const release of ["0.0.73", "0.0.81"]) {
       const stateDoc = JSON.parse(await readFile(join(dir, ROOT, "model_states", "shadow.json"), "utf8"));
       expect(stateDoc.state_name).toBe("shadow");
       expect(stateDoc.created).toMatch(/^\d{4}\/\d{2}\/\d{2}\/\d{2}:\d{2}:\d{2}$/); // Python's strptime format
-      const copy = JSON.parse(await readFile(join(dir, ROOT, "sklearn", "versions", "shadow", `${newer}.json`), "utf8"));
-      const original = JSON.parse(await readFile(join(dir, ROOT, "sklearn", "versions", `${newer}.json`), "utf8"));
-      expect(copy).toEqual(original); // Python's list_models(state_name=...) reads the copy as the model's document
+      // Python's list_models(state_name=...) reads the copy as the model's document: byte for byte the same, as Python copies it.
+      const copy = await readFile(join(dir, ROOT, "sklearn", "versions", "shadow", `${newer}.json`), "utf8");
+      expect(copy).toBe(await readFile(join(dir, ROOT, "sklearn", "versions", `${newer}.json`), "utf8"));
+      // Raw-file models too, whatever shape their document has.
+      const rawFile = manifest.models.find((m) => m.kind === "raw-file" && !m.deleted)!.model_id;
+      await store.setModelState("raw-files", rawFile, "shadow");
+      expect(await store.getModelStates("raw-files", rawFile)).toEqual(["shadow"]);
+      expect(await readFile(join(dir, ROOT, "raw-files", "versions", "shadow", `${rawFile}.json`), "utf8")).toBe(
+        await readFile(join(dir, ROOT, "raw-files", "versions", `${rawFile}.json`), "utf8"),
+      );
       await store.removeModelState("sklearn", older, "production");
       // An empty state folder may go (Python lists a missing one as empty: see raw-files in MANIFEST.json).
       expect(await readdir(join(dir, ROOT, "sklearn", "versions", "production")).catch(() => [])).toEqual([]);
