@@ -7,7 +7,8 @@
  */
 import type { Backend } from "../backends/backend.ts";
 import { hasErrorCode } from "../util/errors.ts";
-import { BucketLayout, DEFAULT_ROOT_PREFIX } from "./layout.ts";
+import { BucketLayout, DEFAULT_ROOT_PREFIX, DELETED_STATE, formatLayoutTime } from "./layout.ts";
+import { readSmallText } from "../util/streams.ts";
 import { compareNewestFirst, createdInstant, type ModelMetadata } from "./document.ts";
 import { validateDomain } from "./names.ts";
 import { advanceLatest, readMetadata, repairLatest } from "./latest-pointer.ts";
@@ -62,16 +63,26 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
 
   async function hasModels(task: string, signal?: AbortSignal): Promise<boolean> {
     if (await backend.head(layout.latestKey(task), { signal })) return true;
-    for await (const _ of backend.list(layout.versionsPrefix(task), { signal, limit: 1 })) return true;
+    // Only a version document counts: Python's tombstones and state copies sit below versions/ too.
+    for await (const object of backend.list(layout.versionsPrefix(task), { signal })) if (layout.modelIdOfVersionKey(task, object.key) !== undefined) return true;
     return false;
   }
 
   async function domainsWithModels(signal?: AbortSignal): Promise<string[]> {
-    const candidates: string[] = [];
+    const candidates = new Set<string>();
     for await (const prefix of backend.listPrefixes(layout.domainsPrefix(), { signal })) {
       const name = layout.domainOfPrefix(prefix);
-      if (name !== undefined && isValidDomain(name)) candidates.push(name);
+      if (name !== undefined && isValidDomain(name)) candidates.add(name);
     }
+    // The Python modelstore lists its domains by their pointers, domains/<domain>.json.
+    for await (const object of backend.list(layout.pythonDomainsPrefix(), { signal })) {
+      const name = layout.domainOfPythonLatestKey(object.key);
+      if (name !== undefined && isValidDomain(name)) candidates.add(name);
+    }
+    return withModels([...candidates], signal);
+  }
+
+  async function withModels(candidates: string[], signal?: AbortSignal): Promise<string[]> {
     // A prefix holding only an upload's archive placeholder (a first upload in
     // progress, or one whose process died) is not a domain yet.
     const found = await mapLimited(candidates, (name) => hasModels(name, signal));
@@ -109,15 +120,19 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
    */
   async function latestModel(task: string, options: MetadataCallOptions = {}): Promise<ModelMetadata | null> {
     const { signal } = options;
-    const [pointer, versions] = await Promise.all([
-      readMetadata(backend, layout.latestKey(task), signal, { domain: task }).catch((error: unknown) => {
-        // A corrupt latest.json (a crash mid-write on a file system without a flush,
+    const readPointer = (key: string) =>
+      readMetadata(backend, key, signal, { domain: task }).catch((error: unknown) => {
+        // A corrupt pointer (a crash mid-write on a file system without a flush,
         // or a hand edit) is only a pointer: the version documents say the same.
         if (hasErrorCode(error, "INTEGRITY")) return null;
         throw error;
-      }),
-      versionObjects(task, signal),
-    ]);
+      });
+    // Ours (latest.json) and the Python modelstore's (domains/<domain>.json): either may lag the other.
+    const [ours, python, versions] = await Promise.all([readPointer(layout.latestKey(task)), readPointer(layout.pythonLatestKey(task)), versionObjects(task, signal)]);
+    // Python's delete_model leaves domains/<domain>.json naming the model it deleted: trusted only while that model is there.
+    const pythonLive = python !== null && versions.some((v) => v.id === python.model.model_id);
+    const pointers = [ours, pythonLive ? python : null].filter((m): m is ModelMetadata => m !== null);
+    const pointer = pointers.sort(compareNewestFirst)[0];
     if (!pointer) return versions.length === 0 ? null : ((await listModels(task, options))[0] ?? null);
     const since = earliestWriteOf(pointer);
     const younger = versions.filter((v) => v.id !== pointer.model.model_id && !(Date.parse(v.lastModified ?? "") < since));
@@ -132,6 +147,18 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
       if (id !== undefined) found.push({ id, lastModified: object.lastModified });
     }
     return found;
+  }
+
+  const pointerKeys = (task: string) => [layout.latestKey(task), layout.pythonLatestKey(task)];
+
+  /** `model_states/modelstore-deleted.json`, which the Python modelstore writes with its first tombstone. */
+  async function ensureDeletedState(signal?: AbortSignal): Promise<void> {
+    const key = `${layout.root}/model_states/${DELETED_STATE}.json`;
+    if (await backend.head(key, { signal })) return;
+    const doc = { created: formatLayoutTime(new Date()), state_name: DELETED_STATE };
+    await backend.put(key, new TextEncoder().encode(JSON.stringify(doc)), { signal, ifNoneMatch: "*", contentType: "application/json" }).catch((error: unknown) => {
+      if (!hasErrorCode(error, "ALREADY_EXISTS")) throw error;
+    });
   }
 
   const newestOf = (task: string, signal?: AbortSignal) => async () => (await listModels(task, { signal }))[0];
@@ -223,7 +250,9 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
       if (!task) return false;
       const models = (await listModelIds(name, options)).length;
       if (models > 0) throw taskNotEmpty(name, models);
-      await backend.delete(layout.latestKey(name), options); // a stray copy left by an interrupted delete
+      // Stray pointers left by an interrupted delete, and the tombstones of deleted models: the domain goes with them.
+      for (const key of pointerKeys(name)) await backend.delete(key, options);
+      for await (const object of backend.list(layout.tombstonesPrefix(name), options)) await backend.delete(object.key, options);
       const index = await readIndex(options.signal);
       for (const [project] of index.projects) await backend.delete(layout.membershipKey(project, name), options);
       await backend.delete(layout.membershipKey(task.project, name), options);
@@ -255,12 +284,13 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
         if (!existing || JSON.stringify(existing) !== JSON.stringify(metadata)) throw modelExists(task, id);
       }
       try {
-        await advanceLatest(backend, layout.latestKey(task), metadata, signal);
+        // Both pointers: ours, and domains/<domain>.json, which the Python modelstore lists and reads as its latest.
+        for (const key of pointerKeys(task)) await advanceLatest(backend, key, metadata, signal);
       } catch (error) {
         // Cleanup runs after the caller's signal may have fired, so it takes none.
         await backend.delete(versionKey).catch(() => undefined);
-        // The latest.json write may have landed before its response was lost: point it back.
-        await repairLatest(backend, layout.latestKey(task), id, newestOf(task), versionExists(task)).catch(() => undefined);
+        // A pointer write may have landed before its response was lost: point it back.
+        for (const key of pointerKeys(task)) await repairLatest(backend, key, id, newestOf(task), versionExists(task)).catch(() => undefined);
         throw error;
       }
     },
@@ -274,10 +304,17 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
 
     async deleteModel(task, id, options = {}) {
       const key = layout.versionKey(task, id);
-      if (!(await backend.head(key, options))) return false;
+      const body = await backend.get(key, options);
+      if (!body) return false;
+      const document = await readSmallText(body, `The document at "${key}"`);
+      // The Python modelstore's tombstone (0.0.78+): its readers then say "deleted", not "not found".
+      await backend.put(layout.tombstoneKey(task, id), new TextEncoder().encode(document), { signal: options.signal, contentType: "application/json" });
+      await ensureDeletedState(options.signal);
       await backend.delete(key, options);
       await forgetModelStates(backend, layout, task, id, options);
-      await repairLatest(backend, layout.latestKey(task), id, newestOf(task, options.signal), versionExists(task, options.signal), options.signal);
+      for (const pointer of pointerKeys(task)) {
+        await repairLatest(backend, pointer, id, newestOf(task, options.signal), versionExists(task, options.signal), options.signal);
+      }
       return true;
     },
   };

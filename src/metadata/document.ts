@@ -13,10 +13,17 @@ import type { ArchiveIndexLocation } from "../archive/index/archive-index.ts";
 /** Any JSON value: what `extra` may hold. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
-/** Which library and model class produced the model, e.g. `{ library: "onnx", type: "InferenceSession" }`. */
+/**
+ * Which library and model class produced the model, e.g. `{ library: "onnx", type: "InferenceSession" }`.
+ * The Python modelstore writes `{ library: "model_file" }` (no `type`) for raw files and
+ * `{ library: "multiple-models", models: [...] }` for several models in one upload.
+ */
 export interface ModelType {
   library: string;
-  type: string;
+  /** The model class, when known. */
+  type?: string;
+  /** The model types of a multiple-model upload (Python modelstore). */
+  models?: ModelType[];
 }
 
 /** The stored description of one model. */
@@ -110,14 +117,20 @@ function checkStrings(where: string, obj: Record<string, unknown>, names: string
   return undefined;
 }
 
+/** `{ library, type? }` or the Python modelstore's `{ library, models: [...] }`. */
+function isModelType(value: unknown): boolean {
+  if (!isObject(value) || checkStrings("", value, ["library"])) return false;
+  if (value.type != null && typeof value.type !== "string") return false;
+  return value.models == null || (Array.isArray(value.models) && value.models.every(isModelType));
+}
+
 function problemWith(doc: unknown): Issue {
   if (!isObject(doc)) return "it is not a JSON object";
   const { model, storage, code, archive } = doc;
   if (!isObject(model)) return "`model` is missing";
   const modelIssue = checkStrings("model", model, ["domain", "model_id"]);
   if (modelIssue) return modelIssue;
-  if (model.model_type != null && (!isObject(model.model_type) || checkStrings("model.model_type", model.model_type, ["library", "type"])))
-    return "model.model_type must be { library, type }";
+  if (model.model_type != null && !isModelType(model.model_type)) return "model.model_type must be { library, type? } or { library, models }";
   if (!isObject(storage) || typeof storage.type !== "string") return "`storage.type` is missing";
   if (typeof doc.modelstore !== "string") return "`modelstore` (the library version) is missing";
   if (!isObject(code)) return "`code` is missing";

@@ -7,6 +7,8 @@
  * <root>/<domain>/<%Y/%m/%d/%H:%M:%S>/<model-id>/artifacts.tar.gz   the archive, where it cannot
  * <root>/<domain>/versions/<model-id>.json               one document per model
  * <root>/<domain>/latest.json                            a copy of the newest model's document
+ * <root>/domains/<domain>.json                           the same copy where the Python modelstore keeps it
+ * <root>/<domain>/versions/modelstore-deleted/<id>.json  the Python modelstore's tombstone of a deleted model
  * <root>/.projects/<project>.json                        a project (only when projects are used)
  * <root>/.projects/<project>/<domain>.json               a task's membership of a project
  * ```
@@ -18,6 +20,8 @@ import { validateDomain, validateModelId, validateProject, validateRootPrefix } 
 
 /** The root prefix the Python modelstore hard-codes. */
 export const DEFAULT_ROOT_PREFIX = "operatorai-model-store";
+/** The Python modelstore's state for deleted models: `versions/modelstore-deleted/<id>.json` is a tombstone. */
+export const DELETED_STATE = "modelstore-deleted";
 /** File name of every model archive. */
 export const ARCHIVE_FILE_NAME = "artifacts.tar.gz";
 
@@ -74,6 +78,48 @@ export class BucketLayout {
   /** `<root>/<domain>/latest.json` */
   latestKey(domain: string): string {
     return `${this.domainPrefix(domain)}latest.json`;
+  }
+
+  /**
+   * `<root>/domains/<domain>.json`: the Python modelstore's latest pointer (every
+   * release keeps it there; its `list_domains` lists these documents).
+   */
+  pythonLatestKey(domain: string): string {
+    return `${this.pythonDomainsPrefix()}${validateDomain(domain)}.json`;
+  }
+
+  /** `<root>/domains/` */
+  pythonDomainsPrefix(): string {
+    return `${this.root}/domains/`;
+  }
+
+  /** The domain of a `<root>/domains/<domain>.json` key, or `undefined`. */
+  domainOfPythonLatestKey(key: string): string | undefined {
+    const prefix = this.pythonDomainsPrefix();
+    if (!key.startsWith(prefix) || !key.endsWith(".json")) return undefined;
+    const name = key.slice(prefix.length, -".json".length);
+    return name.length > 0 && !name.includes("/") ? name : undefined;
+  }
+
+  /** `<root>/<domain>/versions/modelstore-deleted/<model-id>.json`: the Python modelstore's record that a model was deleted. */
+  tombstoneKey(domain: string, modelId: string): string {
+    return `${this.tombstonesPrefix(domain)}${validateModelId(modelId)}.json`;
+  }
+
+  /** `<root>/<domain>/versions/modelstore-deleted/` */
+  tombstonesPrefix(domain: string): string {
+    return `${this.versionsPrefix(domain)}${DELETED_STATE}/`;
+  }
+
+  /**
+   * The Python modelstore's (>= 0.0.77) archive key,
+   * `<root>/<domain>/<%Y.%m.%d-%H.%M.%S>/<model-id>/artifacts.tar.gz`: no `:` in it.
+   */
+  pythonArchiveKey(domain: string, time: Date, modelId: string): string {
+    const t =
+      `${pad(time.getUTCFullYear(), 4)}.${pad(time.getUTCMonth() + 1)}.${pad(time.getUTCDate())}-` +
+      `${pad(time.getUTCHours())}.${pad(time.getUTCMinutes())}.${pad(time.getUTCSeconds())}`;
+    return `${this.domainPrefix(domain)}${t}/${validateModelId(modelId)}/${ARCHIVE_FILE_NAME}`;
   }
 
   /** The model id of a `versions/<id>.json` key, or `undefined` for any other key. */

@@ -9,9 +9,10 @@ import { hasLoneSurrogate } from "../util/text.ts";
 /**
  * Names reserved by the bucket layout: a domain, project or id with these would
  * collide with it. `.projects` holds the project documents (see layout.ts);
- * `model_states` the model states (Python's too) and `.state-history` their history (see bucket-states.ts).
+ * `model_states` the model states (Python's too) and `.state-history` their history (see bucket-states.ts);
+ * `domains` the Python modelstore's latest pointers (`domains/<domain>.json`).
  */
-export const RESERVED_NAMES: readonly string[] = ["versions", "latest.json", "artifacts.tar.gz", ".projects", "model_states", ".state-history"];
+export const RESERVED_NAMES: readonly string[] = ["versions", "latest.json", "artifacts.tar.gz", ".projects", "model_states", ".state-history", "domains"];
 
 // A path segment may be 255 bytes on every common file system; names become
 // segments with suffixes (".json", the file-system backend's ".<name>.<hex>.tmp").

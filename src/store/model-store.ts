@@ -448,9 +448,28 @@ export class ModelStore {
   }
 
   private keyOf(location: StorageLocation, modelId: string): string {
-    const key = this.backend.keyOf ? this.backend.keyOf(location) : location.prefix;
+    let key: string | undefined;
+    try {
+      key = this.backend.keyOf ? this.backend.keyOf(location) : location.prefix;
+    } catch (error) {
+      // A store that was moved, whose documents name no root (the Python modelstore
+      // before 0.0.76 records only an absolute path): the key starts at the root prefix.
+      key = this.keyBelowRoot(location.path);
+      if (key === undefined) throw error;
+    }
     if (!key) throw new IntegrityError(`The metadata of model "${modelId}" does not say where its archive is (storage.prefix is missing).`);
     return key;
+  }
+
+  /** `.../<root>/<rest>` as the key `<root>/<rest>`, where `<rest>` names an archive of this layout. */
+  private keyBelowRoot(path: string | undefined): string | undefined {
+    if (!path) return undefined;
+    const marker = `/${this.layout.root}/`;
+    const at = path.replaceAll("\\", "/").lastIndexOf(marker);
+    if (at < 0) return undefined;
+    const key = path.replaceAll("\\", "/").slice(at + 1);
+    if (key.split("/").some((part) => part === ".." || part === ".") || !key.endsWith("/artifacts.tar.gz")) return undefined;
+    return this.backend.keyOf ? this.backend.keyOf(this.backend.locate?.(key) ?? { type: this.backend.name, prefix: key }) : key;
   }
 
   private changedBy(options: StateChangeOptions): string {
@@ -458,6 +477,9 @@ export class ModelStore {
   }
 
   private async notFound(domain: string, modelId: string, options: ReadOptions): Promise<NotFoundError> {
+    if (await this.backend.head(this.layout.tombstoneKey(domain, modelId), options)) {
+      return new NotFoundError(`Model "${modelId}" was deleted from domain "${domain}". List the domain's models with store.listModels("${domain}").`);
+    }
     const domainExists = (await this.metadata.getTask(domain, options)) !== null;
     return domainExists
       ? new NotFoundError(`Model "${modelId}" does not exist in domain "${domain}". List the domain's models with store.listModels("${domain}").`)

@@ -7,13 +7,14 @@
  * holds one corrupt document.
  */
 import { spawnSync } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createdTime, formatCreated, ModelStore, type Backend } from "../../src/index.ts";
 import { memoryBackend } from "../../src/backends/memory.ts";
-import { fileSystemBackend } from "../../src/fs.ts";
+import { downloadModel, fileSystemBackend } from "../../src/fs.ts";
 import { collect, sha256, text } from "../support/bytes.ts";
 
 const ROOT_PREFIX = "operatorai-model-store";
@@ -33,27 +34,128 @@ beforeEach(async () => {
 });
 afterEach(() => rm(root, { recursive: true, force: true }));
 
-/** Writes a model the way the Python modelstore's file-system storage does: archive by GNU tar, document without `archive`. */
-async function pythonUpload(domain: string, id: string, created: string): Promise<string> {
-  const archivePath = join(root, ROOT_PREFIX, domain, created, "artifacts.tar.gz");
-  const source = join(root, "..", `py-src-${id}-${Date.now()}`);
-  await mkdir(source, { recursive: true });
-  await writeFile(join(source, "model.joblib"), `python model ${id}`);
-  await mkdir(dirname(archivePath), { recursive: true });
-  expect(spawnSync("tar", ["czf", archivePath, "-C", source, "model.joblib"]).status).toBe(0);
-  await rm(source, { recursive: true, force: true });
-  const doc = {
-    model: { domain, model_id: id, model_type: { library: "sklearn", type: "LogisticRegression" }, parameters: { C: 1 } },
-    storage: { type: "file_system", root, path: archivePath },
-    modelstore: "0.0.81",
-    code: { runtime: "python:3.10.12", user: "alice", created, dependencies: { sklearn: "1.3.0" } },
-  };
-  const json = JSON.stringify(doc, null, 4);
-  await mkdir(join(root, ROOT_PREFIX, domain, "versions"), { recursive: true });
-  await writeFile(join(root, ROOT_PREFIX, domain, "versions", `${id}.json`), json);
-  await writeFile(join(root, ROOT_PREFIX, domain, "latest.json"), json);
-  return archivePath;
+const FIXTURES = resolve(dirname(fileURLToPath(import.meta.url)), "../../../shared/fixtures/python-modelstore");
+
+interface FixtureModel {
+  domain: string;
+  model_id: string;
+  kind: string;
+  deleted: boolean;
+  archive_file: string;
+  archive_members: { name: string; sha256: string }[];
+  files_beside_archive: Record<string, string>;
+  answers: { get_model_info: { ok: boolean; result?: Record<string, unknown> } };
 }
+interface Manifest {
+  release: string;
+  summary: { list_domains: string[]; domains: Record<string, { list_models?: string[]; list_versions?: string[]; latest: string }>; deleted: string[] };
+  models: FixtureModel[];
+}
+
+/** A copy of a store tree the real Python release wrote, in a temp dir (so it has moved from where it was written), and its manifest. */
+async function pythonTree(release: string): Promise<{ root: string; manifest: Manifest }> {
+  const manifest = JSON.parse(await readFile(join(FIXTURES, release, "MANIFEST.json"), "utf8")) as Manifest;
+  const copy = join(root, `python-${release}`);
+  await cp(join(FIXTURES, release, "store"), copy, { recursive: true });
+  expect(spawnSync("chmod", ["-R", "u+w", copy]).status).toBe(0); // the fixtures are read-only
+  return { root: copy, manifest };
+}
+
+const listed = (m: Manifest, domain: string) => m.summary.domains[domain].list_models ?? m.summary.domains[domain].list_versions!;
+
+for (const release of ["0.0.73", "0.0.81"]) {
+  describe(`a store written by the Python modelstore ${release}, moved to another directory`, () => {
+    let tree: { root: string; manifest: Manifest };
+    let py: ModelStore;
+    beforeEach(async () => {
+      tree = await pythonTree(release);
+      py = new ModelStore({ backend: fileSystemBackend({ root: tree.root }) });
+    });
+
+    it("lists the domains Python lists, and not its domains/ and model_states/ folders", async () => {
+      expect(await py.listDomains()).toEqual([...tree.manifest.summary.list_domains].sort());
+    });
+
+    it("lists each domain's models in the order Python lists them, and answers Python's latest", async () => {
+      for (const domain of tree.manifest.summary.list_domains) {
+        expect((await py.listModels(domain)).map((m) => m.model.model_id), domain).toEqual(listed(tree.manifest, domain));
+        expect((await py.getLatest(domain)).model.model_id, domain).toBe(tree.manifest.summary.domains[domain].latest);
+      }
+    });
+
+    it("describes raw-file and scikit-learn models as Python's get_model_info does, model_type without `type` included", async () => {
+      for (const model of tree.manifest.models.filter((m) => !m.deleted)) {
+        const info = await py.getModelInfo(model.domain, model.model_id);
+        // 0.0.81 answers with the stored document plus its left-out fields as null.
+        const expected = JSON.parse(JSON.stringify(model.answers.get_model_info.result!, (_, v: unknown) => (v === null ? undefined : v)));
+        expect(info.model.model_type).toEqual((expected.model as { model_type: unknown }).model_type);
+        expect(info.code.created).toBe((expected.code as { created: string }).created);
+        expect(info.storage).toEqual(expected.storage);
+        expect(await py.modelExists(model.domain, model.model_id)).toBe(true);
+      }
+      const raw = tree.manifest.models.find((m) => m.kind === "raw-file" && !m.deleted)!;
+      expect((await py.getModelInfo(raw.domain, raw.model_id)).model.model_type).toEqual({ library: "model_file" });
+    });
+
+    it("reads one file and downloads every model from the moved store, each file as Python archived it", async () => {
+      for (const model of tree.manifest.models.filter((m) => !m.deleted)) {
+        const [first] = model.archive_members;
+        expect(sha256(await collect((await py.readFile(model.domain, model.model_id, first.name))!))).toBe(first.sha256);
+        const dir = join(root, `download-${release}-${model.model_id}`);
+        await downloadModel(py, model.domain, model.model_id, dir);
+        for (const member of model.archive_members) expect(sha256(await readFile(join(dir, member.name))), member.name).toBe(member.sha256);
+      }
+    });
+
+    it("deletes a model with its archive and moves Python's pointer to the next newest", async () => {
+      for (const domain of tree.manifest.summary.list_domains) {
+        const [newest, next] = listed(tree.manifest, domain);
+        const model = tree.manifest.models.find((m) => m.model_id === newest)!;
+        await py.deleteModel(domain, newest);
+        expect(await py.modelExists(domain, newest)).toBe(false);
+        await expect(py.getModelInfo(domain, newest)).rejects.toMatchObject({ code: "NOT_FOUND", message: expect.stringContaining("was deleted") });
+        await expect(stat(join(tree.root, model.archive_file))).rejects.toMatchObject({ code: "ENOENT" });
+        expect((await py.listModels(domain)).map((m) => m.model.model_id)).toEqual(listed(tree.manifest, domain).slice(1));
+        expect((await py.getLatest(domain)).model.model_id).toBe(next);
+        const pointer = JSON.parse(await readFile(join(tree.root, ROOT_PREFIX, "domains", `${domain}.json`), "utf8"));
+        expect(pointer.model.model_id).toBe(next);
+        // Python 0.0.78+ reads this as "deleted": the document under versions/modelstore-deleted/.
+        const tombstone = JSON.parse(await readFile(join(tree.root, ROOT_PREFIX, domain, "versions", "modelstore-deleted", `${newest}.json`), "utf8"));
+        expect(tombstone.model.model_id).toBe(newest);
+      }
+      const deletedState = JSON.parse(await readFile(join(tree.root, ROOT_PREFIX, "model_states", "modelstore-deleted.json"), "utf8"));
+      expect(deletedState).toMatchObject({ state_name: "modelstore-deleted" });
+    });
+
+    it("uploads into a Python domain: both pointers name the new model, and listing puts it first", async () => {
+      const ours = await py.upload("sklearn", { files: model() });
+      const ids = [ours.model.model_id, ...listed(tree.manifest, "sklearn")];
+      expect((await py.listModels("sklearn")).map((m) => m.model.model_id)).toEqual(ids);
+      expect((await py.getLatest("sklearn")).model.model_id).toBe(ours.model.model_id);
+      for (const pointer of ["domains/sklearn.json", "sklearn/latest.json"]) {
+        expect(JSON.parse(await readFile(join(tree.root, ROOT_PREFIX, pointer), "utf8")).model.model_id, pointer).toBe(ours.model.model_id);
+      }
+      await py.deleteModel("sklearn", ours.model.model_id);
+      expect((await py.getLatest("sklearn")).model.model_id).toBe(tree.manifest.summary.domains.sklearn.latest);
+      expect(JSON.parse(await readFile(join(tree.root, ROOT_PREFIX, "domains/sklearn.json"), "utf8")).model.model_id).toBe(tree.manifest.summary.domains.sklearn.latest);
+    });
+  });
+}
+
+describe("the Python modelstore 0.0.81's deleted model", () => {
+  it("is not listed, does not exist, and getModelInfo says it was deleted", async () => {
+    const { root: storeRoot, manifest } = await pythonTree("0.0.81");
+    const py = new ModelStore({ backend: fileSystemBackend({ root: storeRoot }) });
+    const [deleted] = manifest.summary.deleted;
+    expect((await py.listModels("raw-files")).map((m) => m.model.model_id)).not.toContain(deleted);
+    expect(await py.listModelIds("raw-files")).not.toContain(deleted);
+    expect(await py.modelExists("raw-files", deleted)).toBe(false);
+    await expect(py.getModelInfo("raw-files", deleted)).rejects.toMatchObject({
+      code: "NOT_FOUND",
+      message: `Model "${deleted}" was deleted from domain "raw-files". List the domain's models with store.listModels("raw-files").`,
+    });
+  });
+});
 
 describe("a bucket shared with the Python modelstore", () => {
   it("writes code.created as the Python library parses it, in UTC, and reads both that and ISO-8601", async () => {
@@ -67,29 +169,6 @@ describe("a bucket shared with the Python modelstore", () => {
     for (const bad of ["2020/02/31/00:00:00", "2020/8/30/23:29:28", "yesterday", "1598830168"]) expect(createdTime(bad), bad).toBeNaN();
   });
 
-  it("lists, describes and reads models the Python library uploaded, newest first among ours", async () => {
-    await pythonUpload("refunds", "py-old", "2020/08/30/23:29:28");
-    const ours = await store.upload("refunds", { files: model() });
-    await pythonUpload("refunds", "py-future", "2999/01/01/00:00:00");
-
-    expect((await store.listModels("refunds")).map((m) => m.model.model_id)).toEqual(["py-future", ours.model.model_id, "py-old"]);
-    const info = await store.getModelInfo("refunds", "py-old");
-    expect(info.archive).toBeUndefined();
-    expect(info.model.model_type).toEqual({ library: "sklearn", type: "LogisticRegression" });
-    // No size or sha256 to verify against: the archive is served as stored.
-    const archive = await collect(await store.getArchive("refunds", "py-old"));
-    expect(archive.length).toBeGreaterThan(0);
-    expect(new TextDecoder().decode(await collect((await store.readFile("refunds", "py-old", "model.joblib"))!))).toBe("python model py-old");
-    // The latest written by Python: moving forward past it keeps it, being newest.
-    expect((await store.getLatest("refunds")).model.model_id).toBe("py-future");
-  });
-
-  it("deletes a Python-uploaded model with its archive", async () => {
-    const archivePath = await pythonUpload("refunds", "py-1", "2020/08/30/23:29:28");
-    await store.deleteModel("refunds", "py-1");
-    expect(await store.modelExists("refunds", "py-1")).toBe(false);
-    await expect(readFile(archivePath)).rejects.toMatchObject({ code: "ENOENT" });
-  });
 });
 
 describe("documents that are not what their key says", () => {
