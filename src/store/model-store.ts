@@ -432,7 +432,7 @@ export class ModelStore {
   private describe(domain: string, modelId: string, created: Date, archiveKey: string, archive: UploadedModel["archive"], options: UploadOptions): UploadedModel {
     const runtime = detectRuntime();
     return {
-      model: { domain, model_id: modelId, ...(options.modelType ? { model_type: options.modelType } : {}) },
+      model: { domain, model_id: modelId, model_type: options.modelType ?? { library: "model_file" } },
       storage: this.backend.locate?.(archiveKey) ?? { type: this.backend.name, prefix: archiveKey },
       modelstore: LIBRARY_VERSION,
       code: {

@@ -68,7 +68,11 @@ export interface UploadOptions {
   project?: string;
   /** The model's id. @default a new UUID4 */
   modelId?: string;
-  /** Which library and class produced the model. */
+  /**
+   * Which library and class produced the model. Always recorded: the Python
+   * modelstore (0.0.75+) cannot read a document without `model.model_type`.
+   * @default { library: "model_file" }, the Python modelstore's type for files it did not produce
+   */
   modelType?: ModelType;
   /**
    * Exact versions of the libraries the model needs (`{ "onnxruntime-node": "1.20.1" }`),

@@ -171,6 +171,25 @@ describe("a bucket shared with the Python modelstore", () => {
 
 });
 
+describe("what we write, as the Python modelstore 0.0.81 reads it", () => {
+  // Summary.from_json (metadata/metadata.py) needs model.{domain, model_id, model_type.library},
+  // storage.type, modelstore and code.{runtime, user, created, dependencies}; list_domains reads
+  // domains/*.json and download() without an id reads domains/<domain>.json (storage/blob_storage.py).
+  it("records every field Python's dataclasses require, model_type included, and Python's domain pointer", async () => {
+    const meta = await store.upload("refunds", { files: model() });
+    const stored = JSON.parse(await readFile(join(root, ROOT_PREFIX, "refunds", "versions", `${meta.model.model_id}.json`), "utf8"));
+    expect(stored.model).toMatchObject({ domain: "refunds", model_id: meta.model.model_id, model_type: { library: "model_file" } });
+    expect(stored.storage).toEqual({ type: "file_system", root, path: join(root, meta.storage.path!.slice(root.length)) });
+    expect(typeof stored.modelstore).toBe("string");
+    expect(stored.code).toMatchObject({ runtime: expect.any(String), user: expect.any(String), created: expect.stringMatching(PYTHON_STRPTIME), dependencies: expect.any(Object) });
+    const pointer = JSON.parse(await readFile(join(root, ROOT_PREFIX, "domains", "refunds.json"), "utf8"));
+    expect(pointer).toEqual(stored);
+    const typed = await store.upload("refunds", { files: model(), modelType: { library: "onnx", type: "InferenceSession" } });
+    expect(JSON.parse(await readFile(join(root, ROOT_PREFIX, "domains", "refunds.json"), "utf8")).model.model_type).toEqual({ library: "onnx", type: "InferenceSession" });
+    expect(typed.model.model_type).toEqual({ library: "onnx", type: "InferenceSession" });
+  });
+});
+
 describe("documents that are not what their key says", () => {
   it("refuses a version document copied under another domain's key, and deleting the copy leaves the original model whole", async () => {
     const original = await store.upload("prod", { files: model(), modelId: "m1" });
