@@ -102,10 +102,16 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
   }
 
   async function listModels(task: string, options: MetadataCallOptions = {}): Promise<ModelMetadata[]> {
-    const ids = await listModelIds(task, options);
+    const versions = await versionObjects(task, options.signal);
     // Unreadable documents are left out, so that one bad document does not hide a whole domain.
-    const models = await mapLimited(ids, (id) => readVersion(task, id, options.signal));
-    return models.filter((m): m is ModelMetadata => m !== null).sort(compareNewestFirst);
+    const models = await mapLimited(versions, (v) => readVersion(task, v.id, options.signal));
+    return models.filter((m): m is ModelMetadata => m !== null).sort(newestFirstBy(versions));
+  }
+
+  /** compareNewestFirst, placing documents without a zone (Python's) by when their version document was written. */
+  function newestFirstBy(versions: { id: string; lastModified?: string }[]) {
+    const written = new Map(versions.map((v) => [v.id, v.lastModified]));
+    return (a: ModelMetadata, b: ModelMetadata) => compareNewestFirst(a, b, (m) => written.get(m.model.model_id));
   }
 
   /**
@@ -132,12 +138,13 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
     // Python's delete_model leaves domains/<domain>.json naming the model it deleted: trusted only while that model is there.
     const pythonLive = python !== null && versions.some((v) => v.id === python.model.model_id);
     const pointers = [ours, pythonLive ? python : null].filter((m): m is ModelMetadata => m !== null);
-    const pointer = pointers.sort(compareNewestFirst)[0];
+    const byWrite = newestFirstBy(versions);
+    const pointer = pointers.sort(byWrite)[0];
     if (!pointer) return versions.length === 0 ? null : ((await listModels(task, options))[0] ?? null);
     const since = earliestWriteOf(pointer);
     const younger = versions.filter((v) => v.id !== pointer.model.model_id && !(Date.parse(v.lastModified ?? "") < since));
     const candidates = await mapLimited(younger, (v) => readVersion(task, v.id, signal));
-    return [pointer, ...candidates.filter((m): m is ModelMetadata => m !== null)].sort(compareNewestFirst)[0];
+    return [pointer, ...candidates.filter((m): m is ModelMetadata => m !== null)].sort(byWrite)[0];
   }
 
   async function versionObjects(task: string, signal?: AbortSignal): Promise<{ id: string; lastModified?: string }[]> {
@@ -285,7 +292,9 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
       }
       try {
         // Both pointers: ours, and domains/<domain>.json, which the Python modelstore lists and reads as its latest.
-        for (const key of pointerKeys(task)) await advanceLatest(backend, key, metadata, signal);
+        const writtenAt = async (m: ModelMetadata) =>
+          m.code.created_at === undefined ? (await backend.head(layout.versionKey(task, m.model.model_id), { signal }).catch(() => null))?.lastModified : undefined;
+        for (const key of pointerKeys(task)) await advanceLatest(backend, key, metadata, signal, writtenAt);
       } catch (error) {
         // Cleanup runs after the caller's signal may have fired, so it takes none.
         await backend.delete(versionKey).catch(() => undefined);

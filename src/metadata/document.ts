@@ -195,14 +195,49 @@ export function encodeMetadata(metadata: ModelMetadata): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(metadata, null, 2) + "\n");
 }
 
+const QUARTER_HOUR_MS = 15 * 60 * 1000;
+// UTC offsets run from -12:00 to +14:00.
+const MAX_ZONE_OFFSET_MS = 14 * 60 * 60 * 1000;
+// How close the document's write must be to the corrected creation time to trust the correction:
+// the Python modelstore takes code.created just before it writes the document (after the archive),
+// so this only allows for the uploader's clock being off the server's.
+const WRITE_SLACK_MS = 2 * 60 * 1000;
+
+/**
+ * When a model was created, as an instant. `code.created_at` where recorded. A
+ * zoneless `code.created` (the Python modelstore writes the uploader's local
+ * time) is corrected by the uploader's UTC offset, read off `writtenAt` (when its
+ * version document was written, e.g. its last-modified time): the offset is the
+ * whole quarter hour between the two, trusted only when the corrected time is
+ * then within minutes of the write. Otherwise (no write time, or a copied tree
+ * whose times are all the copy's) `code.created` is read as UTC.
+ */
+export function creationInstant(metadata: ModelMetadata, writtenAt?: string): number {
+  if (metadata.code.created_at !== undefined) return createdInstant(metadata);
+  const local = createdTime(metadata.code.created);
+  const written = writtenAt === undefined ? Number.NaN : Date.parse(writtenAt);
+  if (Number.isNaN(local) || Number.isNaN(written)) return local;
+  const offset = Math.round((local - written) / QUARTER_HOUR_MS) * QUARTER_HOUR_MS;
+  if (Math.abs(offset) > MAX_ZONE_OFFSET_MS) return local;
+  const utc = local - offset;
+  return Math.abs(written - utc) <= WRITE_SLACK_MS ? utc : local;
+}
+
 /**
  * Orders models newest first: by creation time, then by archive location and id
  * so that models created in the same millisecond still have one stable order.
+ * With `writtenAt` (each document's write time), documents without a zone are
+ * placed by {@link creationInstant}, so that a Python upload made in New York
+ * after ours lists first.
  */
-export function compareNewestFirst(a: ModelMetadata, b: ModelMetadata): number {
+export function compareNewestFirst(a: ModelMetadata, b: ModelMetadata, writtenAt?: (m: ModelMetadata) => string | undefined): number {
   // Milliseconds where both documents have them; whole seconds otherwise (Python's documents).
   const precise = a.code.created_at !== undefined && b.code.created_at !== undefined;
-  const byTime = precise ? Date.parse(b.code.created_at!) - Date.parse(a.code.created_at!) : createdTime(b.code.created) - createdTime(a.code.created);
+  const byTime = precise
+    ? Date.parse(b.code.created_at!) - Date.parse(a.code.created_at!)
+    : writtenAt
+      ? creationInstant(b, writtenAt(b)) - creationInstant(a, writtenAt(a))
+      : createdTime(b.code.created) - createdTime(a.code.created);
   if (byTime !== 0) return byTime;
   const aWhere = a.storage.prefix ?? a.storage.path ?? "";
   const bWhere = b.storage.prefix ?? b.storage.path ?? "";

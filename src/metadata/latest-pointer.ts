@@ -81,14 +81,24 @@ async function swap(backend: Backend, key: string, current: TaggedMetadata | nul
 /**
  * Makes `latest.json` describe `candidate` unless it already describes a model
  * at least as new. Racing uploads therefore converge on the newest model by
- * creation time, not on whichever wrote last.
+ * creation time, not on whichever wrote last. `writtenAt` tells when a model's
+ * version document was written, which places a document without a zone (the
+ * Python modelstore's) in time (see {@link compareNewestFirst}).
  */
-export async function advanceLatest(backend: Backend, key: string, candidate: ModelMetadata, signal?: AbortSignal): Promise<void> {
+export async function advanceLatest(
+  backend: Backend,
+  key: string,
+  candidate: ModelMetadata,
+  signal?: AbortSignal,
+  writtenAt?: (model: ModelMetadata) => Promise<string | undefined>,
+): Promise<void> {
   const document = encodeMetadata(candidate);
   for (let attempt = 0; attempt < MAX_SWAP_ATTEMPTS; attempt++) {
     throwIfAborted(signal);
     const current = await readTagged(backend, key, signal);
-    if (current?.metadata && compareNewestFirst(current.metadata, candidate) <= 0) return; // already as new or newer
+    const held = current?.metadata;
+    const times = writtenAt && held ? new Map([[held, await writtenAt(held)], [candidate, await writtenAt(candidate)]]) : undefined;
+    if (held && compareNewestFirst(held, candidate, times && ((m) => times.get(m))) <= 0) return; // already as new or newer
     if (!(await swap(backend, key, current, document, signal))) continue;
     if (backend.capabilities.conditionalWrites) return;
     // Emulated compare-and-swap: an older writer that checked before us may land just

@@ -7,11 +7,11 @@
  * holds one corrupt document.
  */
 import { spawnSync } from "node:child_process";
-import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createdTime, formatCreated, ModelStore, type Backend } from "../../src/index.ts";
 import { memoryBackend } from "../../src/backends/memory.ts";
 import { downloadModel, fileSystemBackend } from "../../src/fs.ts";
@@ -40,6 +40,7 @@ interface FixtureModel {
   domain: string;
   model_id: string;
   kind: string;
+  made_by: { seq: number };
   deleted: boolean;
   archive_file: string;
   archive_members: { name: string; sha256: string }[];
@@ -48,6 +49,7 @@ interface FixtureModel {
 }
 interface Manifest {
   release: string;
+  calls: unknown[];
   summary: { list_domains: string[]; domains: Record<string, { list_models?: string[]; list_versions?: string[]; latest: string }>; deleted: string[] };
   models: FixtureModel[];
 }
@@ -58,6 +60,12 @@ async function pythonTree(release: string): Promise<{ root: string; manifest: Ma
   const copy = join(root, `python-${release}`);
   await cp(join(FIXTURES, release, "store"), copy, { recursive: true });
   expect(spawnSync("chmod", ["-R", "u+w", copy]).status).toBe(0); // the fixtures are read-only
+  // The checkout lost the times the documents were written at: give each version document back its upload's time (manifest "calls").
+  const calls = manifest.calls as { seq: number; utc: string }[];
+  for (const m of manifest.models.filter((m) => !m.deleted)) {
+    const when = new Date(calls.find((c) => c.seq === m.made_by.seq)!.utc);
+    await utimes(join(copy, ROOT_PREFIX, m.domain, "versions", `${m.model_id}.json`), when, when);
+  }
   return { root: copy, manifest };
 }
 
@@ -141,6 +149,31 @@ for (const release of ["0.0.73", "0.0.81"]) {
     });
   });
 }
+
+describe("a domain shared with a Python uploader in America/New_York", () => {
+  afterEach(() => vi.useRealTimers());
+
+  it("orders a Python upload made after ours first, though its code.created (local time, no zone) reads hours earlier, and both pointers follow", async () => {
+    const { root: storeRoot, manifest } = await pythonTree("0.0.81");
+    const [newest, older] = listed(manifest, "sklearn"); // uploaded at 21:45:29Z and 21:45:28Z, code.created 16:45:29 and 16:45:28
+    // Our upload half a second after the older one, by the clock: between the two in time, hours after both by their code.created read as UTC.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(new Date("2026-12-04T21:45:28.500Z"));
+    const py = new ModelStore({ backend: fileSystemBackend({ root: storeRoot }) });
+    const ours = await py.upload("sklearn", { files: model() });
+    vi.useRealTimers();
+    expect((await py.listModels("sklearn")).map((m) => m.model.model_id)).toEqual([newest, ours.model.model_id, older]);
+    expect((await py.getLatest("sklearn")).model.model_id).toBe(newest);
+    // Python's pointer still names its newer model; ours moves there too once read through, and both only move forward.
+    expect(JSON.parse(await readFile(join(storeRoot, ROOT_PREFIX, "domains", "sklearn.json"), "utf8")).model.model_id).toBe(newest);
+    // Deleting Python's newest leaves ours the latest, in both pointers.
+    await py.deleteModel("sklearn", newest);
+    expect((await py.getLatest("sklearn")).model.model_id).toBe(ours.model.model_id);
+    for (const pointer of ["domains/sklearn.json", "sklearn/latest.json"]) {
+      expect(JSON.parse(await readFile(join(storeRoot, ROOT_PREFIX, pointer), "utf8")).model.model_id, pointer).toBe(ours.model.model_id);
+    }
+  });
+});
 
 describe("the Python modelstore 0.0.81's deleted model", () => {
   it("is not listed, does not exist, and getModelInfo says it was deleted", async () => {
