@@ -9,7 +9,7 @@ import { v4 as uuidv4 } from "uuid";
 import { createArchive } from "../archive/create-archive.ts";
 import { readArchive } from "../archive/read-archive.ts";
 import type { Backend, StorageLocation } from "../backends/backend.ts";
-import { AlreadyExistsError, IntegrityError, hasErrorCode, NotFoundError, throwIfAborted } from "../util/errors.ts";
+import { AlreadyExistsError, IntegrityError, InvalidArgumentError, hasErrorCode, NotFoundError, throwIfAborted } from "../util/errors.ts";
 import { BucketLayout, DEFAULT_ROOT_PREFIX } from "../metadata/layout.ts";
 import { formatCreated, type ModelMetadata, type UploadedModel } from "../metadata/document.ts";
 import type { DeleteOptions, EnsureTaskOptions, ListTasksOptions, ModelQueryOptions, ModelStoreOptions, ReadOptions, StateChangeOptions, UploadOptions } from "./options.ts";
@@ -42,6 +42,8 @@ export class ModelStore {
   readonly layout: BucketLayout;
   /** Recorded as `code.user` by every upload, before the environment's user (see {@link ModelStoreOptions.user}). */
   readonly user: string | undefined;
+  /** Where uploads put their archives (see {@link ModelStoreOptions.archiveLayout}). */
+  readonly archiveLayout: "seed" | "python";
   /** Tables of contents of archives read lately (see archive-index-reads.ts). */
   private readonly indexes: ArchiveIndexCache;
 
@@ -49,6 +51,10 @@ export class ModelStore {
     this.backend = options.backend;
     this.indexes = new ArchiveIndexCache(options.backend);
     this.user = options.user;
+    if (options.archiveLayout !== undefined && options.archiveLayout !== "seed" && options.archiveLayout !== "python") {
+      throw new InvalidArgumentError(`archiveLayout must be "seed" or "python", not ${JSON.stringify(options.archiveLayout)}.`);
+    }
+    this.archiveLayout = options.archiveLayout ?? "seed";
     this.layout = new BucketLayout(options.rootPrefix ?? DEFAULT_ROOT_PREFIX);
     this.metadata = options.metadata ?? bucketMetadata({ backend: options.backend, rootPrefix: this.layout.root });
   }
@@ -74,7 +80,8 @@ export class ModelStore {
       if (task && task.project !== project) throw taskInOtherProject(domain, task.project, project);
     }
     const created = new Date();
-    const archiveKey = await claimArchiveKey(this.backend, this.layout, domain, modelId, created, signal);
+    const archiveKey =
+      this.archiveLayout === "python" ? this.layout.pythonArchiveKey(domain, created, modelId) : await claimArchiveKey(this.backend, this.layout, domain, modelId, created, signal);
     let recorded: UploadedModel | undefined; // set once the repository was asked to record the model
     try {
       let digest: DigestResult | undefined;

@@ -16,6 +16,14 @@ export interface ModelStoreOptions {
   /** Top-level prefix of every key. @default "operatorai-model-store" */
   rootPrefix?: string;
   /**
+   * Where uploads put their archives. `"python"` writes them exactly where the
+   * Python modelstore 0.0.77 and later does, `<domain>/<%Y.%m.%d-%H.%M.%S>/<model-id>/artifacts.tar.gz`
+   * (times in UTC): one key per model, so no slot is claimed, and no `:` in keys,
+   * which Windows file systems and some tools refuse. Both are read whatever this says.
+   * @default "seed": `<domain>/<%Y/%m/%d/%H:%M:%S>/artifacts.tar.gz` (with `<model-id>/` after the time where a backend cannot refuse a second writer)
+   */
+  archiveLayout?: "seed" | "python";
+  /**
    * Recorded as `code.user` by every upload.
    * @default LOGNAME, USER, LNAME or USERNAME, the first set, as Python's `getpass.getuser()`;
    * "unknown" when none is. The Node factories (`local`, `custom`) and the CLI pass

@@ -223,6 +223,26 @@ describe("what we write, as the Python modelstore 0.0.81 reads it", () => {
   });
 });
 
+describe('archiveLayout: "python"', () => {
+  it("puts archives where the Python modelstore 0.0.77+ does, <%Y.%m.%d-%H.%M.%S>/<model-id>/, with no ':' in the key, and reads them back", async () => {
+    const py = new ModelStore({ backend: fileSystemBackend({ root }), archiveLayout: "python" });
+    const before = new Date();
+    const meta = await py.upload("refunds", { files: model() });
+    const rel = meta.storage.path!.slice(root.length + 1).split("/");
+    expect(rel.slice(0, 2)).toEqual([ROOT_PREFIX, "refunds"]);
+    expect(rel[2]).toMatch(/^\d{4}\.\d{2}\.\d{2}-\d{2}\.\d{2}\.\d{2}$/);
+    expect(rel.slice(3)).toEqual([meta.model.model_id, "artifacts.tar.gz"]);
+    expect(meta.storage.path).not.toContain(":");
+    const [y, mo, d, h, mi, s] = rel[2].split(/[.-]/).map(Number);
+    expect(Math.abs(Date.UTC(y, mo - 1, d, h, mi, s) - before.getTime())).toBeLessThan(5_000);
+    // Any store reads it, whatever its own archiveLayout.
+    expect(sha256(await collect((await store.readFile("refunds", meta.model.model_id, "weights.bin"))!))).toBe(sha256(model()[1].body));
+    await store.deleteModel("refunds", meta.model.model_id);
+    await expect(stat(meta.storage.path!)).rejects.toMatchObject({ code: "ENOENT" });
+    expect(() => new ModelStore({ backend: fileSystemBackend({ root }), archiveLayout: "windows" as "python" })).toThrow(/archiveLayout must be/);
+  });
+});
+
 describe("documents that are not what their key says", () => {
   it("refuses a version document copied under another domain's key, and deleting the copy leaves the original model whole", async () => {
     const original = await store.upload("prod", { files: model(), modelId: "m1" });
