@@ -10,7 +10,7 @@ import { createArchive } from "../archive/create-archive.ts";
 import { readArchive } from "../archive/read-archive.ts";
 import type { Backend, StorageLocation } from "../backends/backend.ts";
 import { AlreadyExistsError, IntegrityError, InvalidArgumentError, hasErrorCode, NotFoundError, throwIfAborted } from "../util/errors.ts";
-import { BucketLayout, DEFAULT_ROOT_PREFIX } from "../metadata/layout.ts";
+import { ARCHIVE_FILE_NAME, BucketLayout, DEFAULT_ROOT_PREFIX } from "../metadata/layout.ts";
 import { formatCreated, type ModelMetadata, type UploadedModel } from "../metadata/document.ts";
 import type { DeleteOptions, EnsureTaskOptions, ListTasksOptions, ModelQueryOptions, ModelStoreOptions, ReadOptions, StateChangeOptions, UploadOptions } from "./options.ts";
 import { validateStateName, type ModelStateRecord, type StateEvent } from "../metadata/model-states.ts";
@@ -369,7 +369,7 @@ export class ModelStore {
     const entries = readArchive(archive, { signal: options.signal })[Symbol.asyncIterator]();
     for (;;) {
       const { done, value: entry } = await entries.next();
-      if (done) return null;
+      if (done) return this.openExtraBeside(metadata, key, wanted, options);
       if (entry.type !== "file" || entry.path !== wanted) continue;
       const reader = entry.body.getReader();
       const finish = () => void entries.return?.().catch(() => undefined);
@@ -433,7 +433,15 @@ export class ModelStore {
   private async deleteDescribed(domain: string, id: string, metadata: ModelMetadata | undefined, options: ReadOptions): Promise<void> {
     // Metadata first: a reader must never find a model whose archive is gone. Its leaving its states is recorded as by this store's user.
     await this.metadata.deleteModel(domain, id, { ...options, user: this.changedBy(options) });
-    if (metadata) await this.backend.delete(this.keyOf(metadata.storage, id), options);
+    if (!metadata) return;
+    const key = this.keyOf(metadata.storage, id);
+    await this.backend.delete(key, options);
+    // The extra files the Python modelstore 0.0.72-0.0.73 stored beside the archive go with it.
+    const folder = pythonArchiveFolder(metadata, key);
+    if (folder === undefined) return;
+    for await (const object of this.backend.list(folder, options)) {
+      if (!object.key.slice(folder.length).includes("/")) await this.backend.delete(object.key, options);
+    }
   }
 
   private describe(domain: string, modelId: string, created: Date, archiveKey: string, archive: UploadedModel["archive"], options: UploadOptions): UploadedModel {
@@ -452,6 +460,17 @@ export class ModelStore {
       ...(options.extraMetadata !== undefined ? { extra: options.extraMetadata } : {}),
       archive,
     };
+  }
+
+  /**
+   * `extras/<name>` of a model the Python modelstore 0.0.72 or 0.0.73 uploaded:
+   * those releases stored extra files beside `artifacts.tar.gz`, not inside it.
+   */
+  private async openExtraBeside(metadata: ModelMetadata, archiveKey: string, wanted: string, options: ReadOptions): Promise<ReadableStream<Uint8Array> | null> {
+    const folder = pythonArchiveFolder(metadata, archiveKey);
+    const name = wanted.startsWith("extras/") ? wanted.slice("extras/".length) : "";
+    if (folder === undefined || !name || name.includes("/") || name === ARCHIVE_FILE_NAME) return null;
+    return this.backend.get(folder + name, options);
   }
 
   private keyOf(location: StorageLocation, modelId: string): string {
@@ -505,4 +524,14 @@ export class ModelStore {
       await this.backend.delete(key).catch(() => undefined);
     }
   }
+}
+
+/**
+ * The folder of an archive the Python modelstore (up to 0.0.76) wrote, `<domain>/<%Y/%m/%d/%H:%M:%S>/`,
+ * which holds that model alone; `undefined` for any archive this library wrote (it records `archive`).
+ */
+function pythonArchiveFolder(metadata: ModelMetadata, archiveKey: string): string | undefined {
+  if (metadata.archive !== undefined) return undefined;
+  const match = /^(.*\/\d{4}\/\d{2}\/\d{2}\/\d{2}:\d{2}:\d{2}\/)artifacts\.tar\.gz$/.exec(archiveKey);
+  return match?.[1];
 }

@@ -112,7 +112,12 @@ for (const release of ["0.0.73", "0.0.81"]) {
         const dir = join(root, `download-${release}-${model.model_id}`);
         await downloadModel(py, model.domain, model.model_id, dir);
         for (const member of model.archive_members) expect(sha256(await readFile(join(dir, member.name))), member.name).toBe(member.sha256);
+        // 0.0.73 stored extra files beside the archive: they read as extras/<name>, as 0.0.75+ archives them.
+        for (const [name, digest] of Object.entries(model.files_beside_archive)) {
+          expect(sha256(await collect((await py.readFile(model.domain, model.model_id, `extras/${name}`))!)), name).toBe(digest);
+        }
       }
+      expect(tree.manifest.models.some((m) => Object.keys(m.files_beside_archive).length > 0)).toBe(release === "0.0.73");
     });
 
     it("deletes a model with its archive and moves Python's pointer to the next newest", async () => {
@@ -123,6 +128,9 @@ for (const release of ["0.0.73", "0.0.81"]) {
         expect(await py.modelExists(domain, newest)).toBe(false);
         await expect(py.getModelInfo(domain, newest)).rejects.toMatchObject({ code: "NOT_FOUND", message: expect.stringContaining("was deleted") });
         await expect(stat(join(tree.root, model.archive_file))).rejects.toMatchObject({ code: "ENOENT" });
+        for (const name of Object.keys(model.files_beside_archive)) {
+          await expect(stat(join(tree.root, dirname(model.archive_file), name)), name).rejects.toMatchObject({ code: "ENOENT" });
+        }
         expect((await py.listModels(domain)).map((m) => m.model.model_id)).toEqual(listed(tree.manifest, domain).slice(1));
         expect((await py.getLatest(domain)).model.model_id).toBe(next);
         const pointer = JSON.parse(await readFile(join(tree.root, ROOT_PREFIX, "domains", `${domain}.json`), "utf8"));
