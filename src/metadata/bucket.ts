@@ -316,7 +316,7 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
       const body = await backend.get(key, options);
       if (!body) return false;
       const document = await readSmallText(body, `The document at "${key}"`);
-      // The Python modelstore's tombstone (0.0.78+): its readers then say "deleted", not "not found".
+      // The Python modelstore's tombstone (0.0.74+): its readers then say "deleted", not "not found".
       await backend.put(layout.tombstoneKey(task, id), new TextEncoder().encode(document), { signal: options.signal, contentType: "application/json" });
       await ensureDeletedState(options.signal);
       await backend.delete(key, options);
