@@ -201,7 +201,7 @@ const MAX_ZONE_OFFSET_MS = 14 * 60 * 60 * 1000;
 // How close the document's write must be to the corrected creation time to trust the correction:
 // the Python modelstore takes code.created just before it writes the document (after the archive),
 // so this only allows for the uploader's clock being off the server's.
-const WRITE_SLACK_MS = 2 * 60 * 1000;
+const WRITE_SLACK_MS = 30 * 1000;
 
 /**
  * When a model was created, as an instant. `code.created_at` where recorded. A

@@ -82,6 +82,9 @@ for (const release of ["0.0.73", "0.0.81"]) {
 
     it("lists the domains Python lists, and not its domains/ and model_states/ folders", async () => {
       expect(await py.listDomains()).toEqual([...tree.manifest.summary.list_domains].sort());
+      for (const folder of ["domains", "model_states"]) {
+        await expect(py.upload(folder, { files: model() }), folder).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringContaining("reserved") });
+      }
     });
 
     it("lists each domain's models in the order Python lists them, and answers Python's latest", async () => {
