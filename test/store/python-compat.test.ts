@@ -49,6 +49,7 @@ interface FixtureModel {
 }
 interface Manifest {
   release: string;
+  tz: string;
   calls: unknown[];
   summary: { list_domains: string[]; domains: Record<string, { list_models?: string[]; list_versions?: string[]; latest: string }>; deleted: string[] };
   models: FixtureModel[];
@@ -164,26 +165,33 @@ for (const release of ["0.0.73", "0.0.81"]) {
 describe("a domain shared with a Python uploader in America/New_York", () => {
   afterEach(() => vi.useRealTimers());
 
-  it("orders a Python upload made after ours first, though its code.created (local time, no zone) reads hours earlier, and both pointers follow", async () => {
-    const { root: storeRoot, manifest } = await pythonTree("0.0.81");
-    const [newest, older] = listed(manifest, "sklearn"); // uploaded at 21:45:29Z and 21:45:28Z, code.created 16:45:29 and 16:45:28
-    // Our upload half a second after the older one, by the clock: between the two in time, hours after both by their code.created read as UTC.
-    vi.useFakeTimers({ toFake: ["Date"] });
-    vi.setSystemTime(new Date("2026-12-04T21:45:28.500Z"));
-    const py = new ModelStore({ backend: fileSystemBackend({ root: storeRoot }) });
-    const ours = await py.upload("sklearn", { files: model() });
-    vi.useRealTimers();
-    expect((await py.listModels("sklearn")).map((m) => m.model.model_id)).toEqual([newest, ours.model.model_id, older]);
-    expect((await py.getLatest("sklearn")).model.model_id).toBe(newest);
-    // Python's pointer still names its newer model; ours moves there too once read through, and both only move forward.
-    expect(JSON.parse(await readFile(join(storeRoot, ROOT_PREFIX, "domains", "sklearn.json"), "utf8")).model.model_id).toBe(newest);
-    // Deleting Python's newest leaves ours the latest, in both pointers.
-    await py.deleteModel("sklearn", newest);
-    expect((await py.getLatest("sklearn")).model.model_id).toBe(ours.model.model_id);
-    for (const pointer of ["domains/sklearn.json", "sklearn/latest.json"]) {
-      expect(JSON.parse(await readFile(join(storeRoot, ROOT_PREFIX, pointer), "utf8")).model.model_id, pointer).toBe(ours.model.model_id);
-    }
-  });
+  for (const release of ["0.0.73", "0.0.81"]) {
+    it(`orders a ${release} upload made after ours first, though its code.created (local time, no zone) reads hours earlier, and both pointers follow`, async () => {
+      const { root: storeRoot, manifest } = await pythonTree(release);
+      expect(manifest.tz).toBe("America/New_York");
+      const [newest, older] = listed(manifest, "sklearn");
+      const py = new ModelStore({ backend: fileSystemBackend({ root: storeRoot }) });
+      // When they were made: code.created in New York (UTC-05:00 in December).
+      const made = async (id: string) => createdTime((await py.getModelInfo("sklearn", id)).code.created) + 5 * 3600_000;
+      const [olderAt, newestAt] = [await made(older), await made(newest)];
+      expect(newestAt - olderAt).toBeGreaterThanOrEqual(1000);
+      // Our upload half a second after the older one by the clock: between the two in time, hours after both by their code.created read as UTC.
+      vi.useFakeTimers({ toFake: ["Date"] });
+      vi.setSystemTime(new Date(olderAt + 500));
+      const ours = await py.upload("sklearn", { files: model() });
+      vi.useRealTimers();
+      expect((await py.listModels("sklearn")).map((m) => m.model.model_id)).toEqual([newest, ours.model.model_id, older]);
+      expect((await py.getLatest("sklearn")).model.model_id).toBe(newest);
+      // Python's pointer stays on its newer model (only forward); latest.json, which Python never wrote, starts at ours and getLatest reads past it.
+      expect(JSON.parse(await readFile(join(storeRoot, ROOT_PREFIX, "domains", "sklearn.json"), "utf8")).model.model_id).toBe(newest);
+      // Deleting Python's newest leaves ours the latest, in both pointers.
+      await py.deleteModel("sklearn", newest);
+      expect((await py.getLatest("sklearn")).model.model_id).toBe(ours.model.model_id);
+      for (const pointer of ["domains/sklearn.json", "sklearn/latest.json"]) {
+        expect(JSON.parse(await readFile(join(storeRoot, ROOT_PREFIX, pointer), "utf8")).model.model_id, pointer).toBe(ours.model.model_id);
+      }
+    });
+  }
 });
 
 describe("the Python modelstore 0.0.81's deleted model", () => {
