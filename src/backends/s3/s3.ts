@@ -43,6 +43,14 @@ export interface S3Backend extends Backend {
   keyOf(location: StorageLocation): string;
 }
 
+/**
+ * The `storage.type` values of S3-compatible buckets the Python modelstore writes, each with
+ * `{bucket, prefix}`: `aws:s3`, `minio:<endpoint>`, and `google:cloud-storage` (read here through GCS's S3 interoperability).
+ */
+function isBucketStorageType(type: string): boolean {
+  return type === STORAGE_TYPE || type === "google:cloud-storage" || type.startsWith("minio:");
+}
+
 /** DeleteObjects takes at most 1,000 keys. */
 const DELETE_BATCH = 1000;
 /** The metadata `storage.type` of S3 locations, as the Python modelstore writes it. */
@@ -218,7 +226,7 @@ class S3BackendImpl implements S3Backend {
   }
 
   keyOf(location: StorageLocation): string {
-    if (location.type !== STORAGE_TYPE || location.bucket !== this.bucket || !location.prefix) {
+    if (!isBucketStorageType(location.type) || location.bucket !== this.bucket || !location.prefix) {
       throw new InvalidArgumentError(
         `This model's archive is stored at ${JSON.stringify(location)}, not in S3 bucket "${this.bucket}". Open a store on that location to read it.`,
       );

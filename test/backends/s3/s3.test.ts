@@ -98,6 +98,10 @@ describe("s3Backend on Swift", () => {
     expect(b.locate("root/x.tar.gz")).toEqual({ type: "aws:s3", bucket, prefix: "root/x.tar.gz" });
     expect(b.keyOf({ type: "aws:s3", bucket, prefix: "root/x.tar.gz" })).toBe("root/x.tar.gz");
     expect(() => b.keyOf({ type: "aws:s3", bucket: "other", prefix: "k" })).toThrow(/not in S3 bucket/);
+    // What the Python modelstore records for the same bucket on MinIO and on GCS.
+    expect(b.keyOf({ type: "minio:127.0.0.1:9000", bucket, prefix: "root/x.tar.gz" })).toBe("root/x.tar.gz");
+    expect(b.keyOf({ type: "google:cloud-storage", bucket, prefix: "root/x.tar.gz" })).toBe("root/x.tar.gz");
+    expect(() => b.keyOf({ type: "azure:blob-storage", bucket, prefix: "root/x.tar.gz" })).toThrow(/not in S3 bucket/);
   });
 
   it("rejects a partSize under 5 MiB with INVALID_ARGUMENT", () => {
