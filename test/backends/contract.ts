@@ -335,10 +335,18 @@ export function runBackendContract(
       const increments = options.casIncrements ?? 5;
       await backend.put(`${ns}counter`, bytes("0"));
       const increment = async () => {
-        for (;;) {
+        for (let misses = 0; ; ) {
           const head = await backend.head(`${ns}counter`);
-          const value = Number(await text(await backend.get(`${ns}counter`)));
-          if (!head) throw new Error("counter vanished");
+          const body = await backend.get(`${ns}counter`);
+          // Swift, overwritten by several writers at once on a loaded machine, has answered
+          // a HEAD with 404 for a moment; a counter gone for good still fails below.
+          if (!head || !body) {
+            await body?.cancel();
+            if (++misses > 20) throw new Error("counter vanished");
+            await new Promise((resolve) => setTimeout(resolve, 50));
+            continue;
+          }
+          const value = Number(await text(body));
           try {
             // head() runs before get(): if the value read is newer than the etag, the swap fails and we retry.
             await backend.put(`${ns}counter`, bytes(String(value + 1)), { ifMatch: head.etag });
