@@ -165,15 +165,17 @@ describe("examples/edge-worker in workerd", () => {
     expect(specifiers.filter((s) => s !== name && !s.startsWith(`${name}/`))).toEqual([]);
   });
 
-  it("GET /models/:domain/latest answers the latest metadata with the model id as ETag, reading latest.json and one listing of versions/", async () => {
+  it("GET /models/:domain/latest answers the latest metadata with the model id as ETag, reading both latest pointers and one listing of versions/", async () => {
     const { response, body, s3 } = await get("/models/refunds/latest");
     expect(response.status).toBe(200);
     expect(json(body).model.model_id).toBe(small.model.model_id);
     expect(response.headers.get("etag")).toBe(`"${small.model.model_id}"`);
     expect(response.headers.get("cache-control")).toMatch(/max-age=\d+/);
-    // The listing finds version documents newer than the pointer (a crashed upload's); the two go in parallel.
+    // Our latest.json, the Python library's domains/<domain>.json, and the listing that finds version
+    // documents newer than either (a crashed upload's): the three go in parallel.
     expect(s3.map((r) => `${r.method} ${r.path.replace(/^\/[^/?]+/, "")}`).sort()).toEqual([
       expect.stringMatching(/^GET \/\?list-type=2&prefix=operatorai-model-store\/refunds\/versions\/&/),
+      "GET /operatorai-model-store/domains/refunds.json",
       "GET /operatorai-model-store/refunds/latest.json",
     ]);
   });
@@ -227,15 +229,19 @@ describe("examples/edge-worker in workerd", () => {
     expect(s3.some((r) => r.path.endsWith(archiveKeyOf(small)))).toBe(false);
   });
 
-  it.each(["config.json", "zz-tokenizer.json"])("serves %s of a 150 MiB archive after latest.json, the versions listing, and two small ranged reads of the archive (index, file)", async (file) => {
+  it.each(["config.json", "zz-tokenizer.json"])("serves %s of a 150 MiB archive after both latest pointers, the versions listing, and two small ranged reads of the archive (index, file)", async (file) => {
     expect(big.archive!.size).toBeGreaterThan(128 * MiB);
     const { response, body, s3 } = await get(`/models/big/latest/files/${file}`);
     expect(response.status).toBe(200);
     expect(body).toEqual(config);
     const paths = s3.map((r) => r.path.replace(/^\/[^/?]+/, ""));
-    expect(paths.slice(0, 2).sort()).toEqual([expect.stringMatching(/^\/\?list-type=2&prefix=operatorai-model-store\/big\/versions\//), "/operatorai-model-store/big/latest.json"]);
-    expect(paths.slice(2)).toEqual([archiveKeyOf(big), archiveKeyOf(big)]);
-    const archiveBytes = s3[2].bytes + s3[3].bytes;
+    expect(paths.slice(0, 3).sort()).toEqual([
+      expect.stringMatching(/^\/\?list-type=2&prefix=operatorai-model-store\/big\/versions\//),
+      "/operatorai-model-store/big/latest.json",
+      "/operatorai-model-store/domains/big.json",
+    ]);
+    expect(paths.slice(3)).toEqual([archiveKeyOf(big), archiveKeyOf(big)]);
+    const archiveBytes = s3[3].bytes + s3[4].bytes;
     expect(archiveBytes).toBeLessThan(1 * MiB); // the index and the file's own member, not the archive
   });
 
