@@ -102,6 +102,8 @@ export interface BackendCapabilities {
 export interface StorageLocation {
   type: string;
   bucket?: string;
+  /** The Azure container (`azure:blob-storage`). */
+  container?: string;
   prefix?: string;
   root?: string;
   path?: string;

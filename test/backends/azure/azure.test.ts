@@ -1,0 +1,110 @@
+/**
+ * The Azure Blob backend against Azurite on 127.0.0.1 (npm, started by the test):
+ * the contract suite with real conditional writes, block uploads, a wrong key.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { azureBackend, type AzureBackendOptions } from "../../../src/azure.ts";
+import { parseConnectionString, DEV_ACCOUNT } from "../../../src/backends/azure/azure-auth.ts";
+import { azureBackendFromEnv } from "../../../src/backends/azure/azure-env.ts";
+import { AlreadyExistsError, BackendError, ConflictError } from "../../../src/util/errors.ts";
+import { createContainer, useAzurite, type AzuriteServer } from "../../support/azurite-server.ts";
+import { bytes, collect, runBackendContract, text } from "../contract.ts";
+
+let server: AzuriteServer;
+let container: string;
+
+beforeAll(async () => {
+  server = await useAzurite();
+  container = (await createContainer(server, "contract")).name;
+}, 120_000);
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+function backend(extra: Partial<AzureBackendOptions> = {}) {
+  const b = azureBackend({ container, endpoint: server.endpoint, account: server.account, accountKey: server.accountKey, ...extra });
+  (b as unknown as { backoffMs: number }).backoffMs = 5;
+  return b;
+}
+
+runBackendContract("azure (Azurite)", async () => ({ backend: backend({ blockSize: 64 * 1024 }) }), { manyKeys: 5010, conditionalWrites: true });
+
+describe("azureBackend on Azurite", () => {
+  it("records locations as the Python modelstore does: azure:blob-storage {container, prefix}", () => {
+    const b = backend();
+    expect(b.name).toBe("azure");
+    expect(b.locate("root/x.tar.gz")).toEqual({ type: "azure:blob-storage", container, prefix: "root/x.tar.gz" });
+    expect(b.keyOf({ type: "azure:blob-storage", container, prefix: "root/x.tar.gz" })).toBe("root/x.tar.gz");
+    expect(() => b.keyOf({ type: "azure:blob-storage", container: "other", prefix: "x" })).toThrow(/not in Azure container/);
+    expect(() => b.keyOf({ type: "aws:s3", bucket: container, prefix: "x" })).toThrow(/not in Azure container/);
+  });
+
+  it("uploads a stream as staged blocks committed together, and reads ranges of it", async () => {
+    const b = backend({ blockSize: 1024, concurrency: 3 });
+    const data = new Uint8Array(10_000).map((_, i) => (i * 7) % 251);
+    let i = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (i >= data.length) return c.close();
+        c.enqueue(data.subarray(i, i + 333));
+        i += 333;
+      },
+    });
+    const info = await b.put("blocks/one", stream);
+    expect(info.size).toBe(10_000);
+    const whole = new Uint8Array(await new Response(await b.get("blocks/one")).arrayBuffer());
+    expect(whole).toEqual(data);
+    const part = new Uint8Array(await new Response(await b.get("blocks/one", { range: { offset: 5000, length: 100 } })).arrayBuffer());
+    expect(part).toEqual(data.subarray(5000, 5100));
+  });
+
+  it("leaves nothing visible when a block upload's source fails", async () => {
+    const b = backend({ blockSize: 1024 });
+    let sent = 0;
+    const failing = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (sent > 4096) return c.error(new Error("source broke"));
+        c.enqueue(new Uint8Array(1024));
+        sent += 1024;
+      },
+    });
+    await expect(b.put("blocks/failed", failing)).rejects.toThrow(/source broke/);
+    expect(await b.head("blocks/failed")).toBeNull();
+    expect(await collect(b.list("blocks/failed"))).toEqual([]);
+  });
+
+  it("refuses create-only and stale compare-and-swap writes of block blobs with the service's own checks", async () => {
+    const b = backend({ blockSize: 1024 });
+    const first = await b.put("blocks/cas", new Uint8Array(3000), { ifNoneMatch: "*" });
+    await expect(b.put("blocks/cas", new Uint8Array(3000), { ifNoneMatch: "*" })).rejects.toBeInstanceOf(AlreadyExistsError);
+    const second = await b.put("blocks/cas", new Uint8Array(2500), { ifMatch: first.etag });
+    await expect(b.put("blocks/cas", new Uint8Array(2500), { ifMatch: first.etag })).rejects.toBeInstanceOf(ConflictError);
+    expect((await b.head("blocks/cas"))?.etag).toBe(second.etag);
+  });
+
+  it("fails with a clear error that names no secret when the account key is wrong", async () => {
+    const wrongKey = btoa("not the right key at all, sixty-four bytes long, more or less....");
+    const b = backend({ accountKey: wrongKey, retries: 0 });
+    const error = await b.put("x", bytes("y")).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BackendError);
+    const message = (error as Error).message;
+    expect((error as BackendError).status).toBe(403);
+    expect(message).toMatch(/AuthenticationFailed|AuthorizationFailure/);
+    expect(message).toMatch(/account key/);
+    expect(message).not.toContain(wrongKey);
+    expect(message).not.toContain(server.accountKey);
+    expect(message).not.toMatch(/SharedKey/);
+  });
+
+  it("reads connection strings, UseDevelopmentStorage=true included, and the environment", async () => {
+    expect(parseConnectionString("UseDevelopmentStorage=true")).toMatchObject({ account: DEV_ACCOUNT, endpoint: "http://127.0.0.1:10000/devstoreaccount1" });
+    const cs = `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${server.accountKey};BlobEndpoint=${server.endpoint};`;
+    const b = azureBackendFromEnv({ MODEL_STORE_AZURE_CONTAINER: container, AZURE_STORAGE_CONNECTION_STRING: cs });
+    await b.put("env/x", bytes("hello"));
+    expect(await text(await b.get("env/x"))).toBe("hello");
+    const c = azureBackendFromEnv({ MODEL_STORE_AZURE_CONTAINER: container, AZURE_STORAGE_ACCOUNT: DEV_ACCOUNT, AZURE_STORAGE_KEY: server.accountKey }, { endpoint: server.endpoint });
+    expect(await text(await c.get("env/x"))).toBe("hello");
+    expect(() => azureBackendFromEnv({})).toThrow(/MODEL_STORE_AZURE_CONTAINER/);
+  });
+});
