@@ -12,9 +12,10 @@ import { InvalidArgumentError } from "../util/errors.ts";
 import { custom, DEFAULT_LOCAL_DIRECTORY, fileSystemBackend, LOCAL_METADATA_FILE, storeFromConfigFile, type MetadataSpec } from "../fs.ts";
 import { DEFAULT_ROOT_PREFIX, type ModelStore } from "../index.ts";
 import { s3BackendFromEnv } from "../s3.ts";
+import { azureBackendFromEnv } from "../azure.ts";
 
 /** Storage names accepted in `MODEL_STORE_STORAGE` / `--storage` (the Python library's names). */
-export const STORAGE_NAMES = ["filesystem", "aws-s3"] as const;
+export const STORAGE_NAMES = ["filesystem", "aws-s3", "azure-container"] as const;
 
 /** Metadata names accepted in `MODEL_STORE_METADATA` / `--metadata`. */
 export const METADATA_NAMES = ["bucket", "local", "postgres"] as const;
@@ -92,6 +93,14 @@ export async function storeFromSettings(flags: StoreSettings, givenEnv: Record<s
         }),
         metadata,
         rootPrefix: rootPrefix ?? env.MODEL_STORE_AWS_ROOT_PREFIX ?? (pythonPrefix && `${pythonPrefix.replace(/\/+$/, "")}/${DEFAULT_ROOT_PREFIX}`),
+        env,
+      });
+    case "azure-container":
+      // Container and credentials from MODEL_STORE_AZURE_CONTAINER and the AZURE_STORAGE_* variables.
+      return custom({
+        artifacts: azureBackendFromEnv(env),
+        metadata,
+        rootPrefix: rootPrefix ?? env.MODEL_STORE_AZURE_ROOT_PREFIX ?? (pythonPrefix && `${pythonPrefix.replace(/\/+$/, "")}/${DEFAULT_ROOT_PREFIX}`),
         env,
       });
     default:

@@ -148,6 +148,9 @@ const STORAGE_HELP = `Storage (--storage or MODEL_STORE_STORAGE):
               credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, else as the AWS CLI
               finds them (AWS_PROFILE, ~/.aws/credentials and config, SSO, web identity, container and instance
               roles) when the package @aws-sdk/credential-providers is installed
+  azure-container  MODEL_STORE_AZURE_CONTAINER, MODEL_STORE_AZURE_ROOT_PREFIX; credentials from
+              AZURE_STORAGE_CONNECTION_STRING (UseDevelopmentStorage=true for Azurite), else AZURE_STORAGE_ACCOUNT
+              with AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN
 Metadata (--metadata or MODEL_STORE_METADATA): bucket (in the storage), local (metadata.json in the root),
   postgres (MODEL_STORE_POSTGRES_URL, else DATABASE_URL, else the PG* variables)`;
 
