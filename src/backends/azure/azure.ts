@@ -33,7 +33,7 @@ export interface AzureBackendOptions {
   fetch?: typeof fetch;
   /** Bytes per staged block; bodies up to this size go in one Put Blob. @default 8 MiB */
   blockSize?: number;
-  /** Blocks staged at once; memory stays near `blockSize × concurrency`. @default 4 */
+  /** Blocks staged at once; memory stays near `blockSize × (concurrency + 1)`. @default 4 */
   concurrency?: number;
   /** Retries of a request that failed with 408, 429, 5xx or a network error. @default 3 */
   retries?: number;
