@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { s3Backend } from "../../src/backends/s3/s3.ts";
-import { xmlElements, xmlText } from "../../src/backends/s3/s3-xml.ts";
+import { xmlElements, xmlText } from "../../src/util/xml.ts";
 import { startFaultProxy, type Fault, type FaultProxy } from "../support/fault-proxy.ts";
 import { createBucket, testClient, useS3Server, type S3Server } from "../support/s3-server.ts";
 

@@ -11,7 +11,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fileSystemBackend } from "../../src/fs.ts";
 import { ModelStore, type Backend } from "../../src/index.ts";
-import { xmlElements, xmlText } from "../../src/backends/s3/s3-xml.ts";
+import { xmlElements, xmlText } from "../../src/util/xml.ts";
 import { collect, sha256, text } from "../support/bytes.ts";
 import { bundleFixture } from "../support/child-fixture.ts";
 import { backendOn, createBucket, serverEnv, testClient, useS3Server, type S3Server } from "../support/s3-server.ts";

@@ -4,7 +4,7 @@
  * See https://learn.microsoft.com/rest/api/storageservices/blob-service-error-codes
  */
 import { BackendError } from "../../util/errors.ts";
-import { xmlText } from "../s3/s3-xml.ts";
+import { xmlText } from "../../util/xml.ts";
 
 /** Azure's `<Error><Code>…</Code><Message>…</Message></Error>`, or the `x-ms-error-code` header. */
 export function parseAzureError(response: Response, body: string): { code?: string; message?: string } {

@@ -5,7 +5,7 @@
  */
 import type { Backend, BackendCapabilities, BaseOptions, GetOptions, ListOptions, ObjectInfo, PutOptions, StorageLocation } from "../backend.ts";
 import { AbortedError, AlreadyExistsError, BackendError, ConflictError, InvalidArgumentError } from "../../util/errors.ts";
-import { xmlElements, xmlText } from "../s3/s3-xml.ts";
+import { xmlElements, xmlText } from "../../util/xml.ts";
 import { accountFromEndpoint, base64Encode, parseConnectionString, SharedKeySigner, type AzureCredentials } from "./azure-auth.ts";
 import { azureError, parseAzureError } from "./azure-errors.ts";
 

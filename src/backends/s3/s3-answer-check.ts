@@ -10,7 +10,7 @@
 import { BackendError } from "../../util/errors.ts";
 import { untilAborted } from "../../util/streams.ts";
 import { isNotS3Error, notS3Error, type S3ErrorContext } from "./s3-errors.ts";
-import { xmlRootName } from "./s3-xml.ts";
+import { xmlRootName } from "../../util/xml.ts";
 
 /**
  * True when an answer carries a web page: an HTML content type and a body. S3 answers

@@ -26,7 +26,7 @@
 import { AbortedError, AlreadyExistsError, BackendError, ConflictError } from "../../util/errors.ts";
 import type { ObjectInfo, PutOptions } from "../backend.ts";
 import type { S3Transport } from "./s3-transport.ts";
-import { escapeXmlText, xmlText } from "./s3-xml.ts";
+import { escapeXmlText, xmlText } from "../../util/xml.ts";
 
 /** Where probe objects go: at the bucket root, outside any store's prefix. */
 export const PROBE_PREFIX = ".modelstore-probe/";

@@ -5,7 +5,7 @@
  * @see https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
  */
 import { BackendError } from "../../util/errors.ts";
-import { decodeXmlText, xmlRootName, xmlText } from "./s3-xml.ts";
+import { decodeXmlText, xmlRootName, xmlText } from "../../util/xml.ts";
 
 /** The S3 API action names the backend performs; used as `BackendError.operation`. */
 export type S3Operation =

@@ -7,7 +7,7 @@
 import { throwIfAborted } from "../../util/errors.ts";
 import type { CollectGarbageOptions, Leftover } from "../backend.ts";
 import type { S3Transport } from "./s3-transport.ts";
-import { xmlElements, xmlText } from "./s3-xml.ts";
+import { xmlElements, xmlText } from "../../util/xml.ts";
 
 /** One incomplete multipart upload. */
 interface PendingUpload {

@@ -7,7 +7,7 @@
 import type { ObjectInfo } from "../backend.ts";
 import { normalizeEtag } from "./s3-conditional.ts";
 import type { S3Transport } from "./s3-transport.ts";
-import { xmlElements, xmlText, xmlTexts } from "./s3-xml.ts";
+import { xmlElements, xmlText, xmlTexts } from "../../util/xml.ts";
 
 /** S3 returns at most 1,000 keys per page. */
 const PAGE_SIZE = 1000;

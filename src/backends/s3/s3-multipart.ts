@@ -10,7 +10,7 @@ import { md5 } from "./s3-md5.ts";
 import { bufferBack, byobReaderOf } from "../../util/byob.ts";
 import { untilAborted } from "../../util/streams.ts";
 import type { S3Transport } from "./s3-transport.ts";
-import { escapeXmlText, xmlText } from "./s3-xml.ts";
+import { escapeXmlText, xmlText } from "../../util/xml.ts";
 
 /** S3 numbers parts 1 to 10,000. @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html */
 export const MAX_PARTS = 10_000;

@@ -25,7 +25,7 @@ import { base64, md5 } from "./s3-md5.ts";
 import { MAX_PARTS, PartReader, uploadMultipart, type PartSource } from "./s3-multipart.ts";
 import { resolveS3Options, type ResolvedS3Options, type S3BackendOptions } from "./s3-options.ts";
 import { checkKey, S3Transport } from "./s3-transport.ts";
-import { escapeXmlText, xmlElements, xmlText } from "./s3-xml.ts";
+import { escapeXmlText, xmlElements, xmlText } from "../../util/xml.ts";
 
 export type { S3BackendOptions, S3Credentials, S3CredentialsProvider } from "./s3-options.ts";
 

@@ -14,7 +14,7 @@ import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ModelStore } from "../../../src/index.ts";
 import { s3Backend } from "../../../src/s3.ts";
-import { xmlRootName } from "../../../src/backends/s3/s3-xml.ts";
+import { xmlRootName } from "../../../src/util/xml.ts";
 import { createBucket, useS3Server, type S3Server } from "../../support/s3-server.ts";
 
 const PAGE = "<!DOCTYPE html>\n<html><head><title>Welcome to our site</title></head><body><h1>It works!</h1></body></html>";

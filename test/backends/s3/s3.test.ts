@@ -11,7 +11,7 @@ import { s3Backend, type S3Backend, type S3BackendOptions } from "../../../src/b
 import { s3BackendFromEnv } from "../../../src/backends/s3/s3-env.ts";
 import { resolveS3Options } from "../../../src/backends/s3/s3-options.ts";
 import { multipartEtag, PartReader } from "../../../src/backends/s3/s3-multipart.ts";
-import { decodeXmlText, xmlElements, xmlText } from "../../../src/backends/s3/s3-xml.ts";
+import { decodeXmlText, xmlElements, xmlText } from "../../../src/util/xml.ts";
 import { BackendError } from "../../../src/util/errors.ts";
 import { CUT_AFTER, startFaultProxy, type Fault } from "../../support/fault-proxy.ts";
 import { byteStreamOf, readUntilError } from "../../support/bytes.ts";

@@ -1,8 +1,8 @@
 /**
- * A tolerant extractor for the few elements of S3's XML answers that the S3
- * backend reads. Edge workers have no DOMParser, and S3 documents are flat
- * enough (no element nests inside one of the same name) that a scan by tag name
- * is exact for them.
+ * A tolerant extractor for the few elements of S3's and Azure's XML answers
+ * that their backends read. Edge workers have no DOMParser, and these documents
+ * are flat enough (no element nests inside one of the same name) that a scan by
+ * tag name is exact for them.
  * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html
  */
 
