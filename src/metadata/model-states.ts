@@ -12,37 +12,13 @@
 import { ConflictError, InvalidArgumentError, NotFoundError } from "../util/errors.ts";
 import { createdTime, compareNewestFirst, type ModelMetadata } from "./document.ts";
 import { validateModelId } from "./names.ts";
-import type { MetadataCallOptions } from "./repository.ts";
+import type { ModelStateRecord, StateEvent } from "./repository.ts";
+
+export type { ModelStateRecord, StateChangeOptions, StateEvent } from "./repository.ts";
 import type { MetadataState } from "./state.ts";
 
 /** State names the Python modelstore manages itself; nobody may create, set or delete them. */
 export const RESERVED_STATES: readonly string[] = ["modelstore-deleted"];
-
-/** A model state: a global tag models of any domain can carry. */
-export interface ModelStateRecord {
-  name: string;
-  /** When it was created (ISO-8601), where the repository knows. */
-  created?: string;
-}
-
-/** One change of a model's states, as recorded in the append-only history. */
-export interface StateEvent {
-  domain: string;
-  modelId: string;
-  state: string;
-  /** `set`: the model entered the state; `remove`: it left it. */
-  action: "set" | "remove";
-  /** ISO-8601 UTC time of the change. */
-  at: string;
-  /** Who made the change (the store's user, else the environment's). */
-  user: string;
-}
-
-/** Options for the calls that change a model's states. */
-export interface StateChangeOptions extends MetadataCallOptions {
-  /** Recorded in the history as who made the change. @default "unknown" */
-  user?: string;
-}
 
 /** A state name is reserved by the Python modelstore (or by this library's layout). */
 export class ReservedStateError extends InvalidArgumentError {

@@ -10,7 +10,6 @@
  * domain that names the archive keys `<root>/<domain>/…` and `model.domain`.
  */
 import type { ModelMetadata } from "./document.ts";
-import type { ModelStateRecord, StateChangeOptions, StateEvent } from "./model-states.ts";
 
 /** The project every task belongs to unless it was put in another one. It always exists. */
 export const DEFAULT_PROJECT = "default";
@@ -145,3 +144,28 @@ export interface MetadataRepository {
   close?(): Promise<void>;
 }
 
+/** A model state: a global tag models of any domain can carry. */
+export interface ModelStateRecord {
+  name: string;
+  /** When it was created (ISO-8601), where the repository knows. */
+  created?: string;
+}
+
+/** One change of a model's states, as recorded in the append-only history. */
+export interface StateEvent {
+  domain: string;
+  modelId: string;
+  state: string;
+  /** `set`: the model entered the state; `remove`: it left it. */
+  action: "set" | "remove";
+  /** ISO-8601 UTC time of the change. */
+  at: string;
+  /** Who made the change (the store's user, else the environment's). */
+  user: string;
+}
+
+/** Options for the calls that change a model's states. */
+export interface StateChangeOptions extends MetadataCallOptions {
+  /** Recorded in the history as who made the change. @default "unknown" */
+  user?: string;
+}
