@@ -134,6 +134,16 @@ export function backendOn(server: S3Server, bucket: string, options: Partial<S3B
   });
 }
 
+/**
+ * A backend for S3 backend tests: 5 MiB parts, so multipart paths run on small
+ * bodies, and retries that back off from 5 ms, so failure tests stay fast.
+ */
+export function partTestBackend(server: S3Server, bucket: string, extra: Partial<S3BackendOptions> = {}, endpoint = server.endpoint): S3Backend {
+  const backend = backendOn(server, bucket, { endpoint, partSize: 5 * 1024 * 1024, ...extra });
+  (backend as unknown as { transport: { backoffMs: number } }).transport.backoffMs = 5;
+  return backend;
+}
+
 /** The environment a child process reads `server` from (test fixtures, through {@link backendOn}'s S3_* twins). */
 export function serverEnv(server: S3Server): NodeJS.ProcessEnv {
   return {

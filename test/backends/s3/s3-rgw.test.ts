@@ -10,7 +10,7 @@ import { s3Backend, type S3Backend, type S3BackendOptions } from "../../../src/b
 import { useCephServer } from "../../support/ceph-server.ts";
 import { startFaultProxy } from "../../support/fault-proxy.ts";
 import { startQuotedEtagProxy } from "../../support/quoted-etag-proxy.ts";
-import { createBucket, type S3Server } from "../../support/s3-server.ts";
+import { createBucket, type S3Server, partTestBackend } from "../../support/s3-server.ts";
 import { bytes, collect, runBackendContract, text } from "../contract.ts";
 
 const MiB = 1024 * 1024;
@@ -27,16 +27,7 @@ afterAll(async () => {
 });
 
 function backend(extra: Partial<S3BackendOptions> = {}, endpoint = server.endpoint): S3Backend {
-  const b = s3Backend({
-    bucket,
-    endpoint,
-    region: server.region,
-    credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
-    partSize: 5 * MiB,
-    ...extra,
-  });
-  (b as unknown as { transport: { backoffMs: number } }).transport.backoffMs = 5;
-  return b;
+  return partTestBackend(server, bucket, extra, endpoint);
 }
 
 let seq = 0;

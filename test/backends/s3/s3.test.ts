@@ -15,7 +15,7 @@ import { decodeXmlText, xmlElements, xmlText } from "../../../src/util/xml.ts";
 import { BackendError } from "../../../src/util/errors.ts";
 import { CUT_AFTER, startFaultProxy, type Fault } from "../../support/fault-proxy.ts";
 import { byteStreamOf, readUntilError } from "../../support/bytes.ts";
-import { createBucket, testClient, useS3Server, type S3Server } from "../../support/s3-server.ts";
+import { createBucket, testClient, useS3Server, type S3Server, partTestBackend } from "../../support/s3-server.ts";
 import { bytes, collect, runBackendContract, text } from "../contract.ts";
 
 const MiB = 1024 * 1024;
@@ -32,17 +32,7 @@ afterAll(async () => {
 });
 
 function backend(extra: Partial<S3BackendOptions> = {}, endpoint = server.endpoint): S3Backend {
-  const b = s3Backend({
-    bucket,
-    endpoint,
-    region: server.region,
-    credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
-    partSize: 5 * MiB,
-    ...extra,
-  });
-  // Keep failure tests fast: retries still back off, just from 5 ms.
-  (b as unknown as { transport: { backoffMs: number } }).transport.backoffMs = 5;
-  return b;
+  return partTestBackend(server, bucket, extra, endpoint);
 }
 
 /** Deterministic incompressible bytes, `size` of them, in 1 MiB chunks; `onChunk` sees each. */
