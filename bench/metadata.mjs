@@ -9,7 +9,9 @@
  *   - PostgreSQL (a throwaway cluster started here unless POSTGRES_URL names one);
  *   - the local JSON file and memory, for scale.
  * Seeding writes the documents directly (bulk), since only reads are timed.
- * Targets (issue 6): PostgreSQL list < 100 ms and latest < 5 ms.
+ * Targets: PostgreSQL list < 100 ms and latest < 5 ms; with 10,000 models on the
+ * local S3 server the first page of 100 in <= 300 ms and the whole listing in
+ * <= 2 s (listing cache warm), the file system <= 0.5 s.
  * Run: npm run bench:metadata (builds first).
  */
 import { execFile } from "node:child_process";
@@ -28,6 +30,7 @@ const COUNT = Number(process.env.BENCH_MODELS ?? 10_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const LATEST_RUNS = 50;
 const TASK = "refunds";
+const CACHE_KEY = `operatorai-model-store/${TASK}/.listing/models.json`;
 
 const { ModelStore, memoryMetadata, bucketMetadata } = await import(join(root, "dist/index.js"));
 const { fileSystemBackend, localMetadata } = await import(join(root, "dist/fs.js"));
@@ -115,17 +118,31 @@ async function time(fn, runs) {
   return samples[Math.floor(samples.length / 2)];
 }
 
-async function measure(label, repository) {
+async function measure(label, repository, coldListing) {
   console.error(`measuring ${label}...`);
   globalThis.gc?.(); // start each case with a clean heap (npm run bench:metadata passes --expose-gc)
+  const newestId = models[models.length - 1].model.model_id;
+  // The bucket layout's first listing reads every document and writes the listing cache: timed once, apart.
+  let cold;
+  if (coldListing) {
+    await coldListing();
+    const start = performance.now();
+    const listed = await repository.listModels(TASK);
+    cold = performance.now() - start;
+    if (listed.length !== COUNT) throw new Error(`${label}: listed ${listed.length} of ${COUNT}`);
+  }
   const list = await time(async () => {
     const listed = await repository.listModels(TASK);
     if (listed.length !== COUNT) throw new Error(`${label}: listed ${listed.length} of ${COUNT}`);
   }, RUNS);
+  const page = await time(async () => {
+    const first = await repository.listModelsPage(TASK, { limit: 100 });
+    if (first.items.length !== 100 || first.items[0].model.model_id !== newestId) throw new Error(`${label}: wrong first page`);
+  }, RUNS);
   const latest = await time(async () => {
     for (let i = 0; i < LATEST_RUNS / RUNS; i++) {
       const newest = await repository.latestModel(TASK);
-      if (newest?.model.model_id !== models[models.length - 1].model.model_id) throw new Error(`${label}: wrong latest`);
+      if (newest?.model.model_id !== newestId) throw new Error(`${label}: wrong latest`);
     }
   }, RUNS) / (LATEST_RUNS / RUNS);
   // One more model on top of the 10,000 (the latest moves to it), median of 3.
@@ -134,7 +151,7 @@ async function measure(label, repository) {
     const doc = fakeModel(COUNT + extra++);
     await repository.addModel(doc);
   }, 2);
-  return { label, list, latest, add };
+  return { label, list, page, cold, latest, add };
 }
 
 const results = [];
@@ -172,14 +189,14 @@ try {
   results.push(await measure("memory", memory));
   const fsBackend = fileSystemBackend({ root: join(work, "fs") });
   await seedBucket(fsBackend);
-  results.push(await measure("bucket layout, file system", bucketMetadata({ backend: fsBackend })));
+  results.push(await measure("bucket layout, file system", bucketMetadata({ backend: fsBackend }), () => fsBackend.delete(CACHE_KEY)));
 
   const s3 = await startSwift();
   cleanups.push(() => s3.stop());
   const bucket = await servers.createBucket(s3, "benchmeta");
   const s3b = s3Backend({ bucket, endpoint: s3.endpoint, region: s3.region, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
   await seedBucket(s3b);
-  results.push(await measure("bucket layout, S3 (Swift)", bucketMetadata({ backend: s3b })));
+  results.push(await measure("bucket layout, S3 (Swift)", bucketMetadata({ backend: s3b }), () => s3b.delete(CACHE_KEY)));
 
 } finally {
   for (const cleanup of cleanups) await cleanup().catch((e) => console.error(String(e)));
@@ -188,8 +205,12 @@ try {
 const pad = (s, n) => String(s).padEnd(n);
 const ms = (v) => `${v.toFixed(v < 10 ? 2 : 0)} ms`;
 console.log(`\nmetadata: ${COUNT.toLocaleString("en")} models in one task (median; list of ${RUNS} runs, or 1 when a run takes over 10 s; latest of ${LATEST_RUNS})\n`);
-console.log(`${pad("repository", 30)}${pad("listModels", 14)}${pad("latest", 12)}addModel`);
-for (const r of results) console.log(`${pad(r.label, 30)}${pad(ms(r.list), 14)}${pad(ms(r.latest), 12)}${ms(r.add)}`);
+console.log(`${pad("repository", 30)}${pad("first page (100)", 18)}${pad("listModels", 14)}${pad("uncached list", 16)}${pad("latest", 12)}addModel`);
+for (const r of results) console.log(`${pad(r.label, 30)}${pad(ms(r.page), 18)}${pad(ms(r.list), 14)}${pad(r.cold === undefined ? "-" : ms(r.cold), 16)}${pad(ms(r.latest), 12)}${ms(r.add)}`);
 const pgResult = results.find((r) => r.label === "PostgreSQL");
 if (pgResult) console.log(`\nPostgreSQL targets: list < 100 ms ${pgResult.list < 100 ? "met" : "MISSED"}, latest < 5 ms ${pgResult.latest < 5 ? "met" : "MISSED"}`);
-console.log(`bucket layout: ${Math.ceil(COUNT / 1000)} LIST pages of 1,000 keys, then ${COUNT.toLocaleString("en")} document reads, 16 at a time`);
+const s3Result = results.find((r) => r.label.includes("S3"));
+const fsResult = results.find((r) => r.label.includes("file system"));
+if (s3Result) console.log(`S3 targets: first page <= 300 ms ${s3Result.page <= 300 ? "met" : "MISSED"}, whole listing <= 2 s ${s3Result.list <= 2000 ? "met" : "MISSED"}`);
+if (fsResult) console.log(`file-system target: whole listing <= 0.5 s ${fsResult.list <= 500 ? "met" : "MISSED"}`);
+console.log(`bucket layout: one LIST of versions/ (${Math.ceil(COUNT / 1000)} pages of 1,000 keys) and one read of the listing cache; the uncached list reads all ${COUNT.toLocaleString("en")} documents, 16 at a time, and writes the cache`);

@@ -13,6 +13,9 @@ export {
   type EnsureTaskOptions,
   type ListTasksOptions,
   type ModelQueryOptions,
+  type ModelPageQuery,
+  type ModelIterationOptions,
+  type ModelPage,
   type StateChangeOptions,
   type GcOptions,
   type GcReport,
@@ -37,6 +40,7 @@ export {
 } from "./metadata/model-states.ts";
 export { bucketMetadata, type BucketMetadataOptions } from "./metadata/bucket.ts";
 export { memoryMetadata } from "./metadata/memory.ts";
+export type { ModelPageOptions } from "./metadata/model-pages.ts";
 export { inMemory } from "./store/in-memory.ts";
 export { BucketLayout, DEFAULT_ROOT_PREFIX, ARCHIVE_FILE_NAME, formatLayoutTime } from "./metadata/layout.ts";
 export { parseMetadata, encodeMetadata, compareNewestFirst, createdTime, formatCreated, type ModelMetadata, type UploadedModel, type ModelType, type JsonValue } from "./metadata/document.ts";

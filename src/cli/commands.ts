@@ -65,6 +65,30 @@ async function writeArchive(paths: string[], flags: Flags, signal: AbortSignal):
   return print(flags, { output, entries: entries.map((e) => e.path) }, () => `${output}\n${entries.map((e) => `  ${e.path}`).join("\n")}`);
 }
 
+/** `models`: one page (or `--all`), as a table, a JSON array, or JSON lines streamed page by page. */
+async function listModels(store: ModelStore, domain: string, flags: Flags, signal: AbortSignal): Promise<void> {
+  if (flags.all && (flags.limit !== undefined || flags.cursor !== undefined)) throw new InvalidArgumentError("--all lists every model; leave out --limit and --cursor.");
+  const limit = flags.limit === undefined ? undefined : Number(flags.limit);
+  const write = (models: ModelMetadata[]) => {
+    if (models.length === 0) return;
+    process.stdout.write((flags.jsonl ? models.map((m) => JSON.stringify(m)).join("\n") : models.map(summary).join("\n")) + "\n");
+  };
+  const listed: ModelMetadata[] = [];
+  let cursor = flags.cursor;
+  let count = 0;
+  do {
+    const page = await store.listModelsPage(domain, { signal, state: flags.state, limit: flags.all ? 1000 : limit, cursor });
+    count += page.items.length;
+    if (flags.json) listed.push(...page.items);
+    else write(page.items);
+    cursor = page.cursor;
+  } while (flags.all && cursor !== undefined);
+  // An unknown domain lists nothing in the library; here it is an error, as for info.
+  if (count === 0 || flags.project !== undefined) await checkDomain(store, domain, flags.project, signal);
+  if (flags.json) process.stdout.write(JSON.stringify(listed, null, 2) + "\n");
+  if (cursor !== undefined) process.stderr.write(`More models: modelstore models ${domain} --cursor ${cursor} (or --all)\n`);
+}
+
 /** Checks that `domain` exists, and belongs to `project` when one is given. */
 async function checkDomain(store: ModelStore, domain: string, project: string | undefined, signal: AbortSignal): Promise<void> {
   const task = await store.metadata.getTask(domain, { signal });
@@ -129,12 +153,8 @@ async function runStoreCommand(store: ModelStore, command: string, args: string[
       await store.deleteProject(args[0], { cascade: flags.cascade, signal });
       return print(flags, { deleted: args[0] }, () => `deleted project ${args[0]}`);
     }
-    case "models": {
-      const models = await store.listModels(args[0], { signal, state: flags.state });
-      // An unknown domain lists nothing in the library; here it is an error, as for info.
-      if (models.length === 0 || flags.project !== undefined) await checkDomain(store, args[0], flags.project, signal);
-      return print(flags, models, () => models.map(summary).join("\n"));
-    }
+    case "models":
+      return listModels(store, args[0], flags, signal);
     case "info": {
       const metadata = await modelOf(store, args[0], args[1], signal, flags.state);
       return print(flags, metadata, () => JSON.stringify(metadata, null, 2));

@@ -13,6 +13,7 @@ import { compareNewestFirst, createdInstant, type ModelMetadata } from "./docume
 import { validateDomain } from "./names.ts";
 import { advanceLatest, readMetadata, repairLatest } from "./latest-pointer.ts";
 import { bucketStates, forgetModelStates } from "./bucket-states.ts";
+import { bucketListing, listingCacheKey } from "./bucket-listing.ts";
 import { defaultProjectUndeletable, modelExists, projectNotEmpty, taskInOtherProject, taskNotEmpty } from "./errors.ts";
 import {
   DEFAULT_PROJECT,
@@ -101,13 +102,6 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
     });
   }
 
-  async function listModels(task: string, options: MetadataCallOptions = {}): Promise<ModelMetadata[]> {
-    const versions = await versionObjects(task, options.signal);
-    // Unreadable documents are left out, so that one bad document does not hide a whole domain.
-    const models = await mapLimited(versions, (v) => readVersion(task, v.id, options.signal));
-    return models.filter((m): m is ModelMetadata => m !== null).sort(newestFirstBy(versions));
-  }
-
   /** compareNewestFirst, placing documents without a zone (Python's) by when their version document was written. */
   function newestFirstBy(versions: { id: string; lastModified?: string }[]) {
     const written = new Map(versions.map((v) => [v.id, v.lastModified]));
@@ -155,6 +149,9 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
     }
     return found;
   }
+
+  const listing = bucketListing({ backend, layout, versionObjects, readVersion, mapLimited });
+  const { listModels, listModelsPage } = listing;
 
   const pointerKeys = (task: string) => [layout.latestKey(task), layout.pythonLatestKey(task)];
 
@@ -254,11 +251,12 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
 
     async deleteTask(name, options = {}) {
       const task = await getTask(name, options);
-      if (!task) return false;
+      // A domain whose last model was deleted is no task any more, but its listing cache (derived, never needed) goes now.
+      if (!task) return (await backend.delete(listingCacheKey(layout, name), options), false);
       const models = (await listModelIds(name, options)).length;
       if (models > 0) throw taskNotEmpty(name, models);
       // Stray pointers left by an interrupted delete, and the tombstones of deleted models: the domain goes with them.
-      for (const key of pointerKeys(name)) await backend.delete(key, options);
+      for (const key of [...pointerKeys(name), listingCacheKey(layout, name)]) await backend.delete(key, options);
       for await (const object of backend.list(layout.tombstonesPrefix(name), options)) await backend.delete(object.key, options);
       const index = await readIndex(options.signal);
       for (const [project] of index.projects) await backend.delete(layout.membershipKey(project, name), options);
@@ -307,6 +305,7 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
     getModel: (task, id, options = {}) => readMetadata(backend, layout.versionKey(task, id), options.signal, { domain: task, modelId: id }),
     listModelIds,
     listModels,
+    listModelsPage,
     latestModel,
 
     ...bucketStates({ backend, layout, domains: domainsWithModels, mapLimited }),

@@ -6,6 +6,7 @@ import type { ModelMetadata } from "./document.ts";
 import type { AddModelOptions, ListTasksOptions, MetadataRepository, ProjectRecord, TaskRecord } from "./repository.ts";
 import * as S from "./state.ts";
 import * as M from "./model-states.ts";
+import { pageOf } from "./model-pages.ts";
 
 const copy = S.copyJson;
 
@@ -27,6 +28,7 @@ export function memoryMetadata(): MetadataRepository {
     getModel: async (task, id) => copy(S.getModel(state, task, id)),
     listModelIds: async (task) => S.listModels(state, task).map((m) => m.model.model_id),
     listModels: async (task) => copy(S.listModels(state, task)),
+    listModelsPage: async (task, options) => copy(pageOf(S.listModels(state, task), options ?? {})),
     latestModel: async (task) => copy(S.latestModel(state, task)),
     deleteModel: async (task, id, options = {}) => {
       if (S.getModel(state, task, id)) M.forgetModel(state, task, id, options.user ?? "unknown", now());

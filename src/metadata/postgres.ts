@@ -8,6 +8,7 @@
  * `postgres` driver, which runs on Node, Deno and Bun; it is an optional peer
  * dependency, loaded only through `modelstore-js/postgres`.
  */
+import { checkPageSize, decodeCursor, encodeCursor, pageKeyOf } from "./model-pages.ts";
 import postgres, { type Sql, type TransactionSql } from "postgres";
 import { BackendError, ModelStoreError } from "../util/errors.ts";
 import { createdInstant, type ModelMetadata } from "./document.ts";
@@ -202,6 +203,22 @@ export function postgresMetadata(options: PostgresMetadataOptions = {}): Metadat
           ${modelsOfTaskNewestFirst(task)}`;
         return rows.map((row) => row.metadata as ModelMetadata);
       }),
+
+    listModelsPage: async (task, options = {}) => {
+      const limit = checkPageSize(options.limit);
+      const after = decodeCursor(options.cursor);
+      return call("list a page of models", async () => {
+        // A keyset page on the (task_id, created, location, model_id) index: the cursor is the last row's key.
+        const rows = await sql`
+          select m.metadata from modelstore_models m
+          where m.task_id = (select id from modelstore_tasks where name = ${task})
+          ${after ? sql`and (m.created, m.location, m.model_id) < (${new Date(after[0]).toISOString()}, ${after[1]}, ${after[2]})` : sql``}
+          order by m.created desc, m.location desc, m.model_id desc limit ${limit + 1}`;
+        const items = rows.slice(0, limit).map((row) => row.metadata as ModelMetadata);
+        const last = items[items.length - 1];
+        return { items, cursor: rows.length > limit && last ? encodeCursor(pageKeyOf(last)) : undefined };
+      });
+    },
 
     latestModel: (task) =>
       call("read the latest model", async () => {

@@ -10,6 +10,7 @@
  * domain that names the archive keys `<root>/<domain>/…` and `model.domain`.
  */
 import type { ModelMetadata } from "./document.ts";
+import type { ModelPage, ModelPageOptions } from "./model-pages.ts";
 
 /** The project every task belongs to unless it was put in another one. It always exists. */
 export const DEFAULT_PROJECT = "default";
@@ -103,6 +104,13 @@ export interface MetadataRepository {
   listModelIds(task: string, options?: MetadataCallOptions): Promise<string[]>;
   /** A task's models, newest first (see `compareNewestFirst`); an unknown task lists nothing. */
   listModels(task: string, options?: MetadataCallOptions): Promise<ModelMetadata[]>;
+  /**
+   * One page of a task's models, newest first by page key (creation instant,
+   * archive location, id); `cursor` continues after the previous page. Where the
+   * repository allows, a page reads only the documents that can sort into it.
+   * @throws InvalidArgumentError for a bad `limit` or a cursor no page handed out
+   */
+  listModelsPage(task: string, options?: ModelPageOptions): Promise<ModelPage>;
   /** The newest model of a task, or `null` when it has none. */
   latestModel(task: string, options?: MetadataCallOptions): Promise<ModelMetadata | null>;
   /**

@@ -16,6 +16,7 @@ import type { ModelMetadata } from "../metadata/document.ts";
 import type { AddModelOptions, ListTasksOptions, MetadataCallOptions, MetadataRepository } from "../metadata/repository.ts";
 import * as S from "../metadata/state.ts";
 import * as M from "../metadata/model-states.ts";
+import { pageOf } from "../metadata/model-pages.ts";
 
 /** Options for {@link localMetadata}. */
 export interface LocalMetadataOptions {
@@ -104,6 +105,7 @@ export function localMetadata(options: LocalMetadataOptions = {}): MetadataRepos
     getModel: (task, id, o) => read((s) => S.getModel(s, task, id), o),
     listModelIds: (task, o) => read((s) => S.listModels(s, task).map((m) => m.model.model_id), o),
     listModels: (task, o) => read((s) => S.listModels(s, task), o),
+    listModelsPage: (task, o = {}) => read((s) => pageOf(S.listModels(s, task), o), o),
     latestModel: (task, o) => read((s) => S.latestModel(s, task), o),
     deleteModel: (task, id, o) =>
       change((s, now) => {

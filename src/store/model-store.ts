@@ -11,7 +11,8 @@ import type { Backend, StorageLocation } from "../backends/backend.ts";
 import { AlreadyExistsError, InvalidArgumentError, hasErrorCode, NotFoundError, throwIfAborted } from "../util/errors.ts";
 import { BucketLayout, DEFAULT_ROOT_PREFIX } from "../metadata/layout.ts";
 import { formatCreated, type ModelMetadata, type UploadedModel } from "../metadata/document.ts";
-import type { DeleteOptions, EnsureTaskOptions, ListTasksOptions, ModelQueryOptions, ModelStoreOptions, ReadOptions, StateChangeOptions, UploadOptions } from "./options.ts";
+import type { DeleteOptions, EnsureTaskOptions, ListTasksOptions, ModelIterationOptions, ModelPageQuery, ModelQueryOptions, ModelStoreOptions, ReadOptions, StateChangeOptions, UploadOptions } from "./options.ts";
+import { pageOf, type ModelPage } from "../metadata/model-pages.ts";
 import { validateStateName, type ModelStateRecord, type StateEvent } from "../metadata/model-states.ts";
 import { bucketMetadata } from "../metadata/bucket.ts";
 import { taskInOtherProject } from "../metadata/errors.ts";
@@ -28,7 +29,8 @@ import { DEPENDENCY_VERSIONS, LIBRARY_VERSION } from "../util/version.ts";
 
 export type { GcItem, GcOptions, GcReport } from "./gc.ts";
 export type { ModelFile, OpenFileOptions } from "./archive-index-reads.ts";
-export type { DeleteOptions, EnsureTaskOptions, ListTasksOptions, ModelQueryOptions, ModelStoreOptions, ReadOptions, StateChangeOptions, UploadOptions, UploadProgress } from "./options.ts";
+export type { ModelPage } from "../metadata/model-pages.ts";
+export type { DeleteOptions, EnsureTaskOptions, ListTasksOptions, ModelIterationOptions, ModelPageQuery, ModelQueryOptions, ModelStoreOptions, ReadOptions, StateChangeOptions, UploadOptions, UploadProgress } from "./options.ts";
 
 
 /** Uploads, lists, reads and deletes models, projects and tasks. */
@@ -129,6 +131,26 @@ export class ModelStore {
   async listModels(domain: string, options: ModelQueryOptions = {}): Promise<ModelMetadata[]> {
     if (options.state !== undefined) return this.metadata.listModelsInState(validateDomain(domain), validateStateName(options.state, { allowReserved: true }), options);
     return this.metadata.listModels(validateDomain(domain), options);
+  }
+
+  /**
+   * One page of a domain's models, newest first; pass the returned `cursor` for the
+   * next. Pages never repeat or skip a model; on the bucket layout a page reads only
+   * the documents that can sort into it. @throws InvalidArgumentError for a bad `limit` or `cursor`
+   */
+  async listModelsPage(domain: string, options: ModelPageQuery = {}): Promise<ModelPage> {
+    if (options.state === undefined) return this.metadata.listModelsPage(validateDomain(domain), options);
+    return pageOf(await this.listModels(domain, options), options);
+  }
+
+  /** Every model of a domain, newest first, fetched a page at a time: `for await (const m of store.models("d"))`. */
+  async *models(domain: string, options: ModelIterationOptions = {}): AsyncGenerator<ModelMetadata> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.listModelsPage(domain, { ...options, limit: options.pageSize, cursor });
+      yield* page.items;
+      cursor = page.cursor;
+    } while (cursor !== undefined);
   }
 
   /** One model's metadata. @throws NotFoundError when the domain or model does not exist */

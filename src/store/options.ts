@@ -108,6 +108,20 @@ export interface ModelQueryOptions extends ReadOptions {
   state?: string;
 }
 
+/** Options for `ModelStore.listModelsPage`: one page of a domain's models. */
+export interface ModelPageQuery extends ModelQueryOptions {
+  /** Models per page, 1 to 10,000. @default 100 */
+  limit?: number;
+  /** The `cursor` the previous page returned; none for the newest page. */
+  cursor?: string;
+}
+
+/** Options for `ModelStore.models`, which pages for the caller. */
+export interface ModelIterationOptions extends ModelQueryOptions {
+  /** Models fetched per page. @default 100 */
+  pageSize?: number;
+}
+
 /** Options for `ModelStore.setModelState` and `ModelStore.removeModelState`. */
 export interface StateChangeOptions extends ReadOptions {
   /** Recorded in the state history as who made the change. @default the store's `user`, else the environment's */

@@ -128,6 +128,43 @@ export function runMetadataContract(name: string, makeSubject: () => Promise<Met
       expect(await repo.listModels("churn")).toEqual([]);
     });
 
+    it("listModelsPage() pages newest first with no repeats or gaps, even while models are added and deleted", async () => {
+      const created = Array.from({ length: 23 }, (_, i) => fakeModel("refunds", `m${String(i).padStart(2, "0")}`, at(i)));
+      for (const m of [...created].reverse()) await repo.addModel(m);
+      // Two models of the same instant are told apart by location, then id.
+      await repo.addModel({ ...fakeModel("refunds", "twin", at(5)), storage: { type: "memory", prefix: "z-twin" } });
+      const expected = ids(await repo.listModels("refunds"));
+      expect(expected.length).toBe(24);
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = await repo.listModelsPage("refunds", { limit: 5, cursor });
+        expect(page.items.length).toBeLessThanOrEqual(5);
+        seen.push(...ids(page.items));
+        cursor = page.cursor;
+        pages++;
+        // Between pages: a newer model arrives (it sorts before the cursor) and an already listed one goes.
+        if (pages === 2) {
+          await repo.addModel(fakeModel("refunds", "newcomer", at(59)));
+          await repo.deleteModel("refunds", seen[0]);
+        }
+      } while (cursor !== undefined && pages < 50);
+      expect(pages).toBe(5);
+      expect(seen).toEqual(expected);
+      const first = await repo.listModelsPage("refunds", { limit: 2 });
+      expect(ids(first.items)).toEqual(["newcomer", expected[1]]);
+      expect(await repo.listModelsPage("unknown-task")).toEqual({ items: [], cursor: undefined });
+    });
+
+    it("listModelsPage() refuses a bad limit or a cursor no page handed out", async () => {
+      await repo.addModel(fakeModel("refunds", "a", at(1)));
+      for (const limit of [0, -1, 1.5, 10_001]) await expect(repo.listModelsPage("refunds", { limit })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+      for (const cursor of ["", "abc", "m1.!!!", "m1." + btoa("[1,2]")]) {
+        await expect(repo.listModelsPage("refunds", { cursor })).rejects.toThrow(/cursor .* was not handed out by a previous page/);
+      }
+    });
+
     it("deleteModel() moves the latest to the newest remaining model, and to none after the last", async () => {
       await repo.addModel(fakeModel("refunds", "old", at(1)));
       await repo.addModel(fakeModel("refunds", "new", at(2)));
