@@ -19,3 +19,4 @@ export { installedVersions, KNOWN_FRAMEWORKS } from "./node/installed-versions.t
 export type { InstalledVersionsOptions } from "./node/installed-versions.ts";
 export { currentUser } from "./node/current-user.ts";
 export type { StoreConfig } from "./node/config-file.ts";
+export { gitInfo } from "./node/git-info.ts";

@@ -43,7 +43,7 @@ export { memoryMetadata } from "./metadata/memory.ts";
 export type { ModelPageOptions } from "./metadata/model-pages.ts";
 export { inMemory } from "./store/in-memory.ts";
 export { BucketLayout, DEFAULT_ROOT_PREFIX, ARCHIVE_FILE_NAME, formatLayoutTime } from "./metadata/layout.ts";
-export { parseMetadata, encodeMetadata, compareNewestFirst, createdTime, formatCreated, type ModelMetadata, type UploadedModel, type ModelType, type JsonValue } from "./metadata/document.ts";
+export { parseMetadata, encodeMetadata, compareNewestFirst, createdTime, formatCreated, type ModelMetadata, type UploadedModel, type ModelType, type JsonValue, type GitInfo } from "./metadata/document.ts";
 export { validateDomain, validateProject, validateModelId, validateRootPrefix, RESERVED_NAMES } from "./metadata/names.ts";
 export { detectRuntime, runtimeInfoDocument, type RuntimeInfo, type RuntimeInfoDocument } from "./archive/runtime-info.ts";
 export { LIBRARY_NAME, LIBRARY_VERSION, DEPENDENCY_VERSIONS } from "./util/version.ts";

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { createArchive, ModelStoreError, readArchive, type ModelMetadata, type ModelStore, type JsonValue } from "../index.ts";
 import { InvalidArgumentError, NotFoundError } from "../util/errors.ts";
-import { downloadModel, installedVersions } from "../fs.ts";
+import { downloadModel, gitInfo, installedVersions } from "../fs.ts";
 import { storeFromSettings } from "./config.ts";
 import { collectInputs } from "./inputs.ts";
 import type { Flags } from "./help.ts";
@@ -127,6 +127,7 @@ async function runStoreCommand(store: ModelStore, command: string, args: string[
         dependencies,
         modelId: flags.id,
         project: flags.project,
+        git: await gitInfo(),
         signal,
       });
       progress.done();

@@ -27,12 +27,24 @@ export interface ModelType {
 }
 
 /** The stored description of one model. */
+/** A git checkout: the Python library's keys (`repository` is the repository's name), plus its URL without credentials. */
+export interface GitInfo {
+  repository: string;
+  sha: string;
+  local_changes: boolean;
+  /** Absent on a detached HEAD. */
+  branch?: string;
+  url?: string;
+}
+
 export interface ModelMetadata {
   model: {
     domain: string;
     /** UUID4 unless the uploader chose an id. */
     model_id: string;
     model_type?: ModelType | null;
+    /** What a framework adapter knows of the model: its inputs, outputs, signature, format. */
+    info?: { [key: string]: JsonValue };
   };
   /** Where the archive is, in the backend's own terms (see {@link StorageLocation}). */
   storage: StorageLocation;
@@ -56,6 +68,8 @@ export interface ModelMetadata {
      */
     created_at?: string;
     dependencies: Record<string, string>;
+    /** The git checkout the upload ran in, as the Python library records it (see `gitInfo` in `modelstore-js/fs`). */
+    git?: GitInfo;
   };
   /** The caller's own JSON metadata. */
   extra?: JsonValue;

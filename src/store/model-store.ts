@@ -417,7 +417,7 @@ export class ModelStore {
   private describe(domain: string, modelId: string, created: Date, archiveKey: string, archive: UploadedModel["archive"], options: UploadOptions): UploadedModel {
     const runtime = detectRuntime();
     return {
-      model: { domain, model_id: modelId, model_type: options.modelType ?? { library: "model_file" } },
+      model: { domain, model_id: modelId, model_type: options.modelType ?? { library: "model_file" }, ...(options.modelInfo !== undefined ? { info: options.modelInfo } : {}) },
       storage: this.backend.locate?.(archiveKey) ?? { type: this.backend.name, prefix: archiveKey },
       modelstore: LIBRARY_VERSION,
       code: {
@@ -426,6 +426,7 @@ export class ModelStore {
         created: formatCreated(created),
         created_at: created.toISOString(),
         dependencies: { ...DEPENDENCY_VERSIONS, ...options.dependencies },
+        ...(options.git !== undefined ? { git: options.git } : {}),
       },
       ...(options.extraMetadata !== undefined ? { extra: options.extraMetadata } : {}),
       archive,

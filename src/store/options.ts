@@ -1,7 +1,7 @@
 /** The options of `ModelStore` and of its methods. */
 import type { ArchiveInputEntry, CreateArchiveOptions, EntrySource } from "../archive/types.ts";
 import type { Backend } from "../backends/backend.ts";
-import type { JsonValue, ModelType } from "../metadata/document.ts";
+import type { GitInfo, JsonValue, ModelType } from "../metadata/document.ts";
 import type { MetadataRepository } from "../metadata/repository.ts";
 
 /** Options for `ModelStore`. */
@@ -88,6 +88,10 @@ export interface UploadOptions {
    * On Node, `installedVersions()` from `modelstore-js/fs` reads them from node_modules.
    */
   dependencies?: Record<string, string>;
+  /** What a framework adapter knows of the model (inputs, outputs, signature), recorded as `model.info`. */
+  modelInfo?: { [key: string]: JsonValue };
+  /** The git checkout the model was trained in, recorded as `code.git` (`gitInfo()` from `modelstore-js/fs` finds it). */
+  git?: GitInfo;
   /** Archive settings (compression level, engine, determinism). */
   archive?: Omit<CreateArchiveOptions, "signal" | "dependencies">;
   /** Aborts the upload; nothing stays visible. */
