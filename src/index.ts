@@ -17,6 +17,8 @@ export {
   type GcOptions,
   type GcReport,
   type GcItem,
+  type SignedArchiveUrl,
+  type SignedUrlRequest,
 } from "./store/model-store.ts";
 export {
   DEFAULT_PROJECT,

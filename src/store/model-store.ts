@@ -20,6 +20,7 @@ import { validateDomain, validateModelId, validateProject } from "../metadata/na
 import { detectRuntime } from "../archive/runtime-info.ts";
 import { claimArchiveKey } from "./archive-slot.ts";
 import { collectGarbage, type GcOptions, type GcReport } from "./gc.ts";
+import { signArchiveUrl, type SignedArchiveUrl, type SignedUrlRequest } from "./signed-url.ts";
 import type { ModelFile, OpenFileOptions } from "./archive-index-reads.ts";
 import { ArchiveReads, pythonArchiveFolder } from "./archive-reads.ts";
 import type { ArchiveIndexLocation } from "../archive/index/archive-index.ts";
@@ -27,6 +28,7 @@ import { digestingStream, type DigestResult } from "../digest/sha256.ts";
 import { DEPENDENCY_VERSIONS, LIBRARY_VERSION } from "../util/version.ts";
 
 export type { GcItem, GcOptions, GcReport } from "./gc.ts";
+export type { SignedArchiveUrl, SignedUrlRequest } from "./signed-url.ts";
 export type { ModelFile, OpenFileOptions } from "./archive-index-reads.ts";
 export type { DeleteOptions, EnsureTaskOptions, ListTasksOptions, ModelQueryOptions, ModelStoreOptions, ReadOptions, StateChangeOptions, UploadOptions, UploadProgress } from "./options.ts";
 
@@ -321,6 +323,16 @@ export class ModelStore {
   async getArchive(domain: string, modelId?: string, options: ReadOptions = {}): Promise<ReadableStream<Uint8Array>> {
     const metadata = modelId === undefined ? await this.getLatest(domain, options) : await this.getModelInfo(domain, modelId, options);
     return this.openArchive(metadata, options);
+  }
+
+  /**
+   * A time-limited GET URL for a model's archive (the latest, or the newest in `state`, when
+   * `modelId` is omitted), signed by the backend: S3 presigned, Azure SAS. Others fail with
+   * `NotSupportedError`. The URL grants access to whoever holds it: do not log it.
+   */
+  async signedUrl(domain: string, modelId: string | undefined, options: SignedUrlRequest): Promise<SignedArchiveUrl> {
+    const find = (d: string, id: string | undefined, o: ModelQueryOptions) => (id === undefined ? this.getLatest(d, o) : this.getModelInfo(d, id, o));
+    return signArchiveUrl({ backend: this.backend, keyOf: (location, id) => this.keyOf(location, id), find }, domain, modelId, options);
   }
 
   /** Streams an archive described by `metadata`, verifying its size and sha256 as it streams. */

@@ -3,11 +3,13 @@
  * (or a SAS token), so it runs in Node, Deno, Bun and workers.
  * REST reference: https://learn.microsoft.com/rest/api/storageservices/blob-service-rest-api
  */
-import type { Backend, BackendCapabilities, BaseOptions, GetOptions, ListOptions, ObjectInfo, PutOptions, StorageLocation } from "../backend.ts";
-import { AbortedError, AlreadyExistsError, BackendError, ConflictError, InvalidArgumentError } from "../../util/errors.ts";
+import type { Backend, BackendCapabilities, BaseOptions, GetOptions, ListOptions, ObjectInfo, PutOptions, SignedUrlOptions, StorageLocation } from "../backend.ts";
+import { expiresInSeconds } from "../expires-in.ts";
+import { AbortedError, AlreadyExistsError, BackendError, ConflictError, InvalidArgumentError, NotSupportedError } from "../../util/errors.ts";
 import { xmlElements, xmlText } from "../../util/xml.ts";
 import { accountFromEndpoint, base64Encode, parseConnectionString, SharedKeySigner, type AzureCredentials } from "./azure-auth.ts";
 import { azureError, parseAzureError } from "./azure-errors.ts";
+import { blobSasUrl } from "./azure-sas.ts";
 
 /** The `storage.type` the Python modelstore records for Azure, with `{ container, prefix }`. */
 export const AZURE_STORAGE_TYPE = "azure:blob-storage";
@@ -44,6 +46,7 @@ export interface AzureBackend extends Backend {
   readonly container: string;
   locate(key: string): StorageLocation;
   keyOf(location: StorageLocation): string;
+  signedUrl(key: string, options: SignedUrlOptions): Promise<string>;
 }
 
 /** Creates an Azure Blob Storage backend. */
@@ -263,6 +266,21 @@ class AzureBlobBackend implements AzureBackend {
       yield page;
       marker = xmlText(page, "NextMarker") || undefined;
     } while (marker);
+  }
+
+  /**
+   * A read-only service SAS URL for the blob (see azure-sas.ts). Needs the account key:
+   * a backend that holds only a SAS token cannot sign another one.
+   */
+  async signedUrl(key: string, options: SignedUrlOptions): Promise<string> {
+    const expiresIn = expiresInSeconds(options);
+    checkSignal(options.signal);
+    if (!this.signer) {
+      throw new NotSupportedError(
+        `Azure signed URLs are signed with the account key, and this backend was given only a SAS token. Pass accountKey (or a connection string with AccountKey) to sign URLs, or issue a read SAS for "${key}" yourself.`,
+      );
+    }
+    return blobSasUrl(this.signer, this.credentials.account, this.container, key, this.url(key, {}), expiresIn);
   }
 
   locate(key: string): StorageLocation {

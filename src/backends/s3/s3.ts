@@ -4,7 +4,7 @@
  * @see https://docs.aws.amazon.com/AmazonS3/latest/API/Welcome.html
  */
 import { InvalidArgumentError, IntegrityError, throwIfAborted } from "../../util/errors.ts";
-import type { Backend, BackendCapabilities, BaseOptions, CollectGarbageOptions, GetOptions, Leftover, ListOptions, ObjectInfo, PutOptions, StorageLocation } from "../backend.ts";
+import type { Backend, BackendCapabilities, BaseOptions, CollectGarbageOptions, GetOptions, Leftover, ListOptions, ObjectInfo, PutOptions, SignedUrlOptions, StorageLocation } from "../backend.ts";
 import { collectMultipartGarbage } from "./s3-gc.ts";
 import {
   checkPrecondition,
@@ -21,6 +21,7 @@ import { untilAborted } from "../../util/streams.ts";
 import { emptyStream, objectBody, rangeHeader, type ObjectReads } from "./s3-get.ts";
 import { s3Error, parseErrorXml } from "./s3-errors.ts";
 import { listPages } from "./s3-list.ts";
+import { presignGet } from "./s3-presign.ts";
 import { base64, md5 } from "./s3-md5.ts";
 import { MAX_PARTS, PartReader, uploadMultipart, type PartSource } from "./s3-multipart.ts";
 import { resolveS3Options, type ResolvedS3Options, type S3BackendOptions } from "./s3-options.ts";
@@ -41,6 +42,7 @@ export interface S3Backend extends Backend {
   deleteMany(keys: Iterable<string>, options?: BaseOptions): Promise<void>;
   locate(key: string): StorageLocation;
   keyOf(location: StorageLocation): string;
+  signedUrl(key: string, options: SignedUrlOptions): Promise<string>;
 }
 
 /**
@@ -219,6 +221,11 @@ class S3BackendImpl implements S3Backend {
     for await (const page of listPages(this.transport, prefix, { delimiter: "/", signal: options.signal })) {
       yield* page.prefixes;
     }
+  }
+
+  /** A presigned GetObject URL (query-string SigV4, see s3-presign.ts). */
+  signedUrl(key: string, options: SignedUrlOptions): Promise<string> {
+    return presignGet(this.transport, this.options, key, options);
   }
 
   locate(key: string): StorageLocation {
