@@ -434,7 +434,11 @@ export class ModelStore {
     if (await this.backend.head(this.layout.tombstoneKey(domain, modelId), options)) {
       return new NotFoundError(`Model "${modelId}" was deleted from domain "${domain}". List the domain's models with store.listModels("${domain}").`);
     }
-    const domainExists = (await this.metadata.getTask(domain, options)) !== null;
+    // Without a listing (a public HTTP store) whether the domain exists cannot be told: say the model is missing.
+    const domainExists = await this.metadata.getTask(domain, options).then(
+      (task) => task !== null,
+      (error: unknown) => (hasErrorCode(error, "NOT_SUPPORTED") ? true : Promise.reject(error)),
+    );
     return domainExists
       ? new NotFoundError(`Model "${modelId}" does not exist in domain "${domain}". List the domain's models with store.listModels("${domain}").`)
       : new NotFoundError(`Domain "${domain}" does not exist (looking for model "${modelId}"). List the domains with store.listDomains().`);
