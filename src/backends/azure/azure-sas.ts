@@ -4,6 +4,9 @@
  * The URL is a bearer credential: it is handed to the caller and never put in a message.
  * @see https://learn.microsoft.com/rest/api/storageservices/create-service-sas
  */
+import type { SignedUrlOptions } from "../backend.ts";
+import { expiresInSeconds } from "../expires-in.ts";
+import { NotSupportedError } from "../../util/errors.ts";
 import type { SharedKeySigner } from "./azure-auth.ts";
 
 /** The SAS version (`sv`); its string-to-sign has the 16 fields of version 2020-12-06 and later. */
@@ -19,7 +22,20 @@ function sasTime(date: Date): string {
  * `expiresIn` seconds from now. `st` is set a minute back, so a client whose clock runs
  * slightly behind the service's can use the URL at once.
  */
-export async function blobSasUrl(signer: SharedKeySigner, account: string, container: string, key: string, blobUrl: URL, expiresIn: number): Promise<string> {
+export async function signedBlobUrl(
+  signer: SharedKeySigner | undefined,
+  account: string,
+  container: string,
+  key: string,
+  blobUrl: URL,
+  options: SignedUrlOptions,
+): Promise<string> {
+  const expiresIn = expiresInSeconds(options);
+  if (!signer) {
+    throw new NotSupportedError(
+      `Azure signed URLs are signed with the account key, and this backend was given only a SAS token. Pass accountKey (or a connection string with AccountKey) to sign URLs, or issue a read SAS for "${key}" yourself.`,
+    );
+  }
   const now = Date.now();
   const start = sasTime(new Date(now - 60_000));
   const expiry = sasTime(new Date(now + expiresIn * 1000));

@@ -4,12 +4,11 @@
  * REST reference: https://learn.microsoft.com/rest/api/storageservices/blob-service-rest-api
  */
 import type { Backend, BackendCapabilities, BaseOptions, GetOptions, ListOptions, ObjectInfo, PutOptions, SignedUrlOptions, StorageLocation } from "../backend.ts";
-import { expiresInSeconds } from "../expires-in.ts";
-import { AbortedError, AlreadyExistsError, BackendError, ConflictError, InvalidArgumentError, NotSupportedError } from "../../util/errors.ts";
+import { AbortedError, AlreadyExistsError, BackendError, ConflictError, InvalidArgumentError } from "../../util/errors.ts";
 import { xmlElements, xmlText } from "../../util/xml.ts";
 import { accountFromEndpoint, base64Encode, parseConnectionString, SharedKeySigner, type AzureCredentials } from "./azure-auth.ts";
 import { azureError, parseAzureError } from "./azure-errors.ts";
-import { blobSasUrl } from "./azure-sas.ts";
+import { signedBlobUrl } from "./azure-sas.ts";
 
 /** The `storage.type` the Python modelstore records for Azure, with `{ container, prefix }`. */
 export const AZURE_STORAGE_TYPE = "azure:blob-storage";
@@ -268,19 +267,10 @@ class AzureBlobBackend implements AzureBackend {
     } while (marker);
   }
 
-  /**
-   * A read-only service SAS URL for the blob (see azure-sas.ts). Needs the account key:
-   * a backend that holds only a SAS token cannot sign another one.
-   */
-  async signedUrl(key: string, options: SignedUrlOptions): Promise<string> {
-    const expiresIn = expiresInSeconds(options);
+  /** A read-only service SAS URL for the blob (see azure-sas.ts); needs the account key. */
+  signedUrl(key: string, options: SignedUrlOptions): Promise<string> {
     checkSignal(options.signal);
-    if (!this.signer) {
-      throw new NotSupportedError(
-        `Azure signed URLs are signed with the account key, and this backend was given only a SAS token. Pass accountKey (or a connection string with AccountKey) to sign URLs, or issue a read SAS for "${key}" yourself.`,
-      );
-    }
-    return blobSasUrl(this.signer, this.credentials.account, this.container, key, this.url(key, {}), expiresIn);
+    return signedBlobUrl(this.signer, this.credentials.account, this.container, key, this.url(key, {}), options);
   }
 
   locate(key: string): StorageLocation {
