@@ -20,6 +20,8 @@ export {
   type GcOptions,
   type GcReport,
   type GcItem,
+  type SignedArchiveUrl,
+  type SignedUrlRequest,
 } from "./store/model-store.ts";
 export {
   DEFAULT_PROJECT,

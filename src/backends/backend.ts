@@ -64,6 +64,12 @@ export interface ListOptions extends BaseOptions {
   limit?: number;
 }
 
+/** Options for {@link Backend.signedUrl}. */
+export interface SignedUrlOptions extends BaseOptions {
+  /** Seconds the URL stays valid, from now: at least 1, at most 604,800 (7 days, SigV4's limit). */
+  expiresIn: number;
+}
+
 /** Options for {@link Backend.collectGarbage}. */
 export interface CollectGarbageOptions extends BaseOptions {
   /** Only leftovers last touched before this instant: younger ones may belong to a write still running. */
@@ -144,6 +150,12 @@ export interface Backend {
    * whose writes leave nothing behind omit it.
    */
   collectGarbage?(prefix: string, options: CollectGarbageOptions): AsyncIterable<Leftover>;
+  /**
+   * A URL that lets anyone holding it GET `key` without credentials until it expires
+   * (S3's presigned URL, Azure's SAS). The URL is a bearer credential: never log it.
+   * Backends that cannot sign one omit it.
+   */
+  signedUrl?(key: string, options: SignedUrlOptions): Promise<string>;
   /**
    * Describes where `key` lives, for model metadata.
    * @default `{ type: name, prefix: key }`

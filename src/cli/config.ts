@@ -11,11 +11,11 @@ import { join, resolve } from "node:path";
 import { InvalidArgumentError } from "../util/errors.ts";
 import { custom, DEFAULT_LOCAL_DIRECTORY, fileSystemBackend, LOCAL_METADATA_FILE, storeFromConfigFile, type MetadataSpec } from "../fs.ts";
 import { DEFAULT_ROOT_PREFIX, type ModelStore } from "../index.ts";
-import { s3BackendFromEnv } from "../s3.ts";
+import { gcsBackendFromEnv, s3BackendFromEnv } from "../s3.ts";
 import { azureBackendFromEnv } from "../azure.ts";
 
 /** Storage names accepted in `MODEL_STORE_STORAGE` / `--storage` (the Python library's names). */
-export const STORAGE_NAMES = ["filesystem", "aws-s3", "azure-container"] as const;
+export const STORAGE_NAMES = ["filesystem", "aws-s3", "azure-container", "google-cloud-storage"] as const;
 
 /** Metadata names accepted in `MODEL_STORE_METADATA` / `--metadata`. */
 export const METADATA_NAMES = ["bucket", "local", "postgres"] as const;
@@ -101,6 +101,14 @@ export async function storeFromSettings(flags: StoreSettings, givenEnv: Record<s
         artifacts: azureBackendFromEnv(env),
         metadata,
         rootPrefix: rootPrefix ?? env.MODEL_STORE_AZURE_ROOT_PREFIX ?? (pythonPrefix && `${pythonPrefix.replace(/\/+$/, "")}/${DEFAULT_ROOT_PREFIX}`),
+        env,
+      });
+    case "google-cloud-storage":
+      // Bucket and project from MODEL_STORE_GCP_BUCKET / _PROJECT, the HMAC key from MODEL_STORE_GCP_HMAC_*.
+      return custom({
+        artifacts: gcsBackendFromEnv(env),
+        metadata,
+        rootPrefix: rootPrefix ?? (env.MODEL_STORE_GCP_ROOT_PREFIX || undefined) ?? (pythonPrefix && `${pythonPrefix.replace(/\/+$/, "")}/${DEFAULT_ROOT_PREFIX}`),
         env,
       });
     default:

@@ -162,6 +162,8 @@ const STORAGE_HELP = `Storage (--storage or MODEL_STORE_STORAGE):
   azure-container  MODEL_STORE_AZURE_CONTAINER, MODEL_STORE_AZURE_ROOT_PREFIX; credentials from
               AZURE_STORAGE_CONNECTION_STRING (UseDevelopmentStorage=true for Azurite), else AZURE_STORAGE_ACCOUNT
               with AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN
+  google-cloud-storage  MODEL_STORE_GCP_BUCKET, MODEL_STORE_GCP_PROJECT, MODEL_STORE_GCP_ROOT_PREFIX; an HMAC key
+              from MODEL_STORE_GCP_HMAC_KEY_ID and MODEL_STORE_GCP_HMAC_SECRET (the XML API, signed with SigV4)
 Metadata (--metadata or MODEL_STORE_METADATA): bucket (in the storage), local (metadata.json in the root),
   postgres (MODEL_STORE_POSTGRES_URL, else DATABASE_URL, else the PG* variables)`;
 

@@ -128,7 +128,14 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
         throw error;
       });
     // Ours (latest.json) and the Python modelstore's (domains/<domain>.json): either may lag the other.
-    const [ours, python, versions] = await Promise.all([readPointer(layout.latestKey(task)), readPointer(layout.pythonLatestKey(task)), versionObjects(task, signal)]);
+    // A backend that cannot list (public HTTP without a bucket listing) answers from the pointers alone.
+    const listing = versionObjects(task, signal).catch((error: unknown) => {
+      if (hasErrorCode(error, "NOT_SUPPORTED")) return undefined;
+      throw error;
+    });
+    const [ours, python, listed] = await Promise.all([readPointer(layout.latestKey(task)), readPointer(layout.pythonLatestKey(task)), listing]);
+    if (listed === undefined) return newestPointer(task, ours, python, signal);
+    const versions = listed;
     // Python's delete_model leaves domains/<domain>.json naming the model it deleted: trusted only while that model is there.
     const pythonLive = python !== null && versions.some((v) => v.id === python.model.model_id);
     const pointers = [ours, pythonLive ? python : null].filter((m): m is ModelMetadata => m !== null);
@@ -139,6 +146,12 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
     const younger = versions.filter((v) => v.id !== pointer.model.model_id && !(Date.parse(v.lastModified ?? "") < since));
     const candidates = await mapLimited(younger, (v) => readVersion(task, v.id, signal));
     return [pointer, ...candidates.filter((m): m is ModelMetadata => m !== null)].sort(byWrite)[0];
+  }
+
+  /** Without a listing: the newer of the two pointers, Python's only while its model's document is still there. */
+  async function newestPointer(task: string, ours: ModelMetadata | null, python: ModelMetadata | null, signal?: AbortSignal): Promise<ModelMetadata | null> {
+    const pythonLive = python !== null && (await readVersion(task, python.model.model_id, signal)) !== null;
+    return [ours, pythonLive ? python : null].filter((m): m is ModelMetadata => m !== null).sort(newestFirstBy([]))[0] ?? null;
   }
 
   async function versionObjects(task: string, signal?: AbortSignal): Promise<{ id: string; lastModified?: string }[]> {

@@ -34,20 +34,6 @@ export interface OpenFileOptions extends ReadOptions {
   range?: FileRange;
 }
 
-/** Passes bytes `start` to `end` (exclusive) of a stream through, then stops it. */
-export function sliceStream(start: number, end: number): TransformStream<Uint8Array, Uint8Array> {
-  let at = 0;
-  return new TransformStream({
-    transform(chunk, controller) {
-      const from = Math.max(0, start - at);
-      const to = Math.min(chunk.length, end - at);
-      at += chunk.length;
-      if (to > from) controller.enqueue(chunk.subarray(from, to));
-      if (at >= end) controller.terminate();
-    },
-  });
-}
-
 /** The index location a document records, when it records one. */
 export function indexLocation(metadata: ModelMetadata): ArchiveIndexLocation | undefined {
   const index = metadata.archive?.index;

@@ -12,7 +12,8 @@ import { verifyingStream } from "../digest/verifying-stream.ts";
 import type { ModelMetadata } from "../metadata/document.ts";
 import { ARCHIVE_FILE_NAME, type BucketLayout } from "../metadata/layout.ts";
 import { IntegrityError, NotFoundError } from "../util/errors.ts";
-import { ArchiveIndexCache, filesOfIndex, sliceStream, type ModelFile, type OpenFileOptions } from "./archive-index-reads.ts";
+import { ArchiveIndexCache, filesOfIndex, type ModelFile, type OpenFileOptions } from "./archive-index-reads.ts";
+import { sliceStream } from "../util/streams.ts";
 import type { ReadOptions } from "./options.ts";
 
 /** The archive reads of one store. */

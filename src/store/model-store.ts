@@ -21,6 +21,7 @@ import { validateDomain, validateModelId, validateProject } from "../metadata/na
 import { detectRuntime } from "../archive/runtime-info.ts";
 import { claimArchiveKey } from "./archive-slot.ts";
 import { collectGarbage, type GcOptions, type GcReport } from "./gc.ts";
+import { signArchiveUrl, type SignedArchiveUrl, type SignedUrlRequest } from "./signed-url.ts";
 import type { ModelFile, OpenFileOptions } from "./archive-index-reads.ts";
 import { ArchiveReads, pythonArchiveFolder } from "./archive-reads.ts";
 import type { ArchiveIndexLocation } from "../archive/index/archive-index.ts";
@@ -28,6 +29,7 @@ import { digestingStream, type DigestResult } from "../digest/sha256.ts";
 import { DEPENDENCY_VERSIONS, LIBRARY_VERSION } from "../util/version.ts";
 
 export type { GcItem, GcOptions, GcReport } from "./gc.ts";
+export type { SignedArchiveUrl, SignedUrlRequest } from "./signed-url.ts";
 export type { ModelFile, OpenFileOptions } from "./archive-index-reads.ts";
 export type { ModelPage } from "../metadata/model-pages.ts";
 export type { DeleteOptions, EnsureTaskOptions, ListTasksOptions, ModelIterationOptions, ModelPageQuery, ModelQueryOptions, ModelStoreOptions, ReadOptions, StateChangeOptions, UploadOptions, UploadProgress } from "./options.ts";
@@ -345,6 +347,16 @@ export class ModelStore {
     return this.openArchive(metadata, options);
   }
 
+  /**
+   * A time-limited GET URL for a model's archive (the latest, or the newest in `state`, when
+   * `modelId` is omitted), signed by the backend: S3 presigned, Azure SAS. Others fail with
+   * `NotSupportedError`. The URL grants access to whoever holds it: do not log it.
+   */
+  async signedUrl(domain: string, modelId: string | undefined, options: SignedUrlRequest): Promise<SignedArchiveUrl> {
+    const find = (d: string, id: string | undefined, o: ModelQueryOptions) => (id === undefined ? this.getLatest(d, o) : this.getModelInfo(d, id, o));
+    return signArchiveUrl({ backend: this.backend, keyOf: (location, id) => this.keyOf(location, id), find }, domain, modelId, options);
+  }
+
   /** Streams an archive described by `metadata`, verifying its size and sha256 as it streams. */
   async openArchive(metadata: ModelMetadata, options: ReadOptions = {}): Promise<ReadableStream<Uint8Array>> {
     return this.reads.openArchive(metadata, options);
@@ -445,7 +457,11 @@ export class ModelStore {
     if (await this.backend.head(this.layout.tombstoneKey(domain, modelId), options)) {
       return new NotFoundError(`Model "${modelId}" was deleted from domain "${domain}". List the domain's models with store.listModels("${domain}").`);
     }
-    const domainExists = (await this.metadata.getTask(domain, options)) !== null;
+    // Without a listing (a public HTTP store) whether the domain exists cannot be told: say the model is missing.
+    const domainExists = await this.metadata.getTask(domain, options).then(
+      (task) => task !== null,
+      (error: unknown) => (hasErrorCode(error, "NOT_SUPPORTED") ? true : Promise.reject(error)),
+    );
     return domainExists
       ? new NotFoundError(`Model "${modelId}" does not exist in domain "${domain}". List the domain's models with store.listModels("${domain}").`)
       : new NotFoundError(`Domain "${domain}" does not exist (looking for model "${modelId}"). List the domains with store.listDomains().`);

@@ -64,3 +64,17 @@ export async function readSmallText(stream: ReadableStream<Uint8Array>, what: st
   });
   return new TextDecoder().decode(concatBytes(chunks));
 }
+
+/** Passes bytes `start` to `end` (exclusive) of a stream through, then stops it. */
+export function sliceStream(start: number, end: number): TransformStream<Uint8Array, Uint8Array> {
+  let at = 0;
+  return new TransformStream({
+    transform(chunk, controller) {
+      const from = Math.max(0, start - at);
+      const to = Math.min(chunk.length, end - at);
+      at += chunk.length;
+      if (to > from) controller.enqueue(chunk.subarray(from, to));
+      if (at >= end) controller.terminate();
+    },
+  });
+}

@@ -16,6 +16,9 @@ import {
   type Backend,
 } from "../../src/index.ts";
 import { concatBytes } from "../../src/util/bytes.ts";
+import { createSha256 } from "../../src/digest/sha256.ts";
+import { httpBackend } from "../../src/http.ts";
+import { AwsClient } from "aws4fetch";
 
 /** One named check: resolves when it holds, throws when it does not. */
 export interface Check {
@@ -290,6 +293,29 @@ export function s3Checks(target: S3Target | undefined, makeBackend: (target: S3T
         await backend.delete(`${prefix}/raw/a.bin`);
         assertEqual(await backend.get(`${prefix}/raw/a.bin`), null, "get() after delete()");
         assertEqual(await backend.head(`${prefix}/raw/a.bin`), null, "head() after delete()");
+      },
+    },
+    {
+      name: "a signed URL downloads the archive with a plain fetch, and the public HTTP backend reads the model once the container is public",
+      async run() {
+        const s3 = needTarget();
+        const store = new ModelStore({ backend: makeBackend(s3), rootPrefix: `${prefix}-public` });
+        const model = sampleModel(50_000);
+        const meta = await store.upload("public-refunds", { files: model.files() });
+        const signed = await store.signedUrl("public-refunds", undefined, { expiresIn: 300 });
+        const response = await fetch(signed.url);
+        assertEqual(response.status, 200, "GET of the signed URL");
+        const hash = createSha256();
+        hash.update(new Uint8Array(await response.arrayBuffer()));
+        assertEqual(hash.hexDigest(), meta.archive.sha256, "sha256 of the signed URL's bytes");
+        // Swift: a public-read container (S3's canned ACL) is read anonymously at its Swift URL.
+        const client = new AwsClient({ accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, region: s3.region, service: "s3" });
+        const acl = await client.fetch(`${s3.endpoint}/${s3.bucket}?acl`, { method: "PUT", headers: { "x-amz-acl": "public-read" } });
+        assert(acl.ok, `PutBucketAcl answered ${acl.status}`);
+        const account = `AUTH_${s3.accessKeyId.split(":")[0]}`;
+        const reader = new ModelStore({ backend: httpBackend({ baseUrl: `${s3.endpoint}/v1/${account}/${s3.bucket}` }), rootPrefix: `${prefix}-public` });
+        assertEqual((await reader.getLatest("public-refunds")).model.model_id, meta.model.model_id, "getLatest over public HTTP");
+        assertBytesEqual(await bytesOf(await reader.readFile("public-refunds", meta.model.model_id, "config.json")), model.config, "config.json over public HTTP");
       },
     },
   ];

@@ -116,7 +116,12 @@ export class SharedKeySigner {
       h("if-unmodified-since"),
       h("range"),
     ].join("\n") + "\n" + canonicalHeaders + resource;
+    headers.set("authorization", `SharedKey ${this.account}:${await this.signText(stringToSign)}`);
+  }
+
+  /** Base64 HMAC-SHA256 of `stringToSign` with the account key: SharedKey's and SAS's signature. */
+  async signText(stringToSign: string): Promise<string> {
     const signature = await crypto.subtle.sign("HMAC", await this.key, encoder.encode(stringToSign));
-    headers.set("authorization", `SharedKey ${this.account}:${base64Encode(new Uint8Array(signature))}`);
+    return base64Encode(new Uint8Array(signature));
   }
 }

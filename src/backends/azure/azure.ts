@@ -3,11 +3,12 @@
  * (or a SAS token), so it runs in Node, Deno, Bun and workers.
  * REST reference: https://learn.microsoft.com/rest/api/storageservices/blob-service-rest-api
  */
-import type { Backend, BackendCapabilities, BaseOptions, GetOptions, ListOptions, ObjectInfo, PutOptions, StorageLocation } from "../backend.ts";
+import type { Backend, BackendCapabilities, BaseOptions, GetOptions, ListOptions, ObjectInfo, PutOptions, SignedUrlOptions, StorageLocation } from "../backend.ts";
 import { AbortedError, AlreadyExistsError, BackendError, ConflictError, InvalidArgumentError } from "../../util/errors.ts";
 import { xmlElements, xmlText } from "../../util/xml.ts";
 import { accountFromEndpoint, base64Encode, parseConnectionString, SharedKeySigner, type AzureCredentials } from "./azure-auth.ts";
 import { azureError, parseAzureError } from "./azure-errors.ts";
+import { signedBlobUrl } from "./azure-sas.ts";
 
 /** The `storage.type` the Python modelstore records for Azure, with `{ container, prefix }`. */
 export const AZURE_STORAGE_TYPE = "azure:blob-storage";
@@ -44,6 +45,7 @@ export interface AzureBackend extends Backend {
   readonly container: string;
   locate(key: string): StorageLocation;
   keyOf(location: StorageLocation): string;
+  signedUrl(key: string, options: SignedUrlOptions): Promise<string>;
 }
 
 /** Creates an Azure Blob Storage backend. */
@@ -263,6 +265,12 @@ class AzureBlobBackend implements AzureBackend {
       yield page;
       marker = xmlText(page, "NextMarker") || undefined;
     } while (marker);
+  }
+
+  /** A read-only service SAS URL for the blob (see azure-sas.ts); needs the account key. */
+  signedUrl(key: string, options: SignedUrlOptions): Promise<string> {
+    checkSignal(options.signal);
+    return signedBlobUrl(this.signer, this.credentials.account, this.container, key, this.url(key, {}), options);
   }
 
   locate(key: string): StorageLocation {

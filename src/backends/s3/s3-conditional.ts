@@ -26,16 +26,13 @@
 import { AbortedError, AlreadyExistsError, BackendError, ConflictError } from "../../util/errors.ts";
 import type { ObjectInfo, PutOptions } from "../backend.ts";
 import type { S3Transport } from "./s3-transport.ts";
+import { normalizeEtag } from "../http-wire.ts";
 import { escapeXmlText, xmlText } from "../../util/xml.ts";
 
 /** Where probe objects go: at the bucket root, outside any store's prefix. */
 export const PROBE_PREFIX = ".modelstore-probe/";
 
-/** Quotes an etag the way S3 sends it, so tags from headers, listings and callers compare equal. */
-export function normalizeEtag(etag: string): string {
-  const trimmed = etag.trim();
-  return trimmed.startsWith('"') || trimmed.startsWith("W/") ? trimmed : `"${trimmed}"`;
-}
+export { normalizeEtag };
 
 /**
  * How a server wants the etag in `If-Match`: RFC 9110's quoted entity-tag, as AWS

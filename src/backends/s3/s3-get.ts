@@ -12,6 +12,9 @@ import { cutOffError } from "./s3-errors.ts";
 import type { ResolvedS3Options } from "./s3-options.ts";
 import { parallelBody } from "./s3-parallel-get.ts";
 import type { S3Transport } from "./s3-transport.ts";
+import { emptyStream, rangeHeader } from "../http-wire.ts";
+
+export { emptyStream, rangeHeader } from "../http-wire.ts";
 
 type Range = GetOptions["range"];
 
@@ -21,15 +24,6 @@ export interface ObjectReads {
   options: ResolvedS3Options;
   /** One GetObject answer: `null` for a missing key, an empty 204 past the end. */
   getObject(key: string, range: Range, signal: AbortSignal | undefined, etag?: string): Promise<Response | null>;
-}
-
-/** An HTTP `Range` header value for `length` bytes from `offset`, or to the end. @see https://www.rfc-editor.org/rfc/rfc9110#name-byte-ranges */
-export function rangeHeader(offset: number, length?: number): string {
-  return `bytes=${offset}-${length === undefined ? "" : offset + length - 1}`;
-}
-
-export function emptyStream(): ReadableStream<Uint8Array> {
-  return new ReadableStream({ start: (controller) => controller.close() });
 }
 
 /**

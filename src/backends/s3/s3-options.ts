@@ -73,9 +73,14 @@ export interface S3BackendOptions {
   fetch?: typeof fetch;
 }
 
+/** `"gcs"`: Google Cloud Storage's XML API, which differs in conditional writes and multi-delete (see gcs.ts). */
+export type S3Dialect = "s3" | "gcs";
+
 /** {@link S3BackendOptions} with defaults applied and values checked. */
 export interface ResolvedS3Options {
   bucket: string;
+  /** Whose S3 this is: AWS's and the S3-compatible servers', or Google Cloud Storage's XML API (see gcs.ts). */
+  dialect: S3Dialect;
   region: string;
   /** Origin plus the path prefix every request starts with, ending without `/`. */
   baseUrl: string;
@@ -106,7 +111,7 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
 }
 
 /** Applies defaults and validates; throws {@link InvalidArgumentError} naming the bad option. */
-export function resolveS3Options(options: S3BackendOptions): ResolvedS3Options {
+export function resolveS3Options(options: S3BackendOptions, dialect: S3Dialect = "s3"): ResolvedS3Options {
   const { bucket } = options;
   if (typeof bucket !== "string" || !/^[a-zA-Z0-9.\-_]{1,255}$/.test(bucket)) {
     throw new InvalidArgumentError(`s3Backend: \`bucket\` must be a bucket name (letters, digits, ".", "-", "_"), got ${JSON.stringify(bucket)}.`);
@@ -145,6 +150,7 @@ export function resolveS3Options(options: S3BackendOptions): ResolvedS3Options {
   const requestTimeoutMs = options.requestTimeoutMs === undefined ? undefined : positiveInteger("requestTimeoutMs", options.requestTimeoutMs, 0);
   return {
     bucket,
+    dialect,
     region,
     baseUrl,
     host: new URL(baseUrl).host,

@@ -4,7 +4,7 @@
  * @see https://docs.aws.amazon.com/AmazonS3/latest/API/Welcome.html
  */
 import { InvalidArgumentError, IntegrityError, throwIfAborted } from "../../util/errors.ts";
-import type { Backend, BackendCapabilities, BaseOptions, CollectGarbageOptions, GetOptions, Leftover, ListOptions, ObjectInfo, PutOptions, StorageLocation } from "../backend.ts";
+import type { Backend, BackendCapabilities, BaseOptions, CollectGarbageOptions, GetOptions, Leftover, ListOptions, ObjectInfo, PutOptions, SignedUrlOptions, StorageLocation } from "../backend.ts";
 import { collectMultipartGarbage } from "./s3-gc.ts";
 import {
   checkPrecondition,
@@ -19,11 +19,14 @@ import {
 } from "./s3-conditional.ts";
 import { untilAborted } from "../../util/streams.ts";
 import { emptyStream, objectBody, rangeHeader, type ObjectReads } from "./s3-get.ts";
+import { isEmptyRange } from "../http-wire.ts";
 import { s3Error, parseErrorXml } from "./s3-errors.ts";
 import { listPages } from "./s3-list.ts";
+import { presignGet } from "./s3-presign.ts";
 import { base64, md5 } from "./s3-md5.ts";
 import { MAX_PARTS, PartReader, uploadMultipart, type PartSource } from "./s3-multipart.ts";
-import { resolveS3Options, type ResolvedS3Options, type S3BackendOptions } from "./s3-options.ts";
+import { resolveS3Options, type ResolvedS3Options, type S3BackendOptions, type S3Dialect } from "./s3-options.ts";
+import { gcsConditionHeaders } from "./gcs-conditional.ts";
 import { checkKey, S3Transport } from "./s3-transport.ts";
 import { escapeXmlText, xmlElements, xmlText } from "../../util/xml.ts";
 
@@ -41,6 +44,7 @@ export interface S3Backend extends Backend {
   deleteMany(keys: Iterable<string>, options?: BaseOptions): Promise<void>;
   locate(key: string): StorageLocation;
   keyOf(location: StorageLocation): string;
+  signedUrl(key: string, options: SignedUrlOptions): Promise<string>;
 }
 
 /**
@@ -59,6 +63,11 @@ const STORAGE_TYPE = "aws:s3";
 /** Creates an {@link S3Backend}; throws {@link InvalidArgumentError} on bad options. */
 export function s3Backend(options: S3BackendOptions): S3Backend {
   return new S3BackendImpl(resolveS3Options(options));
+}
+
+/** An {@link S3Backend} speaking another server's dialect of S3 (gcs.ts builds Google Cloud Storage's). */
+export function s3BackendOfDialect(options: S3BackendOptions, dialect: S3Dialect): S3Backend {
+  return new S3BackendImpl(resolveS3Options(options, dialect));
 }
 
 function infoFromHeaders(key: string, headers: Headers, size: number): ObjectInfo {
@@ -121,14 +130,8 @@ class S3BackendImpl implements S3Backend {
     checkKey(key);
     throwIfAborted(options.signal);
     const { range } = options;
-    if (range) {
-      const { offset, length } = range;
-      if (!Number.isInteger(offset) || offset < 0 || (length !== undefined && (!Number.isInteger(length) || length < 0))) {
-        throw new InvalidArgumentError(`get("${key}"): range needs a non-negative integer offset and length, got ${JSON.stringify(range)}.`);
-      }
-      // A zero-length range cannot be expressed in HTTP; only existence matters.
-      if (length === 0) return (await this.head(key, options)) ? emptyStream() : null;
-    }
+    // A zero-length range cannot be expressed in HTTP; only existence matters.
+    if (isEmptyRange(key, range)) return (await this.head(key, options)) ? emptyStream() : null;
     return objectBody(this.#reads, key, range, options.signal);
   }
 
@@ -192,6 +195,11 @@ class S3BackendImpl implements S3Backend {
   }
 
   async deleteMany(keys: Iterable<string>, options: BaseOptions = {}): Promise<void> {
+    // GCS's XML API has no DeleteObjects: one DELETE per key.
+    if (this.options.dialect === "gcs") {
+      for (const key of keys) await this.delete(key, options);
+      return;
+    }
     let batch: string[] = [];
     const flush = async () => {
       if (batch.length > 0) await this.#deleteBatch(batch, options.signal);
@@ -221,8 +229,13 @@ class S3BackendImpl implements S3Backend {
     }
   }
 
+  /** A presigned GetObject URL (query-string SigV4, see s3-presign.ts). */
+  signedUrl(key: string, options: SignedUrlOptions): Promise<string> {
+    return presignGet(this.transport, this.options, key, options);
+  }
+
   locate(key: string): StorageLocation {
-    return { type: STORAGE_TYPE, bucket: this.bucket, prefix: key };
+    return { type: this.options.dialect === "gcs" ? "google:cloud-storage" : STORAGE_TYPE, bucket: this.bucket, prefix: key };
   }
 
   keyOf(location: StorageLocation): string {
@@ -315,7 +328,7 @@ class S3BackendImpl implements S3Backend {
    */
   async #sendConditionally<T>(key: string, options: PutOptions, send: (headers: Record<string, string>) => Promise<T>): Promise<T> {
     try {
-      return await send(conditionHeaders(options, this.#etagForm));
+      return await send(this.options.dialect === "gcs" ? await gcsConditionHeaders(this.transport, key, options) : conditionHeaders(options, this.#etagForm));
     } catch (error) {
       if (!isNotImplemented(error)) throw preconditionError(error, key, options);
       this.#markUnsupported();
@@ -373,6 +386,8 @@ class S3BackendImpl implements S3Backend {
   /** Like {@link #conditionalMode}, but "emulate" where only single PUTs enforce conditions. */
   async #multipartConditionalMode(options: PutOptions): Promise<"none" | "native" | "emulate"> {
     const mode = await this.#conditionalMode(options);
+    // GCS documents no conditions on completing an XML multipart upload: check just before it.
+    if (mode === "native" && this.options.dialect === "gcs") return "emulate";
     if (mode !== "native" || this.options.conditionalWrites !== "probe") return mode;
     this.#multipartProbe ??= probeMultipartConditions(this.transport, this.#etagForm, this.probeTimeoutMs).catch((error: unknown) => {
       this.#multipartProbe = undefined; // a network failure proves nothing: probe again next time
