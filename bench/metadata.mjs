@@ -82,11 +82,25 @@ async function pool(items, concurrency, fn) {
   }));
 }
 
-/** Writes the bucket layout's documents straight into the backend. */
+/**
+ * Writes the bucket layout's documents straight into the backend, each created
+ * just before it is written, as an upload's is (latestModel and the first page
+ * rely on a document never being written before its model was created).
+ */
 async function seedBucket(backend) {
   const layout = new ModelStore({ backend }).layout;
-  await pool(models, 32, (m) => backend.put(layout.versionKey(TASK, m.model.model_id), encode(m), { contentType: "application/json" }));
-  await backend.put(layout.latestKey(TASK), encode(models[models.length - 1]), { contentType: "application/json" });
+  let last = 0;
+  const stamp = (m) => {
+    last = Math.max(Date.now(), last + 1); // increasing with the index: models are taken in order
+    return { ...m, code: { ...m.code, created: new Date(last).toISOString() } };
+  };
+  let newest;
+  await pool(models, 32, async (m) => {
+    const doc = stamp(m);
+    if (m === models[models.length - 1]) newest = doc;
+    await backend.put(layout.versionKey(TASK, m.model.model_id), encode(doc), { contentType: "application/json" });
+  });
+  await backend.put(layout.latestKey(TASK), encode(newest), { contentType: "application/json" });
 }
 
 async function seedPostgres(url) {
@@ -148,7 +162,8 @@ async function measure(label, repository, coldListing) {
   // One more model on top of the 10,000 (the latest moves to it), median of 3.
   let extra = 0;
   const add = await time(async () => {
-    const doc = fakeModel(COUNT + extra++);
+    const model = fakeModel(COUNT + extra++);
+    const doc = { ...model, code: { ...model.code, created: new Date().toISOString() } }; // the newest, as a new upload is
     await repository.addModel(doc);
   }, 2);
   return { label, list, page, cold, latest, add };
