@@ -6,10 +6,11 @@
  */
 import { InvalidArgumentError } from "../util/errors.ts";
 import { creationInstant, type ModelMetadata } from "./document.ts";
-import type { MetadataCallOptions } from "./repository.ts";
 
 /** Options for one page of models. */
-export interface ModelPageOptions extends MetadataCallOptions {
+export interface ModelPageOptions {
+  /** Aborts the call where the repository can stop safely. */
+  signal?: AbortSignal;
   /** Models per page, 1 to 10,000. @default 100 */
   limit?: number;
   /** The `cursor` of the previous page; none for the newest page. */

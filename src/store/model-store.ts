@@ -5,28 +5,22 @@
  * shared with the Python modelstore, in the same backend). Knows both
  * interfaces only, never a concrete backend or repository.
  */
-import { v4 as uuidv4 } from "uuid";
-import { createArchive } from "../archive/create-archive.ts";
 import type { Backend, StorageLocation } from "../backends/backend.ts";
-import { AlreadyExistsError, InvalidArgumentError, hasErrorCode, NotFoundError, throwIfAborted } from "../util/errors.ts";
+import { InvalidArgumentError, hasErrorCode, NotFoundError } from "../util/errors.ts";
 import { BucketLayout, DEFAULT_ROOT_PREFIX } from "../metadata/layout.ts";
-import { formatCreated, type ModelMetadata, type UploadedModel } from "../metadata/document.ts";
+import type { ModelMetadata, UploadedModel } from "../metadata/document.ts";
 import type { DeleteOptions, EnsureTaskOptions, ListTasksOptions, ModelIterationOptions, ModelPageQuery, ModelQueryOptions, ModelStoreOptions, ReadOptions, StateChangeOptions, UploadOptions } from "./options.ts";
 import { pageOf, type ModelPage } from "../metadata/model-pages.ts";
 import { validateStateName, type ModelStateRecord, type StateEvent } from "../metadata/model-states.ts";
 import { bucketMetadata } from "../metadata/bucket.ts";
-import { taskInOtherProject } from "../metadata/errors.ts";
 import { DEFAULT_PROJECT, type MetadataRepository, type ProjectRecord, type TaskRecord } from "../metadata/repository.ts";
 import { validateDomain, validateModelId, validateProject } from "../metadata/names.ts";
 import { detectRuntime } from "../archive/runtime-info.ts";
-import { claimArchiveKey } from "./archive-slot.ts";
+import { uploadModel } from "./upload-model.ts";
 import { collectGarbage, type GcOptions, type GcReport } from "./gc.ts";
 import { signArchiveUrl, type SignedArchiveUrl, type SignedUrlRequest } from "./signed-url.ts";
 import type { ModelFile, OpenFileOptions } from "./archive-index-reads.ts";
 import { ArchiveReads, pythonArchiveFolder } from "./archive-reads.ts";
-import type { ArchiveIndexLocation } from "../archive/index/archive-index.ts";
-import { digestingStream, type DigestResult } from "../digest/sha256.ts";
-import { DEPENDENCY_VERSIONS, LIBRARY_VERSION } from "../util/version.ts";
 
 export type { GcItem, GcOptions, GcReport } from "./gc.ts";
 export type { SignedArchiveUrl, SignedUrlRequest } from "./signed-url.ts";
@@ -68,52 +62,7 @@ export class ModelStore {
    * and no model becomes visible (the repository's write is itself all or nothing).
    */
   async upload(domain: string, options: UploadOptions): Promise<UploadedModel> {
-    validateDomain(domain);
-    const project = options.project === undefined ? undefined : validateProject(options.project);
-    const modelId = validateModelId(options.modelId ?? uuidv4());
-    const { signal } = options;
-    if (await this.metadata.getModel(domain, modelId, { signal })) {
-      throw new AlreadyExistsError(
-        `Model "${modelId}" already exists in domain "${domain}". Choose another modelId, or omit it to get a UUID4.`,
-      );
-    }
-    if (project !== undefined) {
-      // Checked before any byte is written; the repository checks again atomically.
-      const task = await this.metadata.getTask(domain, { signal });
-      if (task && task.project !== project) throw taskInOtherProject(domain, task.project, project);
-    }
-    const created = new Date();
-    const archiveKey =
-      this.archiveLayout === "python" ? this.layout.pythonArchiveKey(domain, created, modelId) : await claimArchiveKey(this.backend, this.layout, domain, modelId, created, signal);
-    let recorded: UploadedModel | undefined; // set once the repository was asked to record the model
-    try {
-      let digest: DigestResult | undefined;
-      let index: ArchiveIndexLocation | undefined;
-      const archive = digestingStream(
-        createArchive(
-          { files: options.files, extras: options.extras },
-          { ...options.archive, dependencies: options.dependencies, signal, onIndex: (location) => (index = location) },
-        ),
-        (result) => (digest = result),
-        options.onProgress && ((bytes) => options.onProgress!({ bytes })),
-      );
-      await this.backend.put(archiveKey, archive, { signal, contentType: "application/gzip" });
-      const metadata = this.describe(domain, modelId, created, archiveKey, { size: digest!.size, sha256: digest!.sha256, ...(index ? { index } : {}) }, options);
-      throwIfAborted(signal);
-      recorded = metadata;
-      await this.metadata.addModel(metadata, { project, signal });
-      return metadata;
-    } catch (error) {
-      // A commit whose answer was lost (a dropped connection) did record the model:
-      // then the archive must stay, or the metadata would point at nothing.
-      // Its archive key was claimed create-only, so a record naming that key and sha256 is this upload's.
-      if (recorded && (await this.holdsRecord(recorded))) return recorded;
-      await this.removeQuietly([archiveKey]);
-      if (hasErrorCode(error, "ALREADY_EXISTS")) {
-        throw new AlreadyExistsError(`Model "${modelId}" was uploaded to domain "${domain}" by someone else meanwhile. Choose another modelId.`, { cause: error });
-      }
-      throw error;
-    }
+    return uploadModel({ backend: this.backend, metadata: this.metadata, layout: this.layout, archiveLayout: this.archiveLayout, user: this.user, keyOf: (location, id) => this.keyOf(location, id) }, domain, options);
   }
 
   /** Domains (tasks) in the store, sorted by name. */
@@ -426,25 +375,6 @@ export class ModelStore {
     }
   }
 
-  private describe(domain: string, modelId: string, created: Date, archiveKey: string, archive: UploadedModel["archive"], options: UploadOptions): UploadedModel {
-    const runtime = detectRuntime();
-    return {
-      model: { domain, model_id: modelId, model_type: options.modelType ?? { library: "model_file" }, ...(options.modelInfo !== undefined ? { info: options.modelInfo } : {}) },
-      storage: this.backend.locate?.(archiveKey) ?? { type: this.backend.name, prefix: archiveKey },
-      modelstore: LIBRARY_VERSION,
-      code: {
-        runtime: runtime.label,
-        user: this.user ?? runtime.user ?? "unknown",
-        created: formatCreated(created),
-        created_at: created.toISOString(),
-        dependencies: { ...DEPENDENCY_VERSIONS, ...options.dependencies },
-        ...(options.git !== undefined ? { git: options.git } : {}),
-      },
-      ...(options.extraMetadata !== undefined ? { extra: options.extraMetadata } : {}),
-      archive,
-    };
-  }
-
   private keyOf(location: StorageLocation, modelId: string): string {
     return this.reads.keyOf(location, modelId);
   }
@@ -465,18 +395,5 @@ export class ModelStore {
     return domainExists
       ? new NotFoundError(`Model "${modelId}" does not exist in domain "${domain}". List the domain's models with store.listModels("${domain}").`)
       : new NotFoundError(`Domain "${domain}" does not exist (looking for model "${modelId}"). List the domains with store.listDomains().`);
-  }
-
-  /** True when the repository holds exactly `metadata` (same id and archive). */
-  private async holdsRecord(metadata: ModelMetadata): Promise<boolean> {
-    const found = await this.metadata.getModel(metadata.model.domain, metadata.model.model_id).catch(() => null);
-    return found !== null && found.archive?.sha256 === metadata.archive?.sha256 && this.keyOf(found.storage, found.model.model_id) === this.keyOf(metadata.storage, metadata.model.model_id);
-  }
-
-  private async removeQuietly(keys: string[]): Promise<void> {
-    for (const key of keys) {
-      // Cleanup runs after the caller's signal may have fired, so it takes none.
-      await this.backend.delete(key).catch(() => undefined);
-    }
   }
 }
