@@ -6,7 +6,7 @@
  * projects is byte-for-byte what it was.
  */
 import type { Backend } from "../backends/backend.ts";
-import { hasErrorCode } from "../util/errors.ts";
+import { hasErrorCode, InvalidArgumentError } from "../util/errors.ts";
 import { BucketLayout, DEFAULT_ROOT_PREFIX, DELETED_STATE, formatLayoutTime } from "./layout.ts";
 import { readSmallText } from "../util/streams.ts";
 import { compareNewestFirst, createdInstant, type ModelMetadata } from "./document.ts";
@@ -31,10 +31,12 @@ export interface BucketMetadataOptions {
   backend: Backend;
   /** Top-level prefix of every key. @default "operatorai-model-store" */
   rootPrefix?: string;
+  /** Documents read at once where a listing must read them (1 to 256). @default 16 */
+  readConcurrency?: number;
 }
 
 // Version documents read at once when listing a domain: enough to hide S3 latency, few enough to be polite.
-const LIST_CONCURRENCY = 16;
+const DEFAULT_READ_CONCURRENCY = 16;
 
 
 const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value, null, 2) + "\n");
@@ -49,6 +51,11 @@ interface ProjectsIndex {
 export function bucketMetadata(options: BucketMetadataOptions): MetadataRepository & { readonly layout: BucketLayout } {
   const { backend } = options;
   const layout = new BucketLayout(options.rootPrefix ?? DEFAULT_ROOT_PREFIX);
+  const concurrency = options.readConcurrency ?? DEFAULT_READ_CONCURRENCY;
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) {
+    throw new InvalidArgumentError(`readConcurrency must be a whole number from 1 to 256, got ${String(concurrency)}.`);
+  }
+  const mapLimited = <T, R>(items: readonly T[], fn: (item: T) => Promise<R>) => mapWithLimit(items, concurrency, fn);
 
   async function readIndex(signal?: AbortSignal): Promise<ProjectsIndex> {
     const index: ProjectsIndex = { projects: new Map(), tasks: new Map() };
@@ -350,8 +357,8 @@ function isValidDomain(name: string): boolean {
   }
 }
 
-/** `items.map(fn)` with at most {@link LIST_CONCURRENCY} calls in flight, results in input order. */
-async function mapLimited<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+/** `items.map(fn)` with at most `limit` calls in flight, results in input order. */
+async function mapWithLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {
@@ -360,7 +367,7 @@ async function mapLimited<T, R>(items: readonly T[], fn: (item: T) => Promise<R>
       results[i] = await fn(items[i]);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(LIST_CONCURRENCY, items.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
 }
 

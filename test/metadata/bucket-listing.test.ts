@@ -112,6 +112,26 @@ describe("bucket layout listing", () => {
     }
   });
 
+  it("reads at most readConcurrency documents at once, and refuses a bad value", async () => {
+    const { backend } = await seed(40);
+    let inFlight = 0;
+    let most = 0;
+    const slow: Backend = Object.create(backend);
+    slow.get = async (key, options) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      try {
+        return await backend.get(key, options);
+      } finally {
+        inFlight--;
+      }
+    };
+    expect((await bucketMetadata({ backend: slow, readConcurrency: 4 }).listModels("refunds")).length).toBe(40);
+    expect(most).toBe(4);
+    for (const readConcurrency of [0, 1.5, 257]) expect(() => bucketMetadata({ backend, readConcurrency })).toThrow(/readConcurrency must be a whole number from 1 to 256/);
+  });
+
   it("deleting the domain removes its listing cache", async () => {
     const { backend } = await seed(33);
     const repo = bucketMetadata({ backend });
