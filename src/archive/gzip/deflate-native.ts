@@ -42,8 +42,8 @@ interface Zlib {
   DeflateRaw?: { prototype: Partial<ZlibStream> };
   Gzip?: { prototype: Partial<ZlibStream> };
   createDeflateRaw(options: { level: number }): ZlibStream;
-  createGzip(options: { level: number }): ZlibStream;
-  constants: { Z_FINISH: number };
+  createGzip(options: { level: number; strategy?: number }): ZlibStream;
+  constants: { Z_FINISH: number; Z_HUFFMAN_ONLY: number };
 }
 const zlib = builtinModule<Zlib>("zlib");
 
@@ -155,9 +155,15 @@ export function nativeDeflater(level: number): NativeDeflater | undefined {
   return runner && { deflate: runner.run, close: runner.close };
 }
 
-/** A gzip member maker on the runtime's zlib, or `undefined` where the runtime has none usable. */
-export function nativeGzipper(level: number): NativeGzipper | undefined {
-  const runner = zlibRunner(() => zlib!.createGzip({ level }));
+/**
+ * A gzip member maker on the runtime's zlib, or `undefined` where the runtime
+ * has none usable. `huffmanOnly` skips LZ77 matching (Z_HUFFMAN_ONLY): it keeps
+ * the entropy-coding gain on float weights at several times level 1's speed.
+ */
+export function nativeGzipper(level: number, huffmanOnly = false): NativeGzipper | undefined {
+  const runner = zlibRunner(() =>
+    zlib!.createGzip(huffmanOnly ? { level, strategy: zlib!.constants.Z_HUFFMAN_ONLY } : { level }),
+  );
   if (!runner) return undefined;
   const header = new Uint8Array(HEADER_SIZE);
   return {

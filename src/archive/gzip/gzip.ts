@@ -44,8 +44,10 @@ export interface GzipOptions {
    */
   engine?: "auto" | "fflate" | "native";
   /**
-   * Probe each block and store it when deflate would save under 10 % (float
-   * weights): a few % larger output for most of the time saved.
+   * Probe each block; when deflate would save under 10 % (float weights),
+   * Huffman-code it only (native zlib, not `deterministic`: several times
+   * level 1's speed for most of its gain), or store it when that would save
+   * under 2 % or elsewhere.
    * @default true
    */
   adaptive?: boolean;
@@ -80,6 +82,12 @@ const PROBE_SLICES = 4;
 const PROBE_SLICE_SIZE = 16 << 10;
 /** Store a block when its probe compresses to more than this fraction of its size. */
 const STORE_ABOVE_RATIO = 0.9;
+/**
+ * Below the level threshold, a native non-deterministic stream still Huffman-codes
+ * a block whose probe compresses to at most this fraction (float weights: ~0.93),
+ * since Huffman-only runs several times faster than level 1; above it, stores.
+ */
+const HUFFMAN_BELOW_RATIO = 0.98;
 
 type Engine = "fflate" | "native";
 export interface Settings {
@@ -136,7 +144,6 @@ function sampleOf(block: GzipBlock, probe: Uint8Array): Uint8Array {
 }
 
 /** Would deflate shrink a sample that deflates to `deflated` bytes by at least 10 %? */
-const savesEnough = (sample: Uint8Array, deflated: number) => deflated <= sample.length * STORE_ABOVE_RATIO;
 
 /** A level-1 zlib deflater for probes, with its sample and output buffers. */
 interface ProbeKit {
@@ -187,6 +194,7 @@ export class BlockCompressor {
   private readonly probeKits: ProbeKit[] = [];
   private scratch: Uint8Array | undefined;
   private readonly idle: NativeGzipper[] = [];
+  private readonly idleHuffman: NativeGzipper[] = [];
   private readonly streams: { close(): void }[] = [];
   private readonly outputs: Uint8Array[] = [];
   private readonly inputs: Uint8Array[] = [];
@@ -199,10 +207,16 @@ export class BlockCompressor {
     // Stored blocks stay views of the input, CRC'd here: storing them through zlib at
     // level 0 (CRC and a copy on the thread pool) measured no faster on two cores,
     // where the pool is as busy as the main thread, and held 8 MiB more.
-    if (level === 0 || (adaptive && !(await this.worthDeflating(block)))) return unpooled(block.storedMember(mtime), true);
+    if (level === 0) return unpooled(block.storedMember(mtime), true);
+    const ratio = adaptive ? await this.probeRatio(block) : 0;
+    if (ratio > STORE_ABOVE_RATIO) {
+      const huffman = ratio <= HUFFMAN_BELOW_RATIO && engine === "native" && !this.s.portableProbe;
+      const gzipper = huffman ? (this.idleHuffman.pop() ?? this.newGzipper(true)) : undefined;
+      return gzipper ? this.zlibMember(block, gzipper, this.idleHuffman) : unpooled(block.storedMember(mtime), true);
+    }
     if (engine === "native") {
       const gzipper = this.idle.pop() ?? this.newGzipper();
-      return gzipper ? this.zlibMember(block, gzipper) : unpooled(await nativeMember(block));
+      return gzipper ? this.zlibMember(block, gzipper, this.idle) : unpooled(await nativeMember(block));
     }
     // fflate needs contiguous input; it runs synchronously, so one scratch buffer serves every block.
     this.scratch ??= new Uint8Array(BLOCK_BYTES);
@@ -214,25 +228,26 @@ export class BlockCompressor {
   close(): void {
     for (const stream of this.streams.splice(0)) stream.close();
     this.idle.length = 0;
+    this.idleHuffman.length = 0;
     this.probeKits.length = 0;
   }
 
   /**
-   * Does deflate shrink `block` by at least 10 %? Deflates a sample at level 1
+   * What fraction of its size does `block` deflate to? Deflates a sample at level 1
    * instead of the block: with the native engine on the runtime's zlib, off
    * the main thread and into reused buffers; else (and in deterministic mode,
    * so that its bytes are the same everywhere) with fflate.
    */
-  private async worthDeflating(block: GzipBlock): Promise<boolean> {
+  private async probeRatio(block: GzipBlock): Promise<number> {
     const kit = this.s.engine === "native" && !this.s.portableProbe ? (this.probeKits.pop() ?? this.newProbeKit()) : undefined;
     if (!kit) {
       const sample = sampleOf(block, this.probe);
-      return savesEnough(sample, deflateSync(sample, { level: 1 }).length);
+      return deflateSync(sample, { level: 1 }).length / sample.length;
     }
     const sample = sampleOf(block, kit.sample);
     const parts = await kit.deflater.deflate(sample, kit.output, 0);
     this.probeKits.push(kit);
-    return savesEnough(sample, parts.reduce((n, part) => n + part.length, 0));
+    return parts.reduce((n, part) => n + part.length, 0) / sample.length;
   }
 
   private newProbeKit(): ProbeKit | undefined {
@@ -243,13 +258,13 @@ export class BlockCompressor {
     return { deflater, sample, output: new Uint8Array(memberCapacity(sample.length)) };
   }
 
-  private newGzipper(): NativeGzipper | undefined {
-    const gzipper = nativeGzipper(this.s.level);
+  private newGzipper(huffmanOnly = false): NativeGzipper | undefined {
+    const gzipper = nativeGzipper(this.s.level, huffmanOnly);
     if (gzipper) this.streams.push(gzipper);
     return gzipper;
   }
 
-  private async zlibMember(block: GzipBlock, gzipper: NativeGzipper): Promise<Member> {
+  private async zlibMember(block: GzipBlock, gzipper: NativeGzipper, idle: NativeGzipper[]): Promise<Member> {
     let scratch: Uint8Array | undefined;
     let input = block.adjacent();
     if (!input) {
@@ -259,7 +274,7 @@ export class BlockCompressor {
     const output = this.outputs.pop() ?? new Uint8Array(memberCapacity(BLOCK_BYTES));
     try {
       const parts = await gzipper.member(input, output, this.s.mtime);
-      this.idle.push(gzipper);
+      idle.push(gzipper);
       let released = false;
       const release = () => {
         if (!released) this.outputs.push(output);

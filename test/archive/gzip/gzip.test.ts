@@ -82,17 +82,37 @@ describe("createGzipStream / createGunzipStream", () => {
     }
   }
 
-  it("adaptive stores float weights (output ≥ input) and still compresses text", async () => {
+  it("adaptive Huffman-codes float weights on native zlib, stores them elsewhere, and still compresses text", async () => {
     const noise = floatNoise(BLOCK_SIZE);
-    for (const engine of ["fflate", "native"] as const) {
-      const stored = await gzip(noise, { engine });
-      expect(stored.length, engine).toBeGreaterThanOrEqual(noise.length);
-      expect(stored.length, engine).toBeLessThan(noise.length * 1.001);
+    for (const options of [{ engine: "fflate" }, { engine: "native", deterministic: true }] as const) {
+      const stored = await gzip(noise, options);
+      expect(stored.length, JSON.stringify(options)).toBeGreaterThanOrEqual(noise.length);
+      expect(stored.length, JSON.stringify(options)).toBeLessThan(noise.length * 1.001);
     }
+    const huffman = await gzip(noise, { engine: "native" });
+    expect(huffman.length).toBeLessThan(noise.length * 0.97);
+    expect(Buffer.from(gunzipSync(huffman)).equals(noise)).toBe(true);
     const deflated = await gzip(noise, { engine: "fflate", adaptive: false });
     expect(deflated.length).toBeLessThan(noise.length * 0.97);
     const text = jsonText(BLOCK_SIZE);
     expect((await gzip(text)).length).toBeLessThan(text.length * 0.4);
+  });
+
+  it("a float32 N(0, 0.02) block is not stored raw on native zlib, and gunzip reads it back", async () => {
+    const f = new Float32Array(BLOCK_SIZE / 4);
+    for (let i = 0; i < f.length; i += 2) {
+      // Box-Muller: two normal draws per pair of uniforms.
+      const r = Math.sqrt(-2 * Math.log(1 - Math.random())) * 0.02;
+      const t = 2 * Math.PI * Math.random();
+      f[i] = r * Math.cos(t);
+      f[i + 1] = r * Math.sin(t);
+    }
+    const weights = new Uint8Array(f.buffer);
+    const packed = await gzip(weights, { engine: "native" });
+    expect(packed.length).toBeLessThan(weights.length * 0.97);
+    const gunzipped = spawnSync(GZIP, ["-dc"], { input: packed, maxBuffer: 2 * BLOCK_SIZE });
+    expect(gunzipped.status).toBe(0);
+    expect(Buffer.from(gunzipped.stdout).equals(weights)).toBe(true);
   });
 
   it("deterministic output is byte-identical across runs and carries mtime 0", async () => {
