@@ -28,7 +28,7 @@ const run = promisify(execFile);
 const root = fileURLToPath(new URL("..", import.meta.url));
 const COUNT = Number(process.env.BENCH_MODELS ?? 10_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-const LATEST_RUNS = 50;
+const LATEST_RUNS = Number(process.env.BENCH_LATEST_RUNS ?? 50);
 const TASK = "refunds";
 const CACHE_KEY = `operatorai-model-store/${TASK}/.listing/models.json`;
 
