@@ -92,7 +92,8 @@ async function seedBucket(backend) {
   let last = 0;
   const stamp = (m) => {
     last = Math.max(Date.now(), last + 1); // increasing with the index: models are taken in order
-    return { ...m, code: { ...m.code, created: new Date(last).toISOString() } };
+    const at = new Date(last).toISOString();
+    return { ...m, code: { ...m.code, created: at, created_at: at } };
   };
   let newest;
   await pool(models, 32, async (m) => {
@@ -163,7 +164,8 @@ async function measure(label, repository, coldListing) {
   let extra = 0;
   const add = await time(async () => {
     const model = fakeModel(COUNT + extra++);
-    const doc = { ...model, code: { ...model.code, created: new Date().toISOString() } }; // the newest, as a new upload is
+    const now = new Date().toISOString();
+    const doc = { ...model, code: { ...model.code, created: now, created_at: now } }; // the newest, as a new upload is
     await repository.addModel(doc);
   }, 2);
   return { label, list, page, cold, latest, add };
