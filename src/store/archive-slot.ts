@@ -35,15 +35,19 @@ export async function claimArchiveKey(
 ): Promise<string> {
   const capabilities = backend.resolveCapabilities ? await backend.resolveCapabilities({ signal }) : backend.capabilities;
   if (!capabilities.conditionalWrites) return layout.archiveKey(domain, created, modelId);
+  // A placeholder: no metadata points at it, so readers never see it, and the real archive replaces it.
+  // It names the upload's model, so that a claim whose answer was lost can be told from another upload's.
+  const claim = new TextEncoder().encode(`${PLACEHOLDER_TEXT} ${modelId}\n`);
   for (let slot = 0; slot < MAX_ARCHIVE_SLOTS; slot++) {
     throwIfAborted(signal);
     const key = layout.archiveKey(domain, new Date(created.getTime() + slot * 1000));
     try {
-      // A placeholder: no metadata points at it, so readers never see it, and the real archive replaces it.
-      await backend.put(key, ARCHIVE_PLACEHOLDER, { signal, ifNoneMatch: "*", contentType: "application/gzip" });
+      await backend.put(key, claim, { signal, ifNoneMatch: "*", contentType: "application/gzip" });
     } catch (error) {
-      if (!hasErrorCode(error, "ALREADY_EXISTS")) throw error;
-      continue;
+      if (hasErrorCode(error, "ALREADY_EXISTS")) continue;
+      // Aborted or failed in flight, the claim may have landed all the same: take it back if it is ours.
+      await releaseClaim(backend, key, claim);
+      throw error;
     }
     if (backend.capabilities.conditionalWrites) return key;
     // The backend found out meanwhile that it cannot enforce create-only (an S3
@@ -54,5 +58,20 @@ export async function claimArchiveKey(
   return layout.archiveKey(domain, created, modelId);
 }
 
-/** What a claimed slot holds until the archive replaces it: recognisably not a gzip stream. */
-export const ARCHIVE_PLACEHOLDER = new TextEncoder().encode("modelstore upload claim\n");
+/** What a claimed slot holds until the archive replaces it, followed by the model id: recognisably not a gzip stream. */
+const PLACEHOLDER_TEXT = "modelstore upload claim";
+
+/** The largest a placeholder can be: its text, a model id, a newline. */
+export const MAX_PLACEHOLDER_BYTES = 512;
+
+/** Deletes `key` if it holds exactly this upload's claim (no signal: cleanup runs after an abort). */
+async function releaseClaim(backend: Backend, key: string, claim: Uint8Array): Promise<void> {
+  try {
+    const body = await backend.get(key);
+    if (!body) return;
+    const held = new Uint8Array(await new Response(body).arrayBuffer());
+    if (held.byteLength === claim.byteLength && held.every((byte, i) => byte === claim[i])) await backend.delete(key);
+  } catch {
+    // left for gc(), which removes placeholders no model points at
+  }
+}

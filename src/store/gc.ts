@@ -8,7 +8,7 @@ import { InvalidArgumentError, throwIfAborted } from "../util/errors.ts";
 import { ARCHIVE_FILE_NAME, type BucketLayout } from "../metadata/layout.ts";
 import type { MetadataRepository } from "../metadata/repository.ts";
 import { validateDomain } from "../metadata/names.ts";
-import { ARCHIVE_PLACEHOLDER } from "./archive-slot.ts";
+import { MAX_PLACEHOLDER_BYTES } from "./archive-slot.ts";
 
 /** Options of {@link ModelStore.gc}. */
 export interface GcOptions {
@@ -49,9 +49,6 @@ export interface GcReport {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-// The largest placeholder any version wrote (an older one named its upload: 60 bytes).
-const MAX_PLACEHOLDER_BYTES = Math.max(64, ARCHIVE_PLACEHOLDER.byteLength);
-
 /** What {@link collectGarbage} needs of the store. */
 export interface GcContext {
   backend: Backend;
