@@ -8,6 +8,7 @@ import type { ModelStore } from "../../store/model-store.ts";
 import type { JsonValue, ModelMetadata } from "../../metadata/document.ts";
 import type { UploadOptions } from "../../store/options.ts";
 import { IntegrityError, InvalidArgumentError, NotSupportedError } from "../../util/errors.ts";
+import { concatBytes } from "../../util/bytes.ts";
 import { chooseModel, missingFile, readModelFile, resolveInside, type ModelChoice } from "../model-files.ts";
 import type { IOHandler, ModelArtifacts, SaveResult, TfModule, WeightsManifestGroupConfig } from "./tfjs-types.ts";
 
@@ -143,16 +144,8 @@ function shardStream(store: ModelStore, metadata: ModelMetadata, shards: string[
   });
 }
 
-function concatBuffer(parts: Uint8Array[]): ArrayBuffer {
-  const total = parts.reduce((sum, part) => sum + part.byteLength, 0);
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.byteLength;
-  }
-  return out.buffer;
-}
+/** The parts joined into one new buffer of exactly their bytes (a part may be a view into a larger one). */
+const concatBuffer = (parts: Uint8Array[]): ArrayBuffer => concatBytes(parts).buffer as ArrayBuffer;
 
 /** What the model's own files say of it: format, producer, weights, and its signature's inputs and outputs. */
 function describeArtifacts(artifacts: ModelArtifacts): { [key: string]: JsonValue } {

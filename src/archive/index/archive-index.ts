@@ -14,6 +14,7 @@
  * SHA-256 (`archive.index`), so a reader finds it with one ranged read and
  * trusts it only if the hash matches.
  */
+import { concatBytes } from "../../util/bytes.ts";
 import { IntegrityError, InvalidArchiveError } from "../../util/errors.ts";
 import { archivePathProblem } from "../path-problem.ts";
 
@@ -109,13 +110,7 @@ export function decodeIndexMembers(bytes: Uint8Array, location: ArchiveIndexLoca
   }
   let parsed: unknown;
   try {
-    const total = pieces.reduce((n, p) => n + p.length, 0);
-    const json = new Uint8Array(total);
-    let offset = 0;
-    for (const p of pieces) {
-      json.set(p, offset);
-      offset += p.length;
-    }
+    const json = concatBytes(pieces);
     parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(json));
   } catch (error) {
     throw new InvalidArchiveError(`${what}: its index is not JSON. Read it without the index (store.openArchive) or upload it again.`, { cause: error });
