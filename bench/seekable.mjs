@@ -7,10 +7,11 @@
  * on S3 (a local OpenStack Swift). The model: BENCH_MIB (default 1024) MiB of
  * float32 weights between `aa-config.json` (sorts first) and `zz-config.json`
  * (sorts last). For each: requests to the backend, bytes read from it, time
- * (median of BENCH_RUNS, default 5), and a plain ranged GET of the same bytes
+ * (median of BENCH_RUNS, default 11, after BENCH_WARMUP unmeasured runs, default 3;
+ * scans: BENCH_SCAN_RUNS, default 3, after one), and a plain ranged GET of the same bytes
  * the index path reads, as the floor. Nothing is cached between runs: every
  * run uses a fresh ModelStore. Then whole downloads (downloadModel) as one
- * stream against member groups fetched and inflated on 3 connections.
+ * stream against member groups fetched and inflated on BENCH_PARALLEL (default 3, the default) connections.
  * Run: npm run bench:seekable   (builds, starts and stops Swift via test/support/swift.sh)
  */
 import { execFileSync } from "node:child_process";
@@ -23,10 +24,14 @@ import { fileURLToPath } from "node:url";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const MiB = 1 << 20;
 const SIZE = Number(process.env.BENCH_MIB ?? 1024) * MiB;
-const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const RUNS = Number(process.env.BENCH_RUNS ?? 11);
+// Unmeasured runs first, for every path alike: sub-millisecond reads are otherwise timed mostly as compiling.
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
+const SCAN_RUNS = Number(process.env.BENCH_SCAN_RUNS ?? 3);
 const { ModelStore } = await import(join(root, "dist/index.js"));
 const { fileSystemBackend, downloadModel } = await import(join(root, "dist/fs.js"));
 const DOWNLOAD_RUNS = Number(process.env.BENCH_DOWNLOAD_RUNS ?? 3);
+const PARALLEL = Number(process.env.BENCH_PARALLEL ?? 3);
 const { s3Backend } = await import(join(root, "dist/s3.js"));
 
 /** float32 weights generated as read, 4 MiB at a time (deflate saves ~8 %, so blocks are stored). */
@@ -63,14 +68,16 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 async function measure(backend, metadata, path, indexed) {
   const runs = [];
   let stats;
-  for (let i = 0; i < RUNS; i++) {
+  // Scanning reads up to the whole model each run: fewer runs.
+  const [count, warmup] = indexed ? [RUNS, WARMUP] : [SCAN_RUNS, 1];
+  for (let i = -warmup; i < count; i++) {
     stats = { requests: 0, bytes: 0 };
     const store = new ModelStore({ backend: counting(backend, stats) });
     const meta = indexed ? metadata : { ...metadata, archive: { size: metadata.archive.size, sha256: metadata.archive.sha256 } };
     const start = performance.now();
     const body = await store.openFile(meta, path);
     await new Response(body).arrayBuffer();
-    runs.push(performance.now() - start);
+    if (i >= 0) runs.push(performance.now() - start);
   }
   return { ms: median(runs), ...stats };
 }
@@ -78,10 +85,10 @@ async function measure(backend, metadata, path, indexed) {
 /** A plain ranged GET of the bytes the index path read (index range + file range), the floor for its time. */
 async function floor(backend, key, ranges) {
   const runs = [];
-  for (let i = 0; i < RUNS; i++) {
+  for (let i = -WARMUP; i < RUNS; i++) {
     const start = performance.now();
     for (const range of ranges) await new Response(await backend.get(key, { range })).arrayBuffer();
-    runs.push(performance.now() - start);
+    if (i >= 0) runs.push(performance.now() - start);
   }
   return median(runs);
 }
@@ -110,7 +117,7 @@ async function bench(label, backend) {
     const plain = await floor(backend, key, ranges);
     rows.push({ path, scan, index, plain });
   }
-  console.log(`\n${label}: ${(meta.archive.size / MiB).toFixed(0)} MiB archive (uploaded in ${(uploadMs / 1000).toFixed(1)} s), median of ${RUNS}`);
+  console.log(`\n${label}: ${(meta.archive.size / MiB).toFixed(0)} MiB archive (uploaded in ${(uploadMs / 1000).toFixed(1)} s), median of ${RUNS} (scans: ${SCAN_RUNS})`);
   console.log("| file | path | requests | bytes read | time | vs plain ranged GETs of the same bytes |\n|---|---|---:|---:|---:|---:|");
   for (const { path, scan, index, plain } of rows) {
     const kib = (b) => (b >= MiB ? `${(b / MiB).toFixed(1)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
@@ -119,7 +126,7 @@ async function bench(label, backend) {
   }
   // Whole downloads: one stream (as without an index) against member groups on 3 connections.
   const times = {};
-  for (const concurrency of [1, 3]) {
+  for (const concurrency of [1, PARALLEL]) {
     const runs = [];
     for (let i = 0; i < DOWNLOAD_RUNS; i++) {
       const dir = join(work, `download-${concurrency}-${i}`);
@@ -131,7 +138,7 @@ async function bench(label, backend) {
     times[concurrency] = median(runs);
   }
   console.log(`\nwhole download (downloadModel, extract to disk), median of ${DOWNLOAD_RUNS}: one stream ${(times[1] / 1000).toFixed(2)} s, ` +
-    `3 parallel member groups ${(times[3] / 1000).toFixed(2)} s: ${(times[1] / times[3]).toFixed(2)}×`);
+    `${PARALLEL} parallel member groups ${(times[PARALLEL] / 1000).toFixed(2)} s: ${(times[1] / times[PARALLEL]).toFixed(2)}×`);
   await store.deleteModel("bench", meta.model.model_id);
 }
 

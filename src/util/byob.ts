@@ -24,3 +24,54 @@ export function bufferBack(view: Uint8Array | undefined, length: number): ArrayB
   const buffer = view?.buffer;
   return buffer instanceof ArrayBuffer && buffer.byteLength === length ? buffer : new ArrayBuffer(length);
 }
+
+/** Largest buffer {@link readWhole} lends a byte stream at a time. */
+const WHOLE_SCRATCH = 1 << 20;
+
+/**
+ * Reads `stream` into one buffer of at most `length` bytes (`into`, when it
+ * is large enough): the bytes read (fewer when the stream ended early) and
+ * whether it held more than `length`.
+ * A byte stream (the file system's, fetch's) is read into one lent scratch
+ * buffer and copied once, instead of allocating every chunk afresh: for whole
+ * member groups of a parallel download that allocation was a third of the
+ * main thread's time.
+ */
+export async function readWhole(stream: ReadableStream<Uint8Array>, length: number, into?: Uint8Array): Promise<{ bytes: Uint8Array; more: boolean }> {
+  const out = into && into.byteLength >= length ? into.subarray(0, length) : new Uint8Array(length);
+  let filled = 0;
+  let more = false;
+  const byob = byobReaderOf(stream);
+  try {
+    if (byob) {
+      const size = Math.max(1, Math.min(length, WHOLE_SCRATCH));
+      let scratch = new ArrayBuffer(size);
+      for (;;) {
+        const { value, done } = await byob.read(new Uint8Array(scratch, 0, Math.max(1, Math.min(size, length - filled))));
+        scratch = bufferBack(value, size);
+        if (done) break;
+        if (filled + value.byteLength > length) {
+          more = true;
+          break;
+        }
+        out.set(value, filled);
+        filled += value.byteLength;
+      }
+    } else {
+      for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
+        if (filled + chunk.byteLength > length) {
+          more = true;
+          break;
+        }
+        out.set(chunk, filled);
+        filled += chunk.byteLength;
+      }
+    }
+  } finally {
+    if (byob) {
+      if (more) await byob.cancel().catch(() => undefined);
+      byob.releaseLock();
+    }
+  }
+  return { bytes: filled === length ? out : out.subarray(0, filled), more };
+}

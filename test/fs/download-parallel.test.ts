@@ -55,12 +55,18 @@ describe("downloadModel of an indexed archive, in parallel", () => {
     expect(sha256(await readFile(join(dir, "tokenizer/vocab.txt")))).toBe(sha256(vocab));
     expect(result.files).toBe(4);
     expect(gets.every((g) => g.offset !== undefined)).toBe(true);
-    expect(gets.length).toBeGreaterThan(4); // ~8 MiB groups, then the index's
+    expect(gets.length).toBeGreaterThan(10); // a group per weights member, then the index's
     expect(maxInFlight).toBe(3);
   });
 
-  it("by default (concurrency 1) reads the archive as one stream", async () => {
-    await downloadModel(store, "llm", undefined, join(base, "one"));
+  it("does so by default, three at a time", async () => {
+    await downloadModel(store, "llm", undefined, join(base, "default"));
+    expect(gets.length).toBeGreaterThan(10);
+    expect(maxInFlight).toBe(3);
+  });
+
+  it("with concurrency 1 reads the archive as one stream", async () => {
+    await downloadModel(store, "llm", undefined, join(base, "one"), { concurrency: 1 });
     expect(gets).toEqual([{}]);
   });
 

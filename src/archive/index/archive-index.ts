@@ -170,9 +170,9 @@ export function validateIndex(value: unknown, location: ArchiveIndexLocation, ar
 
 /**
  * The compressed byte range holding bytes `start` to `end` (exclusive) of
- * `entry`'s data, and how many decompressed bytes of it come before `start`.
+ * `entry`'s data, how many decompressed bytes of it come before `start`, and the decompressed size of its members.
  */
-export function entryRange(index: ArchiveIndex, entry: IndexEntry, start = 0, end = entry.size): { offset: number; length: number; skip: number } {
+export function entryRange(index: ArchiveIndex, entry: IndexEntry, start = 0, end = entry.size): { offset: number; length: number; skip: number; usize: number } {
   let first = entry.member;
   let skip = entry.offset + start;
   while (skip >= index.members[first].usize && first + 1 < index.members.length) {
@@ -180,13 +180,15 @@ export function entryRange(index: ArchiveIndex, entry: IndexEntry, start = 0, en
     first++;
   }
   let last = first;
-  let available = index.members[last].usize - skip;
+  let usize = index.members[last].usize;
+  let available = usize - skip;
   while (available < end - start && last + 1 < index.members.length) {
     last++;
     available += index.members[last].usize;
+    usize += index.members[last].usize;
   }
   if (available < end - start) throw new IntegrityError(`The index places "${entry.path}" past the end of the archive.`);
   const from = index.members[first];
   const stop = index.members[last];
-  return { offset: from.offset, length: stop.offset + stop.size - from.offset, skip };
+  return { offset: from.offset, length: stop.offset + stop.size - from.offset, skip, usize };
 }

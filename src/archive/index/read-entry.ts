@@ -6,10 +6,30 @@
 import { createSha256 } from "../../digest/sha256.ts";
 import { IntegrityError, InvalidArchiveError, InvalidArgumentError } from "../../util/errors.ts";
 import { createGunzipStream } from "../gzip/gunzip.ts";
+import { inflateWhole } from "../gzip/inflate-whole.ts";
+import { readWhole } from "../../util/byob.ts";
+import { concatBytes } from "../../util/bytes.ts";
 import { decodeIndexMembers, entryRange, MAX_INDEX_BYTES, type ArchiveIndex, type ArchiveIndexLocation, type IndexEntry } from "./archive-index.ts";
 
 /** Reads `length` bytes of the archive from `offset`; `null` when the archive is missing. */
 export type RangeReader = (offset: number, length: number) => Promise<ReadableStream<Uint8Array> | null>;
+
+/** A range's body, read whole; `IntegrityError` unless it is exactly `length` bytes. */
+export async function readExactly(stream: ReadableStream<Uint8Array>, length: number, what: string, into?: Uint8Array): Promise<Uint8Array> {
+  const { bytes, more } = await readWhole(stream, length, into);
+  if (more || bytes.length !== length) {
+    throw new IntegrityError(`${what}: a range returned ${more ? "more than" : `${bytes.length} of`} ${length} bytes. The archive was changed after upload.`);
+  }
+  return bytes;
+}
+
+/**
+ * Ranges up to this many compressed bytes, inflating to at most SMALL_OUTPUT,
+ * are read whole and inflated in one call instead of streamed: for a small
+ * file, setting up streams cost more than reading it.
+ */
+const SMALL_RANGE = 1 << 20;
+const SMALL_OUTPUT = 1 << 20;
 
 /** Reads the index at `location`, checks its SHA-256 and its shape against the archive; `INVALID_ARCHIVE` or `INTEGRITY` when they fail. */
 export async function readIndex(read: RangeReader, location: ArchiveIndexLocation, archiveSize: number, what: string): Promise<ArchiveIndex> {
@@ -21,16 +41,10 @@ export async function readIndex(read: RangeReader, location: ArchiveIndexLocatio
   }
   const body = await read(location.offset, location.length);
   if (!body) return Promise.reject(new InvalidArchiveError(`${what}: the archive is missing.`));
-  const bytes = new Uint8Array(location.length);
-  let filled = 0;
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-    if (filled + chunk.length > bytes.length) throw new IntegrityError(`${what}: the index range returned more than ${location.length} bytes. The archive was changed after upload.`);
-    bytes.set(chunk, filled);
-    filled += chunk.length;
-  }
+  const bytes = await readExactly(body, location.length, `${what}: its index`);
   const hash = createSha256();
-  hash.update(bytes.subarray(0, filled));
-  if (filled !== location.length || hash.hexDigest() !== location.sha256) {
+  hash.update(bytes);
+  if (hash.hexDigest() !== location.sha256) {
     throw new IntegrityError(`${what}: its index does not match the sha256 in its metadata. The archive was changed after upload; download it whole to check it (store.getArchive).`);
   }
   return decodeIndexMembers(bytes, location, archiveSize, what);
@@ -66,6 +80,16 @@ export async function readEntry(read: RangeReader, index: ArchiveIndex, entry: I
   }
   const body = await read(range.offset, range.length);
   if (!body) throw new InvalidArchiveError(`${what}: the archive is missing.`);
+  if (range.length <= SMALL_RANGE && range.usize <= SMALL_OUTPUT) {
+    const inflated = await inflateWhole(await readExactly(body, range.length, what), range.usize, what);
+    const bytes = (inflated.length === 1 ? inflated[0] : concatBytes(inflated)).subarray(range.skip, range.skip + (end - start));
+    if (whole) {
+      hash.update(bytes);
+      if (hash.hexDigest() !== entry.sha256) throw refuse("does not match its sha256");
+    }
+    // Every member read was inflated whole, so their CRC-32s vouch for a part too.
+    return new ReadableStream({ start: (controller) => (controller.enqueue(bytes), controller.close()) });
+  }
   const reader = body.pipeThrough(createGunzipStream()).getReader();
   let skip = range.skip;
   let remaining = end - start;

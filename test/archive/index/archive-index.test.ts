@@ -202,6 +202,15 @@ describe("hostile indexes are refused and never return wrong bytes", () => {
     await expect(readVia(built, "a-weights.bin")).rejects.toMatchObject({ code: "INTEGRITY" });
   });
 
+  test("a member's decompressed size that lies: a small file (read whole) errors; a large one (streamed) is still checked by its sha256", async () => {
+    for (const [path, change] of [["zz-config.json", -1], ["zz-config.json", 1], ["b/vocab.txt", 1], ["a-weights.bin", 1], ["a-weights.bin", -1]] as const) {
+      const built = await withIndex(await build(), (index) => (index.members[index.entries.find((e) => e.path === path)!.member].usize += change));
+      const outcome = await readVia(built, path).then(sha256, (error: { code?: string }) => error.code);
+      if (path === "a-weights.bin") expect([sha256(built.files[path]), "INTEGRITY", "INVALID_ARCHIVE"]).toContain(outcome);
+      else expect(outcome, `${path} ${change}`).toBe("INTEGRITY");
+    }
+  });
+
   test("a sha256 that lies", async () => {
     const built = await withIndex(await build(), (index) => (index.entries.find((e) => e.path === "zz-config.json")!.sha256 = "a".repeat(64)));
     await expect(readVia(built, "zz-config.json")).rejects.toMatchObject({ code: "INTEGRITY" });
