@@ -8,7 +8,7 @@
  * float32 weights between `aa-config.json` (sorts first) and `zz-config.json`
  * (sorts last). For each: requests to the backend, bytes read from it, time
  * (median of BENCH_RUNS, default 11, after BENCH_WARMUP unmeasured runs, default 3;
- * scans: BENCH_SCAN_RUNS, default 3, after one), and a plain ranged GET of the same bytes
+ * scans: BENCH_SCAN_RUNS, default 3, after the counted run), and a plain ranged GET of the same bytes
  * the index path reads, as the floor. Nothing is cached between runs: every
  * run uses a fresh ModelStore. Then whole downloads (downloadModel) as one
  * stream against member groups fetched and inflated on BENCH_PARALLEL (default 3, the default) connections.
@@ -27,6 +27,8 @@ const SIZE = Number(process.env.BENCH_MIB ?? 1024) * MiB;
 const RUNS = Number(process.env.BENCH_RUNS ?? 11);
 // Unmeasured runs first, for every path alike: sub-millisecond reads are otherwise timed mostly as compiling.
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
+// "fs" or "s3": one backend only.
+const ONLY = process.env.BENCH_ONLY;
 const SCAN_RUNS = Number(process.env.BENCH_SCAN_RUNS ?? 3);
 const { ModelStore } = await import(join(root, "dist/index.js"));
 const { fileSystemBackend, downloadModel } = await import(join(root, "dist/fs.js"));
@@ -65,18 +67,28 @@ function counting(backend, stats) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function measure(backend, metadata, path, indexed) {
+async function measure(backend, metadata, path, indexed, cached = false) {
+  const meta = indexed ? metadata : { ...metadata, archive: { size: metadata.archive.size, sha256: metadata.archive.sha256 } };
+  // cached: one store for every run, whose index cache holds the model's index after the first.
+  const stores = new Map();
+  const storeFor = (via) => (cached ? stores.get(via) ?? stores.set(via, new ModelStore({ backend: via })).get(via) : new ModelStore({ backend: via }));
+  const read = async (via) => new Response(await storeFor(via).openFile(meta, path)).arrayBuffer();
+  if (cached) await read(backend);
+  // Requests and bytes from one run through a counting view; the times from runs without it,
+  // as the plain GETs are timed (its extra stream stage costs more than a small read).
+  const stats = { requests: 0, bytes: 0 };
+  const counted = counting(backend, stats);
+  if (cached) {
+    await read(counted);
+    Object.assign(stats, { requests: 0, bytes: 0 });
+  }
+  await read(counted);
   const runs = [];
-  let stats;
   // Scanning reads up to the whole model each run: fewer runs.
-  const [count, warmup] = indexed ? [RUNS, WARMUP] : [SCAN_RUNS, 1];
+  const [count, warmup] = indexed ? [RUNS, WARMUP] : [SCAN_RUNS, 0];
   for (let i = -warmup; i < count; i++) {
-    stats = { requests: 0, bytes: 0 };
-    const store = new ModelStore({ backend: counting(backend, stats) });
-    const meta = indexed ? metadata : { ...metadata, archive: { size: metadata.archive.size, sha256: metadata.archive.sha256 } };
     const start = performance.now();
-    const body = await store.openFile(meta, path);
-    await new Response(body).arrayBuffer();
+    await read(backend);
     if (i >= 0) runs.push(performance.now() - start);
   }
   return { ms: median(runs), ...stats };
@@ -110,19 +122,21 @@ async function bench(label, backend) {
   for (const path of ["aa-config.json", "zz-config.json"]) {
     const scan = await measure(backend, meta, path, false);
     const index = await measure(backend, meta, path, true);
+    const cached = await measure(backend, meta, path, true, true);
     // The ranges the index path read, recorded through a counting view that keeps them.
     const ranges = [];
     const recorder = Object.create(backend, { get: { value: (k, o) => (k === key && ranges.push(o.range), backend.get(k, o)) } });
     await new Response(await new ModelStore({ backend: recorder }).openFile(meta, path)).arrayBuffer();
     const plain = await floor(backend, key, ranges);
-    rows.push({ path, scan, index, plain });
+    rows.push({ path, scan, index, cached, plain, plainFile: await floor(backend, key, ranges.slice(-1)) });
   }
   console.log(`\n${label}: ${(meta.archive.size / MiB).toFixed(0)} MiB archive (uploaded in ${(uploadMs / 1000).toFixed(1)} s), median of ${RUNS} (scans: ${SCAN_RUNS})`);
   console.log("| file | path | requests | bytes read | time | vs plain ranged GETs of the same bytes |\n|---|---|---:|---:|---:|---:|");
-  for (const { path, scan, index, plain } of rows) {
+  for (const { path, scan, index, cached, plain, plainFile } of rows) {
     const kib = (b) => (b >= MiB ? `${(b / MiB).toFixed(1)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
     console.log(`| ${path} | scan | ${scan.requests} | ${kib(scan.bytes)} | ${scan.ms.toFixed(1)} ms | |`);
     console.log(`| ${path} | index | ${index.requests} | ${kib(index.bytes)} | ${index.ms.toFixed(1)} ms | ${(index.ms / plain).toFixed(2)}× (${plain.toFixed(1)} ms) |`);
+    console.log(`| ${path} | index, cached | ${cached.requests} | ${kib(cached.bytes)} | ${cached.ms.toFixed(1)} ms | ${(cached.ms / plainFile).toFixed(2)}× (${plainFile.toFixed(1)} ms) |`);
   }
   // Whole downloads: one stream (as without an index) against member groups on 3 connections.
   const times = {};
@@ -153,9 +167,7 @@ function freePort() {
   });
 }
 
-const work = mkdtempSync(join(tmpdir(), "modelstore-bench-seekable-"));
-try {
-  await bench("file system", fileSystemBackend({ root: join(work, "fs") }));
+async function benchSwift() {
   const port = await freePort();
   const swift = join(root, "test/support/swift.sh");
   execFileSync("bash", [swift, "start", join(work, "swift"), String(port)], { stdio: "inherit" });
@@ -174,6 +186,12 @@ try {
   } finally {
     execFileSync("bash", [swift, "stop", join(work, "swift")], { stdio: "inherit" });
   }
+}
+
+const work = mkdtempSync(join(tmpdir(), "modelstore-bench-seekable-"));
+try {
+  if (ONLY !== "s3") await bench("file system", fileSystemBackend({ root: join(work, "fs") }));
+  if (ONLY !== "fs") await benchSwift();
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
