@@ -6,6 +6,7 @@ export default defineConfig({
     fs: "src/fs.ts",
     s3: "src/s3.ts",
     azure: "src/azure.ts",
+    r2: "src/r2.ts",
     http: "src/http.ts",
     postgres: "src/postgres.ts",
     tfjs: "src/tfjs.ts",
@@ -14,7 +15,7 @@ export default defineConfig({
   },
   format: ["esm"],
   target: "es2022",
-  dts: { entry: { index: "src/index.ts", fs: "src/fs.ts", s3: "src/s3.ts", azure: "src/azure.ts", http: "src/http.ts", postgres: "src/postgres.ts", tfjs: "src/tfjs.ts", onnx: "src/onnx.ts" } },
+  dts: { entry: { index: "src/index.ts", fs: "src/fs.ts", s3: "src/s3.ts", azure: "src/azure.ts", r2: "src/r2.ts", http: "src/http.ts", postgres: "src/postgres.ts", tfjs: "src/tfjs.ts", onnx: "src/onnx.ts" } },
   // An optional peer dependency: loaded from the user's node_modules, never bundled.
   external: ["postgres", "onnxruntime-node", "onnxruntime-web"],
   clean: true,

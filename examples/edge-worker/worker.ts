@@ -1,5 +1,6 @@
 /**
- * A Cloudflare-style module worker that serves models out of an S3 bucket:
+ * A Cloudflare-style module worker that serves models out of an R2 bucket
+ * bound as MODELS (no keys in code), or any S3 bucket when no binding is set:
  *
  *   GET /models/:domain/latest           the latest model's metadata (JSON)
  *   GET /models/:domain/latest/files/*   one file of the latest model, streamed out of its archive;
@@ -14,21 +15,25 @@
  * archives with a table of contents their SHA-256, and a short `Cache-Control`,
  * so a CDN can cache them and revalidate cheaply.
  *
- * Bindings: S3_BUCKET, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, and optionally
- * S3_ENDPOINT (S3-compatible servers), S3_REGION (default us-east-1),
- * MODEL_STORE_ROOT_PREFIX; wrangler.toml beside this file declares them.
+ * Bindings: MODELS (an R2 bucket), or else S3_BUCKET, AWS_ACCESS_KEY_ID,
+ * AWS_SECRET_ACCESS_KEY and optionally S3_ENDPOINT (S3-compatible servers),
+ * S3_REGION (default us-east-1); MODEL_STORE_ROOT_PREFIX either way.
+ * wrangler.toml beside this file declares them.
  * The package is imported by name, as an app would: in this repository
  * tsconfig.json `paths` points the name at src/, which esbuild (build.mjs,
  * wrangler) and tsc both follow.
  */
 import { ModelStore, ModelStoreError, type ModelMetadata } from "modelstore-js";
 import { s3Backend } from "modelstore-js/s3";
+import { r2Backend, type R2BucketBinding } from "modelstore-js/r2";
 
 /** The worker's bindings (wrangler `vars` and secrets). */
 export interface Env {
-  S3_BUCKET: string;
-  AWS_ACCESS_KEY_ID: string;
-  AWS_SECRET_ACCESS_KEY: string;
+  /** An R2 bucket binding ([[r2_buckets]] in wrangler.toml): used when set. */
+  MODELS?: R2BucketBinding;
+  S3_BUCKET?: string;
+  AWS_ACCESS_KEY_ID?: string;
+  AWS_SECRET_ACCESS_KEY?: string;
   S3_ENDPOINT?: string;
   S3_REGION?: string;
   MODEL_STORE_ROOT_PREFIX?: string;
@@ -45,12 +50,14 @@ const ROUTE = /^\/models\/([^/]+)\/([^/]+)(?:\/files\/(.+))?$/;
 const STATUS: Record<string, number> = { NOT_FOUND: 404, INVALID_ARGUMENT: 400, INTEGRITY: 502, INVALID_ARCHIVE: 502, BACKEND: 502 };
 
 function storeFor(env: Env): ModelStore {
-  const backend = s3Backend({
-    bucket: env.S3_BUCKET,
-    endpoint: env.S3_ENDPOINT || undefined,
-    region: env.S3_REGION || undefined,
-    credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY },
-  });
+  const backend = env.MODELS
+    ? r2Backend({ bucket: env.MODELS })
+    : s3Backend({
+        bucket: env.S3_BUCKET ?? "",
+        endpoint: env.S3_ENDPOINT || undefined,
+        region: env.S3_REGION || undefined,
+        credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID ?? "", secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? "" },
+      });
   // As in the Python library, a root prefix goes in front of the layout's own root.
   const prefix = env.MODEL_STORE_ROOT_PREFIX?.replace(/\/+$/, "");
   return new ModelStore({ backend, rootPrefix: prefix ? `${prefix}/operatorai-model-store` : undefined });

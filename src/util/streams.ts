@@ -51,6 +51,31 @@ export function untilAborted<T>(read: () => Promise<T>, signal: AbortSignal | un
   });
 }
 
+/**
+ * `body` as a stream that errors with `AbortedError` once `signal` fires, even
+ * mid-read, and cancels `body` then: for bodies from APIs that take no signal.
+ */
+export function abortableStream(body: ReadableStream<Uint8Array>, signal: AbortSignal | undefined): ReadableStream<Uint8Array> {
+  if (!signal) return body;
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const { done, value } = await untilAborted(() => reader.read(), signal);
+          if (done) controller.close();
+          else controller.enqueue(value);
+        } catch (error) {
+          await reader.cancel(error).catch(() => undefined);
+          throw error;
+        }
+      },
+      cancel: (reason) => reader.cancel(reason),
+    },
+    { highWaterMark: 0 },
+  );
+}
+
 /** Reads a small stream (a metadata document) whole, refusing more than `limit` bytes. */
 export async function readSmallText(stream: ReadableStream<Uint8Array>, what: string, limit = 16 * 1024 * 1024): Promise<string> {
   const chunks: Uint8Array[] = [];

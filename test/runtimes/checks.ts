@@ -130,7 +130,7 @@ function expectRuntime(info: { runtime: { name: string; version: string } }, exp
 }
 
 /** Upload → list → latest → readFile → archive → delete, on any backend. */
-async function storeRoundTrip(store: ModelStore, domain: string, expected: ExpectedRuntime, weightsSize?: number): Promise<void> {
+export async function storeRoundTrip(store: ModelStore, domain: string, expected: ExpectedRuntime, weightsSize?: number): Promise<void> {
   const model = sampleModel(weightsSize);
   const meta = await store.upload(domain, { files: model.files(), extraMetadata: { accuracy: 0.93 } });
   assertEqual(meta.code.runtime, expected.label, "metadata code.runtime");

@@ -1,6 +1,7 @@
 /**
- * examples/edge-worker in workerd (Miniflare) against the local S3 server,
- * with the compatibility date and vars of its wrangler.toml.
+ * examples/edge-worker in workerd (Miniflare): on the R2 bucket its
+ * wrangler.toml binds (Miniflare's local R2), and against the local S3 server
+ * with no binding, with the compatibility date and vars of its wrangler.toml.
  * Models are uploaded from Node first; the worker reaches Swift through a
  * counting proxy, so the tests see every request and every byte it read.
  */
@@ -12,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bundleWorker, WORKER_ENTRY } from "../../../examples/edge-worker/build.mjs";
 import { ModelStore, type ModelMetadata } from "../../../src/index.ts";
 import { s3Backend } from "../../../src/s3.ts";
+import { r2Backend, type R2BucketBinding } from "../../../src/r2.ts";
 import { createBucket, useS3Server, type S3Server } from "../../support/s3-server.ts";
 import { COMPATIBILITY_DATE } from "./compat.ts";
 import { sha256 } from "../../support/bytes.ts";
@@ -23,9 +25,10 @@ const BIG = 150 * MiB; // over a worker's 128 MB of memory
  * wrangler.toml's top-level settings and its [vars]. It holds only `key = "string"`
  * lines and comments, so this is all of TOML it needs (no parser dependency).
  */
-function wranglerToml(path: string): { top: Record<string, string>; vars: Record<string, string> } {
+function wranglerToml(path: string): { top: Record<string, string>; vars: Record<string, string>; r2Buckets: Record<string, string>[] } {
   const top: Record<string, string> = {};
   const vars: Record<string, string> = {};
+  const r2Buckets: Record<string, string>[] = [];
   let section = top;
   for (const raw of readFileSync(path, "utf8").split("\n")) {
     const line = raw.replace(/^\s*#.*$/, "").trim();
@@ -36,11 +39,17 @@ function wranglerToml(path: string): { top: Record<string, string>; vars: Record
       section = vars;
       continue;
     }
+    const table = /^\[\[(\w+)\]\]$/.exec(line);
+    if (table) {
+      if (table[1] !== "r2_buckets") throw new Error(`${path}: this reader knows [[r2_buckets]] only, not [[${table[1]}]]`);
+      r2Buckets.push((section = {}));
+      continue;
+    }
     const pair = /^([\w-]+)\s*=\s*"([^"]*)"$/.exec(line);
     if (!pair) throw new Error(`${path}: cannot read ${JSON.stringify(raw)}`);
     section[pair[1]] = pair[2];
   }
-  return { top, vars };
+  return { top, vars, r2Buckets };
 }
 const WRANGLER = resolve(dirname(WORKER_ENTRY), "wrangler.toml");
 const wrangler = wranglerToml(WRANGLER);
@@ -151,10 +160,44 @@ async function get(path: string, headers: Record<string, string> = {}) {
 const json = (body: Uint8Array) => JSON.parse(new TextDecoder().decode(body));
 const archiveKeyOf = (meta: ModelMetadata) => `/${meta.storage.prefix}`;
 
+describe("examples/edge-worker in workerd, on the R2 bucket wrangler.toml binds", () => {
+  it("serves the latest model and its files out of R2, with ranges, uploaded through the same binding", async () => {
+    const { code } = await bundleWorker(WORKER_ENTRY);
+    const r2mf = new Miniflare({
+      modules: [{ type: "ESModule", path: "worker.mjs", contents: code }],
+      compatibilityDate: wrangler.top.compatibility_date,
+      bindings: wrangler.vars,
+      r2Buckets: Object.fromEntries(wrangler.r2Buckets.map((b) => [b.binding, b.bucket_name])),
+    });
+    try {
+      const bucket = (await r2mf.getR2Bucket("MODELS")) as unknown as R2BucketBinding;
+      const meta = await new ModelStore({ backend: r2Backend({ bucket }) }).upload("refunds", {
+        files: [
+          { path: "config.json", body: config },
+          { path: "weights.bin", body: new Uint8Array(64 * 1024).fill(9) },
+        ],
+      });
+      const latest = await r2mf.dispatchFetch("http://models.example/models/refunds/latest");
+      expect(latest.status).toBe(200);
+      expect(((await latest.json()) as ModelMetadata).model.model_id).toBe(meta.model.model_id);
+      const file = await r2mf.dispatchFetch("http://models.example/models/refunds/latest/files/config.json");
+      expect(file.headers.get("etag")).toBe(`"${sha256(config)}"`);
+      expect(new Uint8Array(await file.arrayBuffer())).toEqual(config);
+      const part = await r2mf.dispatchFetch("http://models.example/models/refunds/latest/files/weights.bin", { headers: { range: "bytes=10-19" } });
+      expect(part.status).toBe(206);
+      expect(part.headers.get("content-range")).toBe(`bytes 10-19/${64 * 1024}`);
+      expect(new Uint8Array(await part.arrayBuffer())).toEqual(new Uint8Array(10).fill(9));
+    } finally {
+      await r2mf.dispose();
+    }
+  });
+});
+
 describe("examples/edge-worker in workerd", () => {
-  it("wrangler.toml deploys worker.ts with the compatibility date workerd runs it with here, and names the bucket", () => {
+  it("wrangler.toml deploys worker.ts with the compatibility date workerd runs it with here, and binds the R2 bucket", () => {
     expect(resolve(dirname(WRANGLER), wrangler.top.main)).toBe(WORKER_ENTRY);
     expect(wrangler.top.compatibility_date).toBe(COMPATIBILITY_DATE);
+    expect(wrangler.r2Buckets).toEqual([{ binding: "MODELS", bucket_name: expect.any(String) }]);
     expect(wrangler.vars.S3_BUCKET).toBeTruthy();
   });
 

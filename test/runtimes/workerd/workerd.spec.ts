@@ -31,7 +31,7 @@ beforeAll(async () => {
   try {
     const { code, externalImports } = await bundleWorker(ENTRY);
     expect(externalImports).toEqual([]);
-    mf = new Miniflare({ modules: [{ type: "ESModule", path: "check-worker.mjs", contents: code }], compatibilityDate: COMPATIBILITY_DATE, bindings });
+    mf = new Miniflare({ modules: [{ type: "ESModule", path: "check-worker.mjs", contents: code }], compatibilityDate: COMPATIBILITY_DATE, bindings, r2Buckets: ["MODELS"] });
     const response = await mf.dispatchFetch("http://checks/");
     const body = await response.text();
     if (!response.ok) throw new Error(`the check worker answered ${response.status}: ${body}`);
