@@ -80,8 +80,8 @@ export interface CollectGarbageOptions extends BaseOptions {
 
 /** Something an interrupted write left behind, found (and removed unless a dry run) by {@link Backend.collectGarbage}. */
 export interface Leftover {
-  /** `"temp-file"` and `"lock-file"` (file system), `"multipart-upload"` (S3). */
-  kind: "temp-file" | "lock-file" | "multipart-upload";
+  /** `"temp-file"` and `"lock-file"` (file system), `"multipart-upload"` (S3), `"uncommitted-blocks"` (Azure). */
+  kind: "temp-file" | "lock-file" | "multipart-upload" | "uncommitted-blocks";
   /** The key the interrupted write was for. */
   key: string;
   /** Bytes it holds, where known. */

@@ -109,6 +109,33 @@ async function startS3() {
   throw new Error("Could not start the S3 server (test/support/swift.sh)");
 }
 
+/**
+ * Starts Azurite (npm) for the Azure checks unless AZURITE_BLOB_ENDPOINT names one;
+ * the same server test/support/azurite-server.ts starts for the Node suites.
+ */
+async function startAzurite() {
+  if (process.env.AZURITE_BLOB_ENDPOINT) return { endpoint: process.env.AZURITE_BLOB_ENDPOINT, stop() {} };
+  const base = mkdtempSync(join(tmpdir(), "modelstore-azurite-"));
+  const port = await freePort();
+  const main = join(REPO, "node_modules/azurite/dist/src/blob/main.js");
+  const child = spawn(process.execPath, [main, "--blobHost", "127.0.0.1", "--blobPort", String(port), "--location", base, "--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry"], { stdio: "ignore" });
+  const stop = () => {
+    child.kill();
+    rmSync(base, { recursive: true, force: true });
+  };
+  const endpoint = `http://127.0.0.1:${port}/devstoreaccount1`;
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline && child.exitCode === null; ) {
+    try {
+      await fetch(`${endpoint}?comp=list`);
+      return { endpoint, stop };
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  stop();
+  throw new Error(`Azurite did not start on port ${port}`);
+}
+
 async function createBucket(env) {
   const client = new AwsClient({ accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY, region: env.S3_REGION, service: "s3", retries: 0 });
   const name = `runtimes-${Date.now().toString(36)}`;
@@ -135,6 +162,15 @@ try {
 } catch (error) {
   // The suites still run; their S3 checks fail and say why.
   console.error(`No S3 server for the runtime suites: ${error.message}`);
+}
+
+let azurite;
+try {
+  azurite = await startAzurite();
+  s3Env.AZURITE_BLOB_ENDPOINT = azurite.endpoint;
+} catch (error) {
+  // As for S3: the suites run, and their Azure checks fail and say why.
+  console.error(`No Azurite for the runtime suites: ${error.message}`);
 }
 
 const results = [];
@@ -171,5 +207,6 @@ try {
   }
 } finally {
   s3?.stop();
+  azurite?.stop();
 }
 process.exit(results.every((r) => r.numFailedTests === 0) ? 0 : 1);

@@ -15,19 +15,23 @@ import { xmlElements, xmlText } from "../../src/util/xml.ts";
 import { collect, sha256, text } from "../support/bytes.ts";
 import { bundleFixture } from "../support/child-fixture.ts";
 import { backendOn, createBucket, serverEnv, testClient, useS3Server, type S3Server } from "../support/s3-server.ts";
+import { createContainer, useAzurite, type AzuriteServer } from "../support/azurite-server.ts";
 
 const run = promisify(execFile);
 let work: string;
 let child: string;
 let server: S3Server;
+let azurite: AzuriteServer;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "modelstore-gc-"));
   child = await bundleFixture(join(import.meta.dirname, "fixtures/crash-upload.ts"), work);
   server = await useS3Server();
+  azurite = await useAzurite();
 }, 300_000);
 afterAll(async () => {
   await server?.stop();
+  await azurite?.stop();
   await rm(work, { recursive: true, force: true });
 });
 
@@ -123,6 +127,42 @@ describe("store.gc() on S3 (Swift)", () => {
 
     await store.gc({ olderThanMs: 0 });
     expect(await unfinished()).toEqual([]);
+    const archives = (await keysUnder(backend, "operatorai-model-store/crashes/")).filter((k) => k.endsWith("artifacts.tar.gz"));
+    expect(archives).toEqual([kept.storage.prefix]);
+    expect(sha256(await collect(await store.getArchive("crashes", kept.model.model_id)))).toBe(kept.archive.sha256);
+  }, 240_000);
+});
+
+describe("store.gc() on Azure Blob (Azurite)", () => {
+  it("removes the claimed slot holding a killed upload's uncommitted blocks, and the orphan archive", async () => {
+    const { name, backend } = await createContainer(azurite, "gc");
+    const store = new ModelStore({ backend });
+    const kept = await store.upload("crashes", { files: [{ path: "model.json", body: text('{"kept": true}') }] });
+    const env = { ...process.env, AZURITE_BLOB_ENDPOINT: azurite.endpoint };
+    const request = (backend as unknown as { request: (...a: unknown[]) => Promise<Response> }).request.bind(backend);
+    /** Blobs that hold uncommitted blocks (Get Block List per blob): a killed block upload's. */
+    const withUncommittedBlocks = async () => {
+      const held: string[] = [];
+      for await (const object of backend.list("operatorai-model-store/")) {
+        const response = await request("GET", "GET", object.key, { query: { comp: "blocklist", blocklisttype: "uncommitted" } });
+        if (xmlElements(await response.text(), "Block").length > 0) held.push(object.key);
+      }
+      return held;
+    };
+    await crash(["azure", name, "archive"], env);
+    await crash(["azure", name, "version"], env);
+    // The killed upload had claimed its archive slot with a placeholder, and staged its blocks on it.
+    expect(await withUncommittedBlocks()).toHaveLength(1);
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // Last-Modified has whole seconds
+
+    const dry = await store.gc({ olderThanMs: 0, dryRun: true });
+    const kinds = dry.items.map((item) => item.kind);
+    expect(kinds).toContain("placeholder");
+    expect(kinds).toContain("orphan-archive");
+    expect(await withUncommittedBlocks()).toHaveLength(1);
+
+    await store.gc({ olderThanMs: 0 });
+    expect(await withUncommittedBlocks()).toEqual([]);
     const archives = (await keysUnder(backend, "operatorai-model-store/crashes/")).filter((k) => k.endsWith("artifacts.tar.gz"));
     expect(archives).toEqual([kept.storage.prefix]);
     expect(sha256(await collect(await store.getArchive("crashes", kept.model.model_id)))).toBe(kept.archive.sha256);

@@ -2,8 +2,9 @@
  * A real Azure Blob server for tests: Azurite (npm, a devDependency) on a free
  * 127.0.0.1 port in a temp dir, with its well-known devstoreaccount1 key. Azurite
  * checks SharedKey signatures and enforces If-None-Match / If-Match.
- * `await useAzurite()` reuses AZURITE_BLOB_ENDPOINT when set, else starts one
- * (started lazily, by the first test file that needs it; `stop()` stops it).
+ * The test run starts one (vitest globalSetup, below) and `await useAzurite()`
+ * reuses it through AZURITE_BLOB_ENDPOINT; a file run alone without it starts
+ * its own (`stop()` stops it).
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -31,7 +32,7 @@ export async function startAzurite(): Promise<AzuriteServer> {
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
-    const child = spawn(process.execPath, [AZURITE, "--blobHost", "127.0.0.1", "--blobPort", String(port), "--location", base, "--silent", "--skipApiVersionCheck", "--loose"], {
+    const child = spawn(process.execPath, [AZURITE, "--blobHost", "127.0.0.1", "--blobPort", String(port), "--location", base, "--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry"], {
       stdio: ["ignore", "ignore", "pipe"],
     });
     let stderr = "";
@@ -81,4 +82,19 @@ export async function createContainer(server: AzuriteServer, label = "t", extra:
   const response = await (backend as unknown as { request: (...a: unknown[]) => Promise<Response> }).request("create container", "PUT", undefined, { query: { restype: "container" } });
   if (response.status !== 201) throw new Error(`Could not create container ${name}: HTTP ${response.status} ${await response.text()}`);
   return { name, backend };
+}
+
+let globalServer: AzuriteServer | undefined;
+
+/** vitest globalSetup: one Azurite for the whole run (test files reuse it through useAzurite), unless AZURITE_BLOB_ENDPOINT names one. */
+export async function setup(): Promise<void> {
+  if (process.env.AZURITE_BLOB_ENDPOINT) return;
+  globalServer = await startAzurite();
+  process.env.AZURITE_BLOB_ENDPOINT = globalServer.endpoint;
+}
+
+/** vitest globalSetup teardown: stops the Azurite that {@link setup} started. */
+export async function teardown(): Promise<void> {
+  await globalServer?.stop();
+  globalServer = undefined;
 }

@@ -3,7 +3,7 @@
  * (or a SAS token), so it runs in Node, Deno, Bun and workers.
  * REST reference: https://learn.microsoft.com/rest/api/storageservices/blob-service-rest-api
  */
-import type { Backend, BackendCapabilities, BaseOptions, GetOptions, ListOptions, ObjectInfo, PutOptions, SignedUrlOptions, StorageLocation } from "../backend.ts";
+import type { Backend, BackendCapabilities, BaseOptions, CollectGarbageOptions, GetOptions, Leftover, ListOptions, ObjectInfo, PutOptions, SignedUrlOptions, StorageLocation } from "../backend.ts";
 import { AbortedError, AlreadyExistsError, BackendError, ConflictError, InvalidArgumentError } from "../../util/errors.ts";
 import { xmlElements, xmlText } from "../../util/xml.ts";
 import { accountFromEndpoint, base64Encode, parseConnectionString, SharedKeySigner, type AzureCredentials } from "./azure-auth.ts";
@@ -252,12 +252,36 @@ class AzureBlobBackend implements AzureBackend {
     }
   }
 
+  /**
+   * Blobs below `prefix` that hold only uncommitted blocks (an upload killed
+   * before its Put Block List), last touched before `options.before`: listed
+   * with `include=uncommittedblobs` and not without it. Each is deleted unless
+   * `dryRun`. Blocks staged over a committed blob cannot be dropped without
+   * touching it; Azure discards those, like all uncommitted blocks, after a week.
+   */
+  async *collectGarbage(prefix: string, options: CollectGarbageOptions): AsyncIterable<Leftover> {
+    const committed = new Set<string>();
+    for await (const page of this.pages(prefix, undefined, options.signal)) {
+      for (const blob of xmlElements(page, "Blob")) committed.add(xmlText(blob, "Name") ?? "");
+    }
+    for await (const page of this.pages(prefix, undefined, options.signal, "uncommittedblobs")) {
+      for (const blob of xmlElements(page, "Blob")) {
+        const key = xmlText(blob, "Name") ?? "";
+        const modified = xmlText(xmlElements(blob, "Properties")[0] ?? "", "Last-Modified");
+        const lastModified = modified ? new Date(modified) : undefined;
+        if (!key || committed.has(key) || !lastModified || !(lastModified < options.before)) continue;
+        if (!options.dryRun) await this.delete(key, { signal: options.signal });
+        yield { kind: "uncommitted-blocks", key, lastModified: lastModified.toISOString() };
+      }
+    }
+  }
+
   /** List Blobs pages, following NextMarker. */
-  private async *pages(prefix: string, delimiter: string | undefined, signal?: AbortSignal): AsyncIterable<string> {
+  private async *pages(prefix: string, delimiter: string | undefined, signal?: AbortSignal, include?: string): AsyncIterable<string> {
     let marker: string | undefined;
     do {
       const response = await this.request("LIST", "GET", undefined, {
-        query: { restype: "container", comp: "list", prefix: prefix || undefined, delimiter, marker },
+        query: { restype: "container", comp: "list", prefix: prefix || undefined, delimiter, marker, include },
         signal,
       });
       if (!response.ok) await this.fail("LIST", prefix, response);

@@ -10,6 +10,7 @@ import { azureBackendFromEnv } from "../../../src/backends/azure/azure-env.ts";
 import { AlreadyExistsError, BackendError, ConflictError } from "../../../src/util/errors.ts";
 import { createContainer, useAzurite, type AzuriteServer } from "../../support/azurite-server.ts";
 import { bytes, collect, runBackendContract, text } from "../contract.ts";
+import { xmlElements, xmlText } from "../../../src/util/xml.ts";
 
 let server: AzuriteServer;
 let container: string;
@@ -73,6 +74,36 @@ describe("azureBackend on Azurite", () => {
     await expect(b.put("blocks/failed", failing)).rejects.toThrow(/source broke/);
     expect(await b.head("blocks/failed")).toBeNull();
     expect(await collect(b.list("blocks/failed"))).toEqual([]);
+  });
+
+  it("collectGarbage deletes blobs of uncommitted blocks a failed upload left, only once older than `before`, and reports them", async () => {
+    const prefix = `gc-${Date.now().toString(36)}/`;
+    const b = backend({ blockSize: 1024 });
+    let sent = 0;
+    const failing = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (sent > 4096) return c.error(new Error("source broke"));
+        c.enqueue(new Uint8Array(1024));
+        sent += 1024;
+      },
+    });
+    await expect(b.put(`${prefix}failed`, failing)).rejects.toThrow(/source broke/);
+    await b.put(`${prefix}kept`, new Uint8Array(10));
+    const uncommitted = async () => {
+      const response = await (b as unknown as { request: (...a: unknown[]) => Promise<Response> }).request("LIST", "GET", undefined, {
+        query: { restype: "container", comp: "list", prefix, include: "uncommittedblobs" },
+      });
+      return xmlElements(await response.text(), "Blob").map((blob) => xmlText(blob, "Name"));
+    };
+    expect((await uncommitted()).sort()).toEqual([`${prefix}failed`, `${prefix}kept`]);
+    // Younger than `before`: a write that may still be running, left alone.
+    expect(await collect(b.collectGarbage!(prefix, { before: new Date(Date.now() - 60_000) }))).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // Last-Modified has whole seconds
+    const dry = await collect(b.collectGarbage!(prefix, { before: new Date(), dryRun: true }));
+    expect(dry).toEqual([{ kind: "uncommitted-blocks", key: `${prefix}failed`, lastModified: expect.any(String) }]);
+    expect(await uncommitted()).toContain(`${prefix}failed`);
+    await collect(b.collectGarbage!(prefix, { before: new Date() }));
+    expect(await uncommitted()).toEqual([`${prefix}kept`]);
   });
 
   it("refuses create-only and stale compare-and-swap writes of block blobs with the service's own checks", async () => {

@@ -6,6 +6,7 @@
 import { test } from "bun:test";
 import { s3Backend } from "../../../src/s3.ts";
 import { coreChecks, s3Checks, s3Options, s3TargetFromEnv, type Check, type ExpectedRuntime } from "../checks.ts";
+import { azureChecks, azuriteFromEnv } from "../azure-checks.ts";
 import { fsChecks, REPO } from "../fs-checks.ts";
 
 declare const Bun: { version: string };
@@ -16,6 +17,7 @@ const expected: ExpectedRuntime = { name: "bun", label: process.env.EXPECTED_RUN
 const checks: Check[] = [
   ...coreChecks(expected),
   ...s3Checks(s3TargetFromEnv(process.env), (target) => s3Backend(s3Options(target)), expected),
+  ...azureChecks(azuriteFromEnv(process.env), expected),
   ...fsChecks(expected, [process.execPath, `${REPO}src/cli/main.ts`]),
 ];
 for (const check of checks) test(check.name, () => check.run(), 60_000);

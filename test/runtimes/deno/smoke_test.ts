@@ -7,6 +7,7 @@
  */
 import { s3Backend } from "../../../src/s3.ts";
 import { assert, assertBytesEqual, assertEqual, coreChecks, s3Checks, s3Options, s3TargetFromEnv, type Check, type ExpectedRuntime } from "../checks.ts";
+import { azureChecks, azuriteFromEnv } from "../azure-checks.ts";
 import { fsChecks, inTempDir, REPO, run } from "../fs-checks.ts";
 
 // The runner passes what `deno --version` printed; the suite falls back to Deno's own report.
@@ -16,6 +17,7 @@ const deno = Deno.execPath();
 const checks: Check[] = [
   ...coreChecks(expected),
   ...s3Checks(s3TargetFromEnv(Deno.env.toObject()), (target) => s3Backend(s3Options(target)), expected),
+  ...azureChecks(azuriteFromEnv(Deno.env.toObject()), expected),
   ...fsChecks(expected, [deno, "run", "-A", "--cached-only", `${REPO}src/cli/main.ts`]),
 ];
 for (const check of checks) Deno.test({ name: check.name, fn: () => check.run(), sanitizeResources: false, sanitizeOps: false });

@@ -6,6 +6,7 @@
 import { s3Backend } from "../../../src/s3.ts";
 import { coreChecks, s3Checks, s3Options, s3TargetFromEnv, type Check } from "../checks.ts";
 import { r2Checks } from "../r2-checks.ts";
+import { azureChecks, azuriteFromEnv } from "../azure-checks.ts";
 import type { R2BucketBinding } from "../../../src/r2.ts";
 
 /** What one check did inside workerd. */
@@ -18,7 +19,7 @@ export interface CheckResult {
 /** Every check the worker runs; the spec builds its test list from the same function. */
 export function workerChecks(env: Record<string, string | undefined>, models?: R2BucketBinding): Check[] {
   const expected = { name: "workerd", label: env.EXPECTED_RUNTIME ?? "workerd" };
-  return [...coreChecks(expected), ...s3Checks(s3TargetFromEnv(env), (target) => s3Backend(s3Options(target)), expected), ...r2Checks(models, expected)];
+  return [...coreChecks(expected), ...s3Checks(s3TargetFromEnv(env), (target) => s3Backend(s3Options(target)), expected), ...azureChecks(azuriteFromEnv(env), expected), ...r2Checks(models, expected)];
 }
 
 export default {

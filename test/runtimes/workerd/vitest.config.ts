@@ -8,8 +8,8 @@ export default defineConfig({
   root: fileURLToPath(new URL("../../..", import.meta.url)),
   test: {
     include: ["test/runtimes/workerd/**/*.spec.ts"],
-    // Reuses the runner's server when S3_ENDPOINT is set, else starts one.
-    globalSetup: ["test/support/s3-server.ts"],
+    // Reuse the runner's servers when S3_ENDPOINT / AZURITE_BLOB_ENDPOINT are set, else start them.
+    globalSetup: ["test/support/s3-server.ts", "test/support/azurite-server.ts"],
     fileParallelism: false,
     testTimeout: 120_000,
     hookTimeout: 300_000,

@@ -26,6 +26,7 @@ beforeAll(async () => {
     S3_ACCESS_KEY_ID: server.accessKeyId,
     S3_SECRET_ACCESS_KEY: server.secretAccessKey,
     EXPECTED_RUNTIME: "workerd",
+    AZURITE_BLOB_ENDPOINT: process.env.AZURITE_BLOB_ENDPOINT ?? "",
   };
   let mf: Miniflare | undefined;
   try {
