@@ -13,9 +13,10 @@ import { custom, DEFAULT_LOCAL_DIRECTORY, fileSystemBackend, LOCAL_METADATA_FILE
 import { DEFAULT_ROOT_PREFIX, type ModelStore } from "../index.ts";
 import { gcsBackendFromEnv, s3BackendFromEnv } from "../s3.ts";
 import { azureBackendFromEnv } from "../azure.ts";
+import { httpBackend } from "../http.ts";
 
 /** Storage names accepted in `MODEL_STORE_STORAGE` / `--storage` (the Python library's names). */
-export const STORAGE_NAMES = ["filesystem", "aws-s3", "azure-container", "google-cloud-storage"] as const;
+export const STORAGE_NAMES = ["filesystem", "aws-s3", "azure-container", "google-cloud-storage", "http"] as const;
 
 /** Metadata names accepted in `MODEL_STORE_METADATA` / `--metadata`. */
 export const METADATA_NAMES = ["bucket", "local", "postgres"] as const;
@@ -111,6 +112,14 @@ export async function storeFromSettings(flags: StoreSettings, givenEnv: Record<s
         rootPrefix: rootPrefix ?? (env.MODEL_STORE_GCP_ROOT_PREFIX || undefined) ?? (pythonPrefix && `${pythonPrefix.replace(/\/+$/, "")}/${DEFAULT_ROOT_PREFIX}`),
         env,
       });
+    case "http": {
+      // Read-only: a public bucket, CDN or static host holding a store's tree.
+      const baseUrl = env.MODEL_STORE_HTTP_URL;
+      if (!baseUrl) {
+        throw new InvalidArgumentError("--storage http reads the store at MODEL_STORE_HTTP_URL (a public bucket's URL, a CDN or a static host); set it, e.g. MODEL_STORE_HTTP_URL=https://models.example.com.");
+      }
+      return custom({ artifacts: httpBackend({ baseUrl }), metadata, rootPrefix: rootPrefix ?? (pythonPrefix && `${pythonPrefix.replace(/\/+$/, "")}/${DEFAULT_ROOT_PREFIX}`), env });
+    }
     default:
       throw new InvalidArgumentError(
         `Unknown storage ${JSON.stringify(storage)} (from --storage or MODEL_STORE_STORAGE). Use one of: ${STORAGE_NAMES.join(", ")}.`,

@@ -164,6 +164,9 @@ const STORAGE_HELP = `Storage (--storage or MODEL_STORE_STORAGE):
               with AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN
   google-cloud-storage  MODEL_STORE_GCP_BUCKET, MODEL_STORE_GCP_PROJECT, MODEL_STORE_GCP_ROOT_PREFIX; an HMAC key
               from MODEL_STORE_GCP_HMAC_KEY_ID and MODEL_STORE_GCP_HMAC_SECRET (the XML API, signed with SigV4)
+  http        MODEL_STORE_HTTP_URL: a public bucket, CDN or static host, read-only, no credentials
+  (Cloudflare R2: aws-s3 with AWS_ENDPOINT_URL_S3=https://<account>.r2.cloudflarestorage.com, AWS_REGION=auto;
+              its Worker binding, modelstore-js/r2, exists only inside a Worker)
 Metadata (--metadata or MODEL_STORE_METADATA): bucket (in the storage), local (metadata.json in the root),
   postgres (MODEL_STORE_POSTGRES_URL, else DATABASE_URL, else the PG* variables)`;
 
