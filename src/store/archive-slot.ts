@@ -64,13 +64,28 @@ const PLACEHOLDER_TEXT = "modelstore upload claim";
 /** The largest a placeholder can be: its text, a model id, a newline. */
 export const MAX_PLACEHOLDER_BYTES = 512;
 
-/** Deletes `key` if it holds exactly this upload's claim (no signal: cleanup runs after an abort). */
+/**
+ * How long after a claim was aborted or failed in flight its PUT may still land:
+ * the server can finish a request whose client has already given up. Looked for
+ * again after each of these delays while the key is empty.
+ */
+const LATE_CLAIM_CHECKS_MS = [0, 250, 1000];
+
+/**
+ * Deletes `key` if it holds exactly this upload's claim (no signal: cleanup runs
+ * after an abort). An empty key is looked at again a little later: under load
+ * Azurite stored an aborted claim after the first look (store suite, CI).
+ */
 async function releaseClaim(backend: Backend, key: string, claim: Uint8Array): Promise<void> {
   try {
-    const body = await backend.get(key);
-    if (!body) return;
-    const held = new Uint8Array(await new Response(body).arrayBuffer());
-    if (held.byteLength === claim.byteLength && held.every((byte, i) => byte === claim[i])) await backend.delete(key);
+    for (const delay of LATE_CLAIM_CHECKS_MS) {
+      if (delay) await new Promise((resolve) => setTimeout(resolve, delay));
+      const body = await backend.get(key);
+      if (!body) continue;
+      const held = new Uint8Array(await new Response(body).arrayBuffer());
+      if (held.byteLength === claim.byteLength && held.every((byte, i) => byte === claim[i])) await backend.delete(key);
+      return; // found: ours is gone now, or it is another upload's
+    }
   } catch {
     // left for gc(), which removes placeholders no model points at
   }

@@ -30,6 +30,25 @@ describe("an archive slot claim whose answer is lost", () => {
     expect(await keysUnder(backend, "operatorai-model-store/refunds/")).toEqual([]);
   });
 
+  it("is taken back when the server stores it only after the client gave up", async () => {
+    const backend = memoryBackend();
+    const controller = new AbortController();
+    let landed: Promise<unknown> | undefined;
+    const store = new ModelStore({
+      backend: interceptPuts(backend, async (key, put) => {
+        if (!key.endsWith("artifacts.tar.gz")) return put();
+        controller.abort(); // the client gives up at once...
+        // ...and the server stores the claim (it names the upload's model) 100 ms later.
+        const claim = new TextEncoder().encode("modelstore upload claim late-claim\n");
+        landed = new Promise((resolve) => setTimeout(resolve, 100)).then(() => backend.put(key, claim, { ifNoneMatch: "*" }));
+        throw new AbortedError("aborted in flight");
+      }),
+    });
+    await expect(store.upload("refunds", { files, modelId: "late-claim", signal: controller.signal })).rejects.toMatchObject({ code: "ABORTED" });
+    await landed;
+    expect(await keysUnder(backend, "operatorai-model-store/refunds/")).toEqual([]);
+  });
+
   it("leaves another upload's claim alone when its own claim failed", async () => {
     const backend = memoryBackend();
     let other: string | undefined;
