@@ -41,6 +41,13 @@ export async function readWhole(stream: ReadableStream<Uint8Array>, length: numb
   const out = into && into.byteLength >= length ? into.subarray(0, length) : new Uint8Array(length);
   let filled = 0;
   let more = false;
+  /** Copies `chunk` in; false (and `more`) when it would not fit. */
+  const take = (chunk: Uint8Array) => {
+    if (filled + chunk.byteLength > length) return !(more = true);
+    out.set(chunk, filled);
+    filled += chunk.byteLength;
+    return true;
+  };
   const byob = byobReaderOf(stream);
   try {
     if (byob) {
@@ -49,23 +56,10 @@ export async function readWhole(stream: ReadableStream<Uint8Array>, length: numb
       for (;;) {
         const { value, done } = await byob.read(new Uint8Array(scratch, 0, Math.max(1, Math.min(size, length - filled))));
         scratch = bufferBack(value, size);
-        if (done) break;
-        if (filled + value.byteLength > length) {
-          more = true;
-          break;
-        }
-        out.set(value, filled);
-        filled += value.byteLength;
+        if (done || !take(value)) break;
       }
     } else {
-      for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
-        if (filled + chunk.byteLength > length) {
-          more = true;
-          break;
-        }
-        out.set(chunk, filled);
-        filled += chunk.byteLength;
-      }
+      for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) if (!take(chunk)) break;
     }
   } finally {
     if (byob) {

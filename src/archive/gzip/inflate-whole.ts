@@ -51,25 +51,30 @@ export async function inflateWhole(bytes: Uint8Array, usize: number, what: strin
   const zlib = builtinModule<ZlibModule>("zlib");
   const out: Uint8Array[] = [];
   let total = 0;
+  /** Keeps `chunk`, or throws once the output passes what the index gives. */
+  const take = (chunk: Uint8Array) => {
+    if (total + chunk.length > usize) throw wrongSize(what, "more than that", usize);
+    total += chunk.length;
+    out.push(chunk);
+  };
   if (typeof zlib?.createGunzip === "function" && typeof zlib.gunzipSync === "function") {
     if (usize <= SYNC_OUTPUT) {
       try {
-        out.push(zlib.gunzipSync(bytes, { maxOutputLength: Math.max(usize, 1) }));
+        take(zlib.gunzipSync(bytes, { maxOutputLength: Math.max(usize, 1) }));
       } catch (error) {
         if ((error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") throw wrongSize(what, "more than that", usize);
-        throw corrupt((error as Error).message, error);
+        throw error instanceof IntegrityError ? error : corrupt((error as Error).message, error);
       }
     } else {
       await new Promise<void>((resolve, reject) => {
         const inflater = zlib.createGunzip({ chunkSize: Math.min(usize, OUTPUT_CHUNK) });
         inflater.on("data", (chunk) => {
-          if (total + chunk.length > usize) {
+          try {
+            take(chunk);
+          } catch (error) {
             inflater.destroy();
-            reject(wrongSize(what, "more than that", usize));
-            return;
+            reject(error);
           }
-          total += chunk.length;
-          out.push(chunk);
         });
         inflater.on("error", (error) => reject(corrupt(error.message, error)));
         inflater.on("end", resolve);
@@ -78,13 +83,8 @@ export async function inflateWhole(bytes: Uint8Array, usize: number, what: strin
     }
   } else {
     const source = new ReadableStream<Uint8Array>({ start: (controller) => (controller.enqueue(bytes), controller.close()) });
-    for await (const chunk of source.pipeThrough(createGunzipStream()) as unknown as AsyncIterable<Uint8Array>) {
-      if (total + chunk.length > usize) throw wrongSize(what, "more than that", usize);
-      total += chunk.length;
-      out.push(chunk);
-    }
+    for await (const chunk of source.pipeThrough(createGunzipStream()) as unknown as AsyncIterable<Uint8Array>) take(chunk);
   }
-  total = out.reduce((sum, chunk) => sum + chunk.length, 0);
   if (total !== usize) throw wrongSize(what, String(total), usize);
   return out;
 }

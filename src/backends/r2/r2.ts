@@ -132,13 +132,21 @@ export function r2Backend(options: R2BackendOptions): R2Backend {
       checkKey(key);
       const range = options.range;
       if (range) checkRange(range);
-      if (range && (range.length === 0 || range.offset > 0)) {
-        // R2 refuses empty ranges and ranges that start past the end; the contract reads those as empty.
+      // R2 refuses empty ranges and ranges that start past the end, which the contract reads as
+      // empty: only then is the object looked up, so an ordinary ranged read stays one request.
+      const emptyIfPastEnd = async (error?: unknown) => {
         const head = await call("head", key, () => bucket.head(key), options.signal);
-        if (!head) return null;
-        if (range.length === 0 || range.offset >= head.size) return emptyStream();
+        if (head && error !== undefined && range!.offset < head.size) throw error;
+        return head && emptyStream();
+      };
+      if (range?.length === 0) return emptyIfPastEnd();
+      let object;
+      try {
+        object = await call("get", key, () => bucket.get(key, range && { range: range.length === undefined ? { offset: range.offset } : { offset: range.offset, length: range.length } }), options.signal);
+      } catch (error) {
+        if (!range || range.offset === 0) throw error;
+        return emptyIfPastEnd(error);
       }
-      const object = await call("get", key, () => bucket.get(key, range ? { range: range.length === undefined ? { offset: range.offset } : { offset: range.offset, length: range.length } } : undefined), options.signal);
       if (!object) return null;
       // The binding's body takes no signal: the reader sees the abort between (and during) reads.
       return abortableStream(object.body, options.signal);

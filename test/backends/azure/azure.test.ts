@@ -32,6 +32,18 @@ function backend(extra: Partial<AzureBackendOptions> = {}) {
 
 runBackendContract("azure (Azurite)", async () => ({ backend: backend({ blockSize: 64 * 1024 }) }), { manyKeys: 5010, conditionalWrites: true });
 
+/** A body that gives five 1 KiB blocks, then fails: a block upload staged halfway. */
+function brokenAfterBlocks(): ReadableStream<Uint8Array> {
+  let sent = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (sent > 4096) return c.error(new Error("source broke"));
+      c.enqueue(new Uint8Array(1024));
+      sent += 1024;
+    },
+  });
+}
+
 describe("azureBackend on Azurite", () => {
   it("records locations as the Python modelstore does: azure:blob-storage {container, prefix}", () => {
     const b = backend();
@@ -63,14 +75,7 @@ describe("azureBackend on Azurite", () => {
 
   it("leaves nothing visible when a block upload's source fails", async () => {
     const b = backend({ blockSize: 1024 });
-    let sent = 0;
-    const failing = new ReadableStream<Uint8Array>({
-      pull(c) {
-        if (sent > 4096) return c.error(new Error("source broke"));
-        c.enqueue(new Uint8Array(1024));
-        sent += 1024;
-      },
-    });
+    const failing = brokenAfterBlocks();
     await expect(b.put("blocks/failed", failing)).rejects.toThrow(/source broke/);
     expect(await b.head("blocks/failed")).toBeNull();
     expect(await collect(b.list("blocks/failed"))).toEqual([]);
@@ -79,14 +84,7 @@ describe("azureBackend on Azurite", () => {
   it("collectGarbage deletes blobs of uncommitted blocks a failed upload left, only once older than `before`, and reports them", async () => {
     const prefix = `gc-${Date.now().toString(36)}/`;
     const b = backend({ blockSize: 1024 });
-    let sent = 0;
-    const failing = new ReadableStream<Uint8Array>({
-      pull(c) {
-        if (sent > 4096) return c.error(new Error("source broke"));
-        c.enqueue(new Uint8Array(1024));
-        sent += 1024;
-      },
-    });
+    const failing = brokenAfterBlocks();
     await expect(b.put(`${prefix}failed`, failing)).rejects.toThrow(/source broke/);
     await b.put(`${prefix}kept`, new Uint8Array(10));
     const uncommitted = async () => {
