@@ -7,9 +7,9 @@
  * on S3 (a local OpenStack Swift). The model: BENCH_MIB (default 1024) MiB of
  * float32 weights between `aa-config.json` (sorts first) and `zz-config.json`
  * (sorts last). For each: requests to the backend, bytes read from it, time
- * (median of BENCH_RUNS, default 11, after BENCH_WARMUP unmeasured runs, default 3;
- * scans: BENCH_SCAN_RUNS, default 3, after the counted run), and a plain ranged GET of the same bytes
- * the index path reads, as the floor. Nothing is cached between runs: every
+ * (median of BENCH_RUNS, default 31, after BENCH_WARMUP unmeasured runs, default 30;
+ * scans: BENCH_SCAN_RUNS, default 3, after the counted run), and plain ranged GETs of the same bytes
+ * the index path reads, as the floor, timed in alternation with it run by run. Nothing is cached between runs: every
  * run uses a fresh ModelStore. Then whole downloads (downloadModel) as one
  * stream against member groups fetched and inflated on BENCH_PARALLEL (default 3, the default) connections.
  * Run: npm run bench:seekable   (builds, starts and stops Swift via test/support/swift.sh)
@@ -24,9 +24,10 @@ import { fileURLToPath } from "node:url";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const MiB = 1 << 20;
 const SIZE = Number(process.env.BENCH_MIB ?? 1024) * MiB;
-const RUNS = Number(process.env.BENCH_RUNS ?? 11);
-// Unmeasured runs first, for every path alike: sub-millisecond reads are otherwise timed mostly as compiling.
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 3);
+const RUNS = Number(process.env.BENCH_RUNS ?? 31);
+// Unmeasured runs first, for every path alike: sub-millisecond reads are otherwise timed mostly as
+// compiling (with 3 the index path measured 2.2–2.4× the plain reads on the file system, warm 1.3–2×).
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 30);
 // "fs" or "s3": one backend only.
 const ONLY = process.env.BENCH_ONLY;
 const SCAN_RUNS = Number(process.env.BENCH_SCAN_RUNS ?? 3);
@@ -67,7 +68,29 @@ function counting(backend, stats) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function measure(backend, metadata, path, indexed, cached = false) {
+/**
+ * Times `read` and `floor` in alternation, run by run, so that both see the same
+ * machine (page cache, JIT, other load): medians of each.
+ */
+async function interleaved(runs, warmup, read, floor) {
+  const times = { read: [], floor: [] };
+  for (let i = -warmup; i < runs; i++) {
+    for (const [name, fn] of [["read", read], ["floor", floor]]) {
+      if (!fn) continue;
+      const start = performance.now();
+      await fn();
+      if (i >= 0) times[name].push(performance.now() - start);
+    }
+  }
+  return { ms: median(times.read), floorMs: times.floor.length ? median(times.floor) : undefined };
+}
+
+/** Plain ranged GETs of `ranges`, one after the other: the floor for the index path's time. */
+const plainGets = (backend, key, ranges) => async () => {
+  for (const range of ranges) await new Response(await backend.get(key, { range })).arrayBuffer();
+};
+
+async function measure(backend, metadata, path, indexed, { cached = false, floor } = {}) {
   const meta = indexed ? metadata : { ...metadata, archive: { size: metadata.archive.size, sha256: metadata.archive.sha256 } };
   // cached: one store for every run, whose index cache holds the model's index after the first.
   const stores = new Map();
@@ -83,26 +106,9 @@ async function measure(backend, metadata, path, indexed, cached = false) {
     Object.assign(stats, { requests: 0, bytes: 0 });
   }
   await read(counted);
-  const runs = [];
   // Scanning reads up to the whole model each run: fewer runs.
   const [count, warmup] = indexed ? [RUNS, WARMUP] : [SCAN_RUNS, 0];
-  for (let i = -warmup; i < count; i++) {
-    const start = performance.now();
-    await read(backend);
-    if (i >= 0) runs.push(performance.now() - start);
-  }
-  return { ms: median(runs), ...stats };
-}
-
-/** A plain ranged GET of the bytes the index path read (index range + file range), the floor for its time. */
-async function floor(backend, key, ranges) {
-  const runs = [];
-  for (let i = -WARMUP; i < RUNS; i++) {
-    const start = performance.now();
-    for (const range of ranges) await new Response(await backend.get(key, { range })).arrayBuffer();
-    if (i >= 0) runs.push(performance.now() - start);
-  }
-  return median(runs);
+  return { ...(await interleaved(count, warmup, () => read(backend), floor)), ...stats };
 }
 
 async function bench(label, backend) {
@@ -120,23 +126,22 @@ async function bench(label, backend) {
   const key = backend.keyOf ? backend.keyOf(meta.storage) : meta.storage.prefix;
   const rows = [];
   for (const path of ["aa-config.json", "zz-config.json"]) {
-    const scan = await measure(backend, meta, path, false);
-    const index = await measure(backend, meta, path, true);
-    const cached = await measure(backend, meta, path, true, true);
-    // The ranges the index path read, recorded through a counting view that keeps them.
+    // The ranges the index path reads, recorded through a view that keeps them.
     const ranges = [];
     const recorder = Object.create(backend, { get: { value: (k, o) => (k === key && ranges.push(o.range), backend.get(k, o)) } });
     await new Response(await new ModelStore({ backend: recorder }).openFile(meta, path)).arrayBuffer();
-    const plain = await floor(backend, key, ranges);
-    rows.push({ path, scan, index, cached, plain, plainFile: await floor(backend, key, ranges.slice(-1)) });
+    const scan = await measure(backend, meta, path, false);
+    const index = await measure(backend, meta, path, true, { floor: plainGets(backend, key, ranges) });
+    const cached = await measure(backend, meta, path, true, { cached: true, floor: plainGets(backend, key, ranges.slice(-1)) });
+    rows.push({ path, scan, index, cached });
   }
   console.log(`\n${label}: ${(meta.archive.size / MiB).toFixed(0)} MiB archive (uploaded in ${(uploadMs / 1000).toFixed(1)} s), median of ${RUNS} (scans: ${SCAN_RUNS})`);
   console.log("| file | path | requests | bytes read | time | vs plain ranged GETs of the same bytes |\n|---|---|---:|---:|---:|---:|");
-  for (const { path, scan, index, cached, plain, plainFile } of rows) {
+  for (const { path, scan, index, cached } of rows) {
     const kib = (b) => (b >= MiB ? `${(b / MiB).toFixed(1)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
     console.log(`| ${path} | scan | ${scan.requests} | ${kib(scan.bytes)} | ${scan.ms.toFixed(1)} ms | |`);
-    console.log(`| ${path} | index | ${index.requests} | ${kib(index.bytes)} | ${index.ms.toFixed(1)} ms | ${(index.ms / plain).toFixed(2)}× (${plain.toFixed(1)} ms) |`);
-    console.log(`| ${path} | index, cached | ${cached.requests} | ${kib(cached.bytes)} | ${cached.ms.toFixed(1)} ms | ${(cached.ms / plainFile).toFixed(2)}× (${plainFile.toFixed(1)} ms) |`);
+    console.log(`| ${path} | index | ${index.requests} | ${kib(index.bytes)} | ${index.ms.toFixed(2)} ms | ${(index.ms / index.floorMs).toFixed(2)}× (${index.floorMs.toFixed(2)} ms) |`);
+    console.log(`| ${path} | index, cached | ${cached.requests} | ${kib(cached.bytes)} | ${cached.ms.toFixed(2)} ms | ${(cached.ms / cached.floorMs).toFixed(2)}× (${cached.floorMs.toFixed(2)} ms) |`);
   }
   // Whole downloads: one stream (as without an index) against member groups on 3 connections.
   const times = {};
