@@ -11,6 +11,8 @@
 //   node bench/archive.mjs --only ours        # methods whose name contains "ours"
 //   node bench/archive.mjs --real             # real models (TF.js, ONNX) and N(0, 0.02) float32,
 //                                             # against gzip -6, pigz -6/-1/-H, igzip -1, libdeflate -6
+//   node bench/archive.mjs --scale            # N(0, 0.02) float32 at 64 MiB, 512 MiB and 2 GiB: does
+//                                             # peak RSS stay flat? (ours and GNU tar only)
 //
 // Data is generated once into bench/.data/ (gitignored) and reused.
 import { spawn, spawnSync } from "node:child_process";
@@ -22,7 +24,7 @@ import { pipeline } from "node:stream/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import zlib from "node:zlib";
 
-import { benchCases, BENCH_DIR as HERE, DATA, measure, median, MiB, prepareModelData, realCases, ROOT } from "./common.mjs";
+import { benchCases, BENCH_DIR as HERE, DATA, measure, median, MiB, prepareModelData, realCases, ROOT, scaleCases } from "./common.mjs";
 
 // ---------------------------------------------------------------- child mode
 // `node bench/archive.mjs --child <method> <args...>`: runs one method and
@@ -191,7 +193,8 @@ const quick = argv.includes("--quick") || process.env.BENCH_SIZE === "quick";
 const runs = argv.includes("--runs") ? Math.max(1, Number(argv[argv.indexOf("--runs") + 1]) || 1) : 1;
 const only = argv.includes("--only") ? argv[argv.indexOf("--only") + 1] : undefined;
 const real = argv.includes("--real") || process.env.BENCH_SIZE === "real";
-const cases = real ? realCases() : benchCases(quick);
+const scale = argv.includes("--scale");
+const cases = scale ? scaleCases() : real ? realCases() : benchCases(quick);
 await prepareData(cases);
 const self = fileURLToPath(import.meta.url);
 const node = (method, ...args) => [process.execPath, self, "--child", method, ...args];
@@ -259,6 +262,8 @@ for (const c of cases) {
     let gnu;
     for (const [label, cmd, ref] of list) {
       if (only && !label.toLowerCase().includes(only) && !ref) continue;
+      // --scale: only what the RSS question needs, GNU tar kept as the time reference.
+      if (scale && !ref && !label.startsWith("**modelstore")) continue;
       const results = [];
       for (let r = 0; r < runs; r++) {
         await rm(extractDir, { recursive: true, force: true });

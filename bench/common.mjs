@@ -80,6 +80,14 @@ export function realCases() {
   ];
 }
 
+/**
+ * N(0, 0.02) float32 of growing size, for #16's "peak RSS flat from 64 MiB to
+ * 2 GiB": the same kind of data at every size, so only the size changes.
+ */
+export function scaleCases() {
+  return [64, 512, 2048].map((mib) => ({ name: `normal-${mib}`, label: `${mib >= 1024 ? `${mib / 1024} GiB` : `${mib} MiB`} float32 N(0, 0.02)`, dir: join(DATA, `normal-${mib}`) }));
+}
+
 /** Generates the data of `cases` where missing. */
 export async function prepareModelData(cases) {
   for (const c of cases) {
@@ -93,8 +101,14 @@ export async function prepareModelData(cases) {
       }
       continue;
     }
-    if (c.name === "normal-256") {
-      await writeIfMissing(join(c.dir, "weights.bin"), () => float32Normal(256 * MiB));
+    const normal = /^normal-(\d+)$/.exec(c.name);
+    if (normal) {
+      // Written in 256 MiB files: one buffer of 2 GiB is more than a Node Buffer may hold.
+      const total = Number(normal[1]) * MiB;
+      for (let at = 0, i = 0; at < total; at += 256 * MiB, i++) {
+        const name = total <= 256 * MiB ? "weights.bin" : `weights-${String(i).padStart(2, "0")}.bin`;
+        await writeIfMissing(join(c.dir, name), () => float32Normal(Math.min(256 * MiB, total - at)));
+      }
       continue;
     }
     const scale = c.name === "model-512" ? 1 : c.name === "model-64" ? 1 / 8 : 0;
