@@ -168,7 +168,13 @@ async function measure(label, repository, coldListing) {
     const doc = { ...model, code: { ...model.code, created: now, created_at: now } }; // the newest, as a new upload is
     await repository.addModel(doc);
   }, 2);
-  return { label, list, page, cold, latest, add };
+  // The newest page again, now that models were added through the repository since the listing cache's snapshot.
+  const newestAdded = `model-${String(COUNT + extra - 1).padStart(6, "0")}`;
+  const pageAfterAdd = await time(async () => {
+    const first = await repository.listModelsPage(TASK, { limit: 100 });
+    if (first.items.length !== 100 || first.items[0].model.model_id !== newestAdded) throw new Error(`${label}: wrong first page after adds`);
+  }, RUNS);
+  return { label, list, page, cold, latest, add, pageAfterAdd };
 }
 
 const results = [];
@@ -222,12 +228,13 @@ try {
 const pad = (s, n) => String(s).padEnd(n);
 const ms = (v) => `${v.toFixed(v < 10 ? 2 : 0)} ms`;
 console.log(`\nmetadata: ${COUNT.toLocaleString("en")} models in one task (median; list of ${RUNS} runs, or 1 when a run takes over 10 s; latest of ${LATEST_RUNS})\n`);
-console.log(`${pad("repository", 30)}${pad("first page (100)", 18)}${pad("listModels", 14)}${pad("uncached list", 16)}${pad("latest", 12)}addModel`);
-for (const r of results) console.log(`${pad(r.label, 30)}${pad(ms(r.page), 18)}${pad(ms(r.list), 14)}${pad(r.cold === undefined ? "-" : ms(r.cold), 16)}${pad(ms(r.latest), 12)}${ms(r.add)}`);
+console.log(`${pad("repository", 30)}${pad("first page (100)", 18)}${pad("after 3 adds", 14)}${pad("listModels", 14)}${pad("uncached list", 16)}${pad("latest", 12)}addModel`);
+for (const r of results) console.log(`${pad(r.label, 30)}${pad(ms(r.page), 18)}${pad(ms(r.pageAfterAdd), 14)}${pad(ms(r.list), 14)}${pad(r.cold === undefined ? "-" : ms(r.cold), 16)}${pad(ms(r.latest), 12)}${ms(r.add)}`);
 const pgResult = results.find((r) => r.label === "PostgreSQL");
 if (pgResult) console.log(`\nPostgreSQL targets: list < 100 ms ${pgResult.list < 100 ? "met" : "MISSED"}, latest < 5 ms ${pgResult.latest < 5 ? "met" : "MISSED"}`);
 const s3Result = results.find((r) => r.label.includes("S3"));
 const fsResult = results.find((r) => r.label.includes("file system"));
-if (s3Result) console.log(`S3 targets: first page <= 300 ms ${s3Result.page <= 300 ? "met" : "MISSED"}, whole listing <= 2 s ${s3Result.list <= 2000 ? "met" : "MISSED"}`);
+if (s3Result) console.log(`S3 targets: first page <= 300 ms ${s3Result.page <= 300 && s3Result.pageAfterAdd <= 300 ? "met" : "MISSED"}, whole listing <= 2 s ${s3Result.list <= 2000 ? "met" : "MISSED"}`);
 if (fsResult) console.log(`file-system target: whole listing <= 0.5 s ${fsResult.list <= 500 ? "met" : "MISSED"}`);
-console.log(`bucket layout: one LIST of versions/ (${Math.ceil(COUNT / 1000)} pages of 1,000 keys) and one read of the listing cache; the uncached list reads all ${COUNT.toLocaleString("en")} documents, 16 at a time, and writes the cache`);
+console.log("bucket layout, first page: from the listing cache's snapshot and journal (no LIST of versions/) when every change since is accounted for");
+console.log(`bucket layout, other listings: one LIST of versions/ (${Math.ceil(COUNT / 1000)} pages of 1,000 keys) and one read of the listing cache; the uncached list reads all ${COUNT.toLocaleString("en")} documents, 16 at a time, and writes the cache`);

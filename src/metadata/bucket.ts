@@ -14,6 +14,7 @@ import { validateDomain } from "./names.ts";
 import { advanceLatest, readMetadata, repairLatest } from "./latest-pointer.ts";
 import { bucketStates, forgetModelStates } from "./bucket-states.ts";
 import { bucketListing, listingCacheKey } from "./bucket-listing.ts";
+import { listJournal, writeIntent, writePointerMoves } from "./listing-journal.ts";
 import { defaultProjectUndeletable, modelExists, projectNotEmpty, taskInOtherProject, taskNotEmpty } from "./errors.ts";
 import {
   DEFAULT_PROJECT,
@@ -185,6 +186,12 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
     });
   }
 
+  /** The listing cache and journal of a domain: derived, never needed. */
+  async function deleteListing(task: string, options: MetadataCallOptions): Promise<void> {
+    await backend.delete(listingCacheKey(layout, task), options);
+    for (const entry of await listJournal(backend, layout, task, options.signal)) await backend.delete(entry.key, options);
+  }
+
   const newestOf = (task: string, signal?: AbortSignal) => async () => (await listModels(task, { signal }))[0];
   const versionExists = (task: string, signal?: AbortSignal) => async (id: string) => (await backend.head(layout.versionKey(task, id), { signal })) !== null;
 
@@ -272,11 +279,12 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
     async deleteTask(name, options = {}) {
       const task = await getTask(name, options);
       // A domain whose last model was deleted is no task any more, but its listing cache (derived, never needed) goes now.
-      if (!task) return (await backend.delete(listingCacheKey(layout, name), options), false);
+      if (!task) return (await deleteListing(name, options), false);
       const models = (await listModelIds(name, options)).length;
       if (models > 0) throw taskNotEmpty(name, models);
       // Stray pointers left by an interrupted delete, and the tombstones of deleted models: the domain goes with them.
-      for (const key of [...pointerKeys(name), listingCacheKey(layout, name)]) await backend.delete(key, options);
+      for (const key of pointerKeys(name)) await backend.delete(key, options);
+      await deleteListing(name, options);
       for await (const object of backend.list(layout.tombstonesPrefix(name), options)) await backend.delete(object.key, options);
       const index = await readIndex(options.signal);
       for (const [project] of index.projects) await backend.delete(layout.membershipKey(project, name), options);
@@ -295,6 +303,8 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
         if (!existing && options.project !== DEFAULT_PROJECT) await ensureTask(task, options.project, options);
       }
       const versionKey = layout.versionKey(task, id);
+      // Before the document: a first page served from the listing cache reads every intent's document.
+      const intent = await writeIntent(backend, layout, task, id, signal);
       try {
         await backend.put(versionKey, new TextEncoder().encode(JSON.stringify(metadata, null, 2) + "\n"), {
           signal,
@@ -306,16 +316,22 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
         // A retried create-only write whose first attempt landed (its answer lost) is
         // refused too: then the document there is this one, and the model is recorded.
         const existing = await readMetadata(backend, versionKey, signal).catch(() => null);
-        if (!existing || JSON.stringify(existing) !== JSON.stringify(metadata)) throw modelExists(task, id);
+        if (!existing || JSON.stringify(existing) !== JSON.stringify(metadata)) {
+          await backend.delete(intent).catch(() => undefined);
+          throw modelExists(task, id);
+        }
       }
       try {
         // Both pointers: ours, and domains/<domain>.json, which the Python modelstore lists and reads as its latest.
         const writtenAt = async (m: ModelMetadata) =>
           m.code.created_at === undefined ? (await backend.head(layout.versionKey(task, m.model.model_id), { signal }).catch(() => null))?.lastModified : undefined;
-        for (const key of pointerKeys(task)) await advanceLatest(backend, key, metadata, signal, writtenAt);
+        await advanceLatest(backend, layout.latestKey(task), metadata, signal, writtenAt);
+        const moves = await advanceLatest(backend, layout.pythonLatestKey(task), metadata, signal, writtenAt);
+        await writePointerMoves(backend, layout, task, id, moves, signal);
       } catch (error) {
         // Cleanup runs after the caller's signal may have fired, so it takes none.
-        await backend.delete(versionKey).catch(() => undefined);
+        // The intent goes only once the document is gone: an intent without a document is harmless, a document without one is not.
+        if (await backend.delete(versionKey).then(() => true, () => false)) await backend.delete(intent).catch(() => undefined);
         // A pointer write may have landed before its response was lost: point it back.
         for (const key of pointerKeys(task)) await repairLatest(backend, key, id, newestOf(task), versionExists(task)).catch(() => undefined);
         throw error;

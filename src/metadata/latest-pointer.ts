@@ -9,6 +9,7 @@ import { hasErrorCode, ModelStoreError, throwIfAborted } from "../util/errors.ts
 import type { BucketLayout } from "./layout.ts";
 import { compareNewestFirst, encodeMetadata, parseMetadata, type ModelMetadata } from "./document.ts";
 import { readSmallText } from "../util/streams.ts";
+import type { PointerMove } from "./listing-journal.ts";
 
 /** A document together with the etag it was read at (for compare-and-swap). */
 export interface TaggedMetadata {
@@ -64,16 +65,16 @@ export async function readTagged(backend: Backend, key: string, signal?: AbortSi
 }
 
 /** Writes `document` to `key` only if `key` still holds what `current` describes. */
-async function swap(backend: Backend, key: string, current: TaggedMetadata | null, document: Uint8Array, signal?: AbortSignal): Promise<boolean> {
+async function swap(backend: Backend, key: string, current: TaggedMetadata | null, document: Uint8Array, signal?: AbortSignal): Promise<string | null> {
   try {
-    await backend.put(key, document, {
+    const written = await backend.put(key, document, {
       signal,
       contentType: "application/json",
       ...(current ? { ifMatch: current.etag } : { ifNoneMatch: "*" as const }),
     });
-    return true;
+    return written.etag;
   } catch (error) {
-    if (hasErrorCode(error, "CONFLICT", "ALREADY_EXISTS")) return false; // someone else moved it: look again
+    if (hasErrorCode(error, "CONFLICT", "ALREADY_EXISTS")) return null; // someone else moved it: look again
     throw error;
   }
 }
@@ -91,16 +92,20 @@ export async function advanceLatest(
   candidate: ModelMetadata,
   signal?: AbortSignal,
   writtenAt?: (model: ModelMetadata) => Promise<string | undefined>,
-): Promise<void> {
+): Promise<PointerMove[]> {
   const document = encodeMetadata(candidate);
+  // Every write this call made, etag before and after: the listing journal records them (listing-journal.ts).
+  const moves: PointerMove[] = [];
   for (let attempt = 0; attempt < MAX_SWAP_ATTEMPTS; attempt++) {
     throwIfAborted(signal);
     const current = await readTagged(backend, key, signal);
     const held = current?.metadata;
     const times = writtenAt && held ? new Map([[held, await writtenAt(held)], [candidate, await writtenAt(candidate)]]) : undefined;
-    if (held && compareNewestFirst(held, candidate, times && ((m) => times.get(m))) <= 0) return; // already as new or newer
-    if (!(await swap(backend, key, current, document, signal))) continue;
-    if (backend.capabilities.conditionalWrites) return;
+    if (held && compareNewestFirst(held, candidate, times && ((m) => times.get(m))) <= 0) return moves; // already as new or newer
+    const written = await swap(backend, key, current, document, signal);
+    if (written === null) continue;
+    moves.push({ before: current?.etag ?? null, after: written });
+    if (backend.capabilities.conditionalWrites) return moves;
     // Emulated compare-and-swap: an older writer that checked before us may land just
     // after us. Look again once writes in flight have landed, and re-assert if so.
     await settle(signal);
