@@ -240,7 +240,9 @@ export function bucketListing(context: BucketListingContext) {
     const settledIntents = [...intents].filter((id) => cache.entries.has(id) && listed.has(id)).length;
     // Changes the journal does not explain (a hand edit, a writer that keeps none): the snapshot must be taken again.
     const unexplained = [...cache.entries.keys()].some((id) => !listed.has(id)) || fresh.some((e) => !cache.entries.has(e.id) && !intents.has(e.id));
-    const worthIt = read >= CACHE_AFTER_READS || (complete && (!cache.snapshot || cache.snapshot.pointer !== snapshot.pointer || unexplained || settledIntents >= CACHE_AFTER_READS));
+    // A snapshot pays only where listing costs: small domains list in full, as cheaply, and keep no cache.
+    const large = versions.length >= CACHE_AFTER_READS;
+    const worthIt = read >= CACHE_AFTER_READS || (complete && large && (!cache.snapshot || cache.snapshot.pointer !== snapshot.pointer || unexplained || settledIntents >= CACHE_AFTER_READS));
     if (worthIt) {
       const withSnapshot = complete && Date.now() - snapshot.takenAt < MAX_SNAPSHOT_AGE_MS;
       const written = await writeCache(task, fresh, withSnapshot ? snapshot : undefined, cache, signal);

@@ -355,6 +355,8 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
       await backend.put(layout.tombstoneKey(task, id), new TextEncoder().encode(document), { signal: options.signal, contentType: "application/json" });
       await ensureDeletedState(options.signal);
       await backend.delete(key, options);
+      // Its journal objects: the tombstone now tells the newest page (a broken chain of pointer moves only costs a full listing).
+      for (const entry of await listJournal(backend, layout, task, options.signal)) if (entry.id === id) await backend.delete(entry.key, options);
       await forgetModelStates(backend, layout, task, id, options);
       for (const pointer of pointerKeys(task)) {
         await repairLatest(backend, pointer, id, newestOf(task, options.signal), versionExists(task, options.signal), options.signal);
