@@ -10,7 +10,7 @@ import { createServer, request as httpRequest, type Server } from "node:http";
 import { dirname, resolve } from "node:path";
 import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bundleWorker, WORKER_ENTRY } from "../../../examples/edge-worker/build.mjs";
+import { bundleWorker, READ_ONLY_ENTRY, WORKER_ENTRY } from "../../../examples/edge-worker/build.mjs";
 import { ModelStore, type ModelMetadata } from "../../../src/index.ts";
 import { s3Backend } from "../../../src/s3.ts";
 import { r2Backend, type R2BucketBinding } from "../../../src/r2.ts";
@@ -315,10 +315,12 @@ describe("examples/edge-worker in workerd", () => {
     expect(json(route.body).error.code).toBe("NOT_FOUND");
   });
 
-  it("the worker bundle (esbuild, platform neutral) has no node: imports", async () => {
-    const { code, externalImports } = await bundleWorker(WORKER_ENTRY, { minify: true });
-    expect(externalImports).toEqual([]);
-    expect(code).not.toMatch(/["']node:/);
-    expect(code.length).toBeGreaterThan(10_000); // the store, the archive reader and the S3 signer are in it
+  it("the worker bundles (esbuild, platform neutral), full and read-only, have no node: imports", async () => {
+    for (const entry of [WORKER_ENTRY, READ_ONLY_ENTRY]) {
+      const { code, externalImports } = await bundleWorker(entry, { minify: true });
+      expect(externalImports).toEqual([]);
+      expect(code).not.toMatch(/["']node:/);
+      expect(code.length).toBeGreaterThan(10_000); // the store, the archive reader and the S3 signer are in it
+    }
   });
 });
