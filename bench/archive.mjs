@@ -111,6 +111,11 @@ async function runChild(method, args) {
       }
       return n;
     }
+    case "ours-extract": {
+      // To disk, as `tar xzf` does: modelstore-js/fs's extractArchive (checks every path, temp file + rename per file).
+      const { extractArchive } = await import(pathToFileURL(join(ROOT, "dist/fs.js")).href);
+      return (await extractArchive(Readable.toWeb(createReadStream(input)), out)).bytes;
+    }
     case "ours-gunzip": {
       const { createGunzipStream } = await loadOurs();
       return countWeb(Readable.toWeb(createReadStream(input)).pipeThrough(createGunzipStream()));
@@ -254,6 +259,7 @@ for (const c of cases) {
     ["node-tar extract (GNU archive) to disk", node("node-tar-unpack", gnuArchive, extractDir)],
     ["tar-stream + zlib (GNU archive), discard", node("tar-stream-unpack", gnuArchive)],
     ["**modelstore `readArchive`** (our archive), discard", node("ours-unpack", ourArchive)],
+    ["**modelstore `extractArchive`** (our archive) to disk", sh(`rm -rf ${extractDir} && ${node("ours-extract", ourArchive, extractDir).join(" ")}`)],
     ["modelstore `readArchive` (GNU archive), discard", node("ours-unpack", gnuArchive)],
     ["modelstore `createGunzipStream` (our archive)", node("ours-gunzip", ourArchive)],
     ["`DecompressionStream` (our archive), unpaced", node("decompression-stream", ourArchive)],
