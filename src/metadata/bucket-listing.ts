@@ -239,7 +239,9 @@ export function bucketListing(context: BucketListingContext) {
     const intents = new Set(journal.filter((e) => e.kind === "models").map((e) => e.id));
     const settledIntents = [...intents].filter((id) => cache.entries.has(id) && listed.has(id)).length;
     // Changes the journal does not explain (a hand edit, a writer that keeps none): the snapshot must be taken again.
-    const unexplained = [...cache.entries.keys()].some((id) => !listed.has(id)) || fresh.some((e) => !cache.entries.has(e.id) && !intents.has(e.id));
+    const unexplained =
+      [...cache.entries.keys()].some((id) => !listed.has(id)) || // removed
+      unread.some((v) => !intents.has(v.id)); // added, or rewritten in place, by someone who keeps no journal
     // A snapshot pays only where listing costs: small domains list in full, as cheaply, and keep no cache.
     const large = versions.length >= CACHE_AFTER_READS;
     const worthIt = read >= CACHE_AFTER_READS || (complete && large && (!cache.snapshot || cache.snapshot.pointer !== snapshot.pointer || unexplained || settledIntents >= CACHE_AFTER_READS));

@@ -175,6 +175,10 @@ describe("bucket layout: the newest page from the listing cache's snapshot", () 
     expect(ids((await repo.listModelsPage(TASK, { limit: 1 })).items)).toEqual([idOf(39)]);
     expect(ids((await repo.listModels(TASK)).slice(0, 2))).toEqual(["by-hand", idOf(38)]);
     expect(ids((await repo.listModelsPage(TASK, { limit: 2 })).items)).toEqual(["by-hand", idOf(38)]);
+    // A document rewritten in place, likewise.
+    await fs.put(layout.versionKey(TASK, idOf(38)), encodeMetadata(fakeModel(TASK, idOf(38), new Date(start + 38 * MINUTE).toISOString(), { note: "edited" })));
+    await repo.listModels(TASK);
+    expect((await repo.listModelsPage(TASK, { limit: 2 })).items[1].extra).toEqual({ note: "edited" });
   });
 
   it("a complete listing removes the journal objects its snapshot absorbed for good, and keeps young ones", async () => {
