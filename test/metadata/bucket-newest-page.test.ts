@@ -3,18 +3,20 @@
  * and the listing journal, without a LIST of `versions/`: every change since
  * the snapshot (our uploads and deletes, the Python library's uploads and
  * deletes as it writes them) must show on that page exactly as a full listing
- * shows it. Real file-system backend in a temp dir.
+ * shows it. Real file-system backend in a temp dir, and a real S3 server (Swift).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { fileSystemBackend } from "../../src/fs.ts";
 import { bucketMetadata } from "../../src/metadata/bucket.ts";
 import { journalKey, journalPrefix, listJournal, writeIntent } from "../../src/metadata/listing-journal.ts";
 import { BucketLayout } from "../../src/metadata/layout.ts";
 import { encodeMetadata, type Backend, type ModelMetadata } from "../../src/index.ts";
 import { fakeModel } from "./contract.ts";
+import { backendOn, createBucket, useS3Server, type S3Server } from "../support/s3-server.ts";
+import { overriding } from "../support/intercept-backend.ts";
 
 const TASK = "refunds";
 const start = Date.UTC(2025, 5, 1);
@@ -26,26 +28,41 @@ const layout = new BucketLayout();
 /** The backend, counting LISTs of `versions/` and reads of version documents. */
 function counting(backend: Backend) {
   const counter = { versionLists: 0, versionReads: 0 };
-  const wrapped: Backend = Object.create(backend);
-  wrapped.list = (prefix, options) => {
-    if (prefix === layout.versionsPrefix(TASK)) counter.versionLists++;
-    return backend.list(prefix, options);
-  };
-  wrapped.get = (key, options) => {
-    if (/\/versions\/[^/]+\.json$/.test(key)) counter.versionReads++;
-    return backend.get(key, options);
-  };
+  const wrapped = overriding(backend, {
+    list: (prefix, options) => {
+      if (prefix === layout.versionsPrefix(TASK)) counter.versionLists++;
+      return backend.list(prefix, options);
+    },
+    get: (key, options) => {
+      if (/\/versions\/[^/]+\.json$/.test(key)) counter.versionReads++;
+      return backend.get(key, options);
+    },
+  });
   return { backend: wrapped, counter };
 }
 
-describe("bucket layout: the newest page from the listing cache's snapshot", () => {
-  let root: string;
+let server: S3Server | undefined;
+afterAll(() => server?.stop());
+
+/** Where each run of the suite keeps its bucket: a temp dir, and a real S3 server (Swift), whose etags the pointer moves must match. */
+const backends: [string, () => Promise<{ backend: Backend; cleanup?: () => Promise<void> }>][] = [
+  ["file system", async () => {
+    const root = await mkdtemp(join(tmpdir(), "modelstore-newest-"));
+    return { backend: fileSystemBackend({ root }), cleanup: () => rm(root, { recursive: true, force: true }) };
+  }],
+  ["S3 (Swift)", async () => {
+    server ??= await useS3Server();
+    return { backend: backendOn(server, await createBucket(server, "newest")) };
+  }],
+];
+
+describe.each(backends)("bucket layout on %s: the newest page from the listing cache's snapshot", (_name, makeBackend) => {
   let fs: Backend;
+  let cleanup: (() => Promise<void>) | undefined;
   beforeEach(async () => {
-    root = await mkdtemp(join(tmpdir(), "modelstore-newest-"));
-    fs = fileSystemBackend({ root });
-  });
-  afterEach(() => rm(root, { recursive: true, force: true }));
+    ({ backend: fs, cleanup } = await makeBackend());
+  }, 300_000);
+  afterEach(() => cleanup?.());
 
   /** `count` models written as another writer would (documents only), then one full listing: the snapshot. */
   async function seeded(count: number) {
@@ -145,8 +162,7 @@ describe("bucket layout: the newest page from the listing cache's snapshot", () 
 
   it("a failed upload leaves no intent behind; a refused duplicate neither", async () => {
     const { repo } = await seeded(33);
-    const failing: Backend = Object.create(fs);
-    failing.put = (key, body, options) => (key === layout.pythonLatestKey(TASK) ? Promise.reject(new Error("the network went away")) : fs.put(key, body, options));
+    const failing = overriding(fs, { put: (key, body, options) => (key === layout.pythonLatestKey(TASK) ? Promise.reject(new Error("the network went away")) : fs.put(key, body, options)) });
     await expect(bucketMetadata({ backend: failing }).addModel(fakeModel(TASK, "failed", new Date(start + 99 * MINUTE).toISOString()))).rejects.toThrow(/network went away/);
     await expect(repo.addModel(fakeModel(TASK, idOf(3), new Date().toISOString()))).rejects.toMatchObject({ code: "ALREADY_EXISTS" });
     expect(await listJournal(fs, layout, TASK)).toEqual([]);
