@@ -191,7 +191,9 @@ describe.each(backends)("bucket layout on %s: the newest page from the listing c
     expect(ids((await repo.listModelsPage(TASK, { limit: 1 })).items)).toEqual([idOf(39)]);
     expect(ids((await repo.listModels(TASK)).slice(0, 2))).toEqual(["by-hand", idOf(38)]);
     expect(ids((await repo.listModelsPage(TASK, { limit: 2 })).items)).toEqual(["by-hand", idOf(38)]);
-    // A document rewritten in place, likewise.
+    // A document rewritten in place, likewise. A second later: S3 servers give write times to the second,
+    // and the listing tells a rewrite by its write time (the same limit the listing cache always had).
+    await new Promise((resolve) => setTimeout(resolve, 1100));
     await fs.put(layout.versionKey(TASK, idOf(38)), encodeMetadata(fakeModel(TASK, idOf(38), new Date(start + 38 * MINUTE).toISOString(), { note: "edited" })));
     await repo.listModels(TASK);
     expect((await repo.listModelsPage(TASK, { limit: 2 })).items[1].extra).toEqual({ note: "edited" });
