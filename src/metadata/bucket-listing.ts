@@ -24,7 +24,7 @@
 import type { Backend } from "../backends/backend.ts";
 import { readSmallText } from "../util/streams.ts";
 import { checkMetadata, type ModelMetadata } from "./document.ts";
-import type { BucketLayout } from "./layout.ts";
+import { jsonNameUnder, type BucketLayout } from "./layout.ts";
 import { checkPageSize, comparePageKeys, decodeCursor, encodeCursor, pageKeyOf, type ModelPage, type ModelPageOptions, type PageKey } from "./model-pages.ts";
 import { listJournal, movesExplain, readPointerMoves, type JournalEntry } from "./listing-journal.ts";
 
@@ -149,8 +149,8 @@ export function bucketListing(context: BucketListingContext) {
     const prefix = layout.tombstonesPrefix(task);
     const ids = new Set<string>();
     for await (const object of backend.list(prefix, { signal })) {
-      const name = object.key.slice(prefix.length);
-      if (name.endsWith(".json") && !name.includes("/")) ids.add(name.slice(0, -".json".length));
+      const id = jsonNameUnder(prefix, object.key);
+      if (id !== undefined) ids.add(id);
     }
     return ids;
   }

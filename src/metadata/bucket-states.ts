@@ -16,7 +16,7 @@ import type { Backend } from "../backends/backend.ts";
 import { hasErrorCode, IntegrityError } from "../util/errors.ts";
 import { readSmallText } from "../util/streams.ts";
 import { compareNewestFirst, type ModelMetadata } from "./document.ts";
-import { formatLayoutTime, type BucketLayout } from "./layout.ts";
+import { formatLayoutTime, jsonNameUnder, type BucketLayout } from "./layout.ts";
 import { readMetadata } from "./latest-pointer.ts";
 import {
   eventStamp,
@@ -82,9 +82,8 @@ export function bucketStates(context: BucketStatesContext): StateMethods {
   async function stateNames(signal?: AbortSignal): Promise<ModelStateRecord[]> {
     const found: ModelStateRecord[] = [];
     for await (const object of backend.list(statesPrefix(), { signal })) {
-      const name = object.key.slice(statesPrefix().length);
-      if (!name.endsWith(".json") || name.includes("/")) continue;
-      found.push({ name: name.slice(0, -".json".length), created: object.lastModified });
+      const name = jsonNameUnder(statesPrefix(), object.key);
+      if (name !== undefined) found.push({ name, created: object.lastModified });
     }
     return found;
   }
@@ -93,8 +92,8 @@ export function bucketStates(context: BucketStatesContext): StateMethods {
     const prefix = memberPrefix(task, state);
     const ids: string[] = [];
     for await (const object of backend.list(prefix, { signal })) {
-      const rest = object.key.slice(prefix.length);
-      if (rest.endsWith(".json") && !rest.includes("/")) ids.push(rest.slice(0, -".json".length));
+      const id = jsonNameUnder(prefix, object.key);
+      if (id !== undefined) ids.push(id);
     }
     return ids;
   }

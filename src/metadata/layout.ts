@@ -95,10 +95,7 @@ export class BucketLayout {
 
   /** The domain of a `<root>/domains/<domain>.json` key, or `undefined`. */
   domainOfPythonLatestKey(key: string): string | undefined {
-    const prefix = this.pythonDomainsPrefix();
-    if (!key.startsWith(prefix) || !key.endsWith(".json")) return undefined;
-    const name = key.slice(prefix.length, -".json".length);
-    return name.length > 0 && !name.includes("/") ? name : undefined;
+    return jsonNameUnder(this.pythonDomainsPrefix(), key);
   }
 
   /** `<root>/<domain>/versions/modelstore-deleted/<model-id>.json`: the Python modelstore's record that a model was deleted. */
@@ -124,10 +121,7 @@ export class BucketLayout {
 
   /** The model id of a `versions/<id>.json` key, or `undefined` for any other key. */
   modelIdOfVersionKey(domain: string, key: string): string | undefined {
-    const prefix = this.versionsPrefix(domain);
-    if (!key.startsWith(prefix) || !key.endsWith(".json")) return undefined;
-    const id = key.slice(prefix.length, -".json".length);
-    return id.length > 0 && !id.includes("/") ? id : undefined;
+    return jsonNameUnder(this.versionsPrefix(domain), key);
   }
 
   /** `<root>/.projects/` — every project and membership document, in one listing. */
@@ -165,4 +159,11 @@ export class BucketLayout {
     const name = prefix.slice(start.length).replace(/\/$/, "");
     return name.length > 0 && !name.includes("/") ? name : undefined;
   }
+}
+
+/** `name` of a `<prefix><name>.json` key directly under `prefix` (not in a sub-folder), or `undefined` for any other key. */
+export function jsonNameUnder(prefix: string, key: string): string | undefined {
+  if (!key.startsWith(prefix) || !key.endsWith(".json")) return undefined;
+  const name = key.slice(prefix.length, -".json".length);
+  return name.length > 0 && !name.includes("/") ? name : undefined;
 }

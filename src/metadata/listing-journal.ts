@@ -52,7 +52,7 @@ export function journalKey(layout: BucketLayout, task: string, kind: JournalEntr
 }
 
 /** Parses a key under the journal prefix; `undefined` for anything else (left alone). */
-export function parseJournalKey(prefix: string, key: string): JournalEntry | undefined {
+function parseJournalKey(prefix: string, key: string): JournalEntry | undefined {
   if (!key.startsWith(prefix)) return undefined;
   const match = /^([a-z]+)\/(\d{15})-(.+)\.json$/.exec(key.slice(prefix.length));
   if (!match || !(KINDS as readonly string[]).includes(match[1])) return undefined;

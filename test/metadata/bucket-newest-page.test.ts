@@ -83,6 +83,23 @@ describe.each(backends)("bucket layout on %s: the newest page from the listing c
     return page;
   }
 
+  /** The newest page right after an unaccounted change: it lists in full once, and its new snapshot spares the next one the LIST. */
+  async function expectListedInFullThenNot(repo: ReturnType<typeof bucketMetadata>, counter: { versionLists: number }, limit: number) {
+    counter.versionLists = 0;
+    const page = await expectNewestPage(repo, limit);
+    expect(counter.versionLists).toBeGreaterThan(0);
+    counter.versionLists = 0;
+    await repo.listModelsPage(TASK, { limit });
+    expect(counter.versionLists).toBe(0);
+    return page;
+  }
+
+  /** An upload as the Python library writes it: the version document, then its latest pointer. */
+  async function pythonUpload(model: ModelMetadata) {
+    await fs.put(layout.versionKey(TASK, model.model.model_id), encodeMetadata(model));
+    await fs.put(layout.pythonLatestKey(TASK), encodeMetadata(model));
+  }
+
   it("after a complete listing, the newest page neither LISTs versions/ nor reads a document", async () => {
     const { repo, counter } = await seeded(40);
     const page = await repo.listModelsPage(TASK, { limit: 10 });
@@ -117,24 +134,15 @@ describe.each(backends)("bucket layout on %s: the newest page from the listing c
   it("a Python upload (its document, then domains/<domain>.json) since the snapshot is on it: the pointer's etag gives it away", async () => {
     const { repo, counter } = await seeded(40);
     await repo.addModel(fakeModel(TASK, "ours", new Date(start + 100 * MINUTE).toISOString()));
-    const python = fakeModel(TASK, "python-made", new Date(start + 101 * MINUTE).toISOString());
-    await fs.put(layout.versionKey(TASK, "python-made"), encodeMetadata(python));
-    await fs.put(layout.pythonLatestKey(TASK), encodeMetadata(python));
-    counter.versionLists = 0;
-    const page = await expectNewestPage(repo, 5);
+    await pythonUpload(fakeModel(TASK, "python-made", new Date(start + 101 * MINUTE).toISOString()));
+    // That page has to list in full once, and leaves a new snapshot: the next one lists nothing.
+    const page = await expectListedInFullThenNot(repo, counter, 5);
     expect(ids(page.items).slice(0, 2)).toEqual(["python-made", "ours"]);
-    // That page had to list in full once, and left a new snapshot: the next one lists nothing.
-    expect(counter.versionLists).toBeGreaterThan(0);
-    counter.versionLists = 0;
-    await repo.listModelsPage(TASK, { limit: 5 });
-    expect(counter.versionLists).toBe(0);
   });
 
   it("a Python upload racing ours is caught even after ours moved the pointer on top of it", async () => {
     const { repo } = await seeded(40);
-    const python = fakeModel(TASK, "python-made", new Date(start + 100 * MINUTE).toISOString());
-    await fs.put(layout.versionKey(TASK, "python-made"), encodeMetadata(python));
-    await fs.put(layout.pythonLatestKey(TASK), encodeMetadata(python));
+    await pythonUpload(fakeModel(TASK, "python-made", new Date(start + 100 * MINUTE).toISOString()));
     // Ours is newer: it replaces Python's pointer, recording the move from an etag the snapshot never saw.
     await repo.addModel(fakeModel(TASK, "ours", new Date(start + 101 * MINUTE).toISOString()));
     const page = await expectNewestPage(repo, 3);
@@ -174,12 +182,7 @@ describe.each(backends)("bucket layout on %s: the newest page from the listing c
     const cacheKey = `${layout.domainPrefix(TASK)}.listing/models.json`;
     for (const damage of [() => fs.delete(cacheKey), () => fs.put(cacheKey, new TextEncoder().encode("{torn")), () => fs.put(cacheKey, new TextEncoder().encode(JSON.stringify({ version: 1, entries: [] })))]) {
       await damage();
-      counter.versionLists = 0;
-      await expectNewestPage(repo, 5);
-      expect(counter.versionLists).toBeGreaterThan(0);
-      counter.versionLists = 0;
-      await repo.listModelsPage(TASK, { limit: 5 });
-      expect(counter.versionLists).toBe(0);
+      await expectListedInFullThenNot(repo, counter, 5);
     }
   });
 
