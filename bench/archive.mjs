@@ -114,7 +114,7 @@ async function runChild(method, args) {
     case "ours-extract": {
       // To disk, as `tar xzf` does: modelstore-js/fs's extractArchive (checks every path, temp file + rename per file).
       const { extractArchive } = await import(pathToFileURL(join(ROOT, "dist/fs.js")).href);
-      return (await extractArchive(Readable.toWeb(createReadStream(input)), out)).bytes;
+      return (await extractArchive(input, out)).bytes; // the archive file's path, as tar xzf is given it
     }
     case "ours-gunzip": {
       const { createGunzipStream } = await loadOurs();

@@ -4,7 +4,8 @@ import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink,
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { extractArchive } from "../../src/fs.ts";
+import { extractArchive, filesFromDirectory } from "../../src/fs.ts";
+import { createArchive } from "../../src/index.ts";
 import { rawTar, streamOf, type RawEntry } from "./raw-tar.ts";
 
 function gnuTar(args: string[], cwd?: string): Buffer {
@@ -213,4 +214,35 @@ describe("extractArchive", () => {
       expect(await tree(target)).toEqual(await tree(src));
     });
   }
+
+  it("extracts the archive file at a path, read in large chunks: our multi-member archive of a 13 MiB model, as GNU tar extracts it", async () => {
+    const src = join(base, "src");
+    await mkdir(join(src, "weights"), { recursive: true });
+    const files: Record<string, Uint8Array> = {
+      "config.json": new TextEncoder().encode('{"layers":2}'),
+      "weights/a.bin": randomBytes(9 * 1024 * 1024 + 5), // several gzip members, inflated two at a time
+      "weights/b.bin": new Uint8Array(4 * 1024 * 1024).fill(3),
+    };
+    for (const [path, bytes] of Object.entries(files)) await writeFile(join(src, path), bytes);
+    const archivePath = join(base, "model.tar.gz");
+    const archive = createArchive({ files: await filesFromDirectory(src) });
+    await writeFile(archivePath, new Uint8Array(await new Response(archive).arrayBuffer()));
+
+    const result = await extractArchive(archivePath, target);
+
+    const byGnu = join(base, "by-gnu");
+    await mkdir(byGnu);
+    gnuTar(["-xzf", archivePath, "-C", byGnu]);
+    expect(result.files).toBe(4); // and runtime-info.json
+    expect(await tree(target)).toEqual(await tree(byGnu));
+    for (const path of await tree(byGnu)) {
+      if ((await lstat(join(byGnu, path))).isFile()) expect(Buffer.compare(await readFile(join(target, path)), await readFile(join(byGnu, path))), path).toBe(0);
+    }
+  });
+
+  it("names a missing archive file in its error", async () => {
+    const error = await extractArchive(join(base, "no-such.tar.gz"), target).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "NOT_FOUND" });
+    expect((error as Error).message).toContain("no-such.tar.gz");
+  });
 });

@@ -24,7 +24,7 @@
  * the caller uses `CompressionStream`.
  */
 import { builtinModule } from "../../util/builtin.ts";
-import { HEADER_SIZE, TRAILER_SIZE, writeHeader } from "./gzip-member.ts";
+import { HEADER_SIZE, PLAIN_HEADER_SIZE, reheadMemberInPlace, TRAILER_SIZE } from "./gzip-member.ts";
 
 /** The parts of a zlib stream this module uses. */
 interface ZlibStream {
@@ -165,33 +165,11 @@ export function nativeGzipper(level: number, huffmanOnly = false): NativeGzipper
     zlib!.createGzip(huffmanOnly ? { level, strategy: zlib!.constants.Z_HUFFMAN_ONLY } : { level }),
   );
   if (!runner) return undefined;
-  const header = new Uint8Array(HEADER_SIZE);
   return {
     async member(input, output, mtime) {
-      const parts = await runner.run(input, output, 0);
-      writeHeader(header, 0, mtime, level);
-      overwriteHeader(parts, header);
-      return parts;
+      // zlib writes a plain header; ours is longer, so zlib starts that much in.
+      return reheadMemberInPlace(await runner.run(input, output, HEADER_SIZE - PLAIN_HEADER_SIZE), output, mtime, level);
     },
     close: runner.close,
   };
-}
-
-/**
- * Replaces zlib's gzip header (10 bytes: zlib is given no name, comment or
- * extra field) at the start of `parts` with `header`.
- */
-function overwriteHeader(parts: Uint8Array[], header: Uint8Array): void {
-  const first = parts[0];
-  if (!first || first.length < 4 || first[0] !== 0x1f || first[1] !== 0x8b || first[3] !== 0) {
-    throw new Error("zlib wrote an unexpected gzip header.");
-  }
-  let done = 0;
-  for (const part of parts) {
-    const n = Math.min(part.length, header.length - done);
-    part.set(header.subarray(done, done + n));
-    done += n;
-    if (done === header.length) return;
-  }
-  throw new Error("zlib's gzip member is shorter than its header.");
 }

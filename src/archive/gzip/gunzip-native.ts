@@ -14,8 +14,8 @@
  * gzip header; those must be zeros (tape padding), anything else is corrupt.
  */
 import { builtinModule } from "../../util/builtin.ts";
-import { corrupt, truncated } from "./gzip-errors.ts";
-import { pullTransform } from "./pull-transform.ts";
+import { corrupt, zlibError } from "./gzip-errors.ts";
+import type { PullTransformer } from "./pull-transform.ts";
 
 /** The part of Node's zlib Gunzip stream used here. */
 interface NodeGunzip {
@@ -56,17 +56,8 @@ const HELD_OUTPUT = 8 << 20;
 /** Input bytes kept (as views) to check what follows the last member: zlib may notice the end a piece or two late. */
 const TAIL_KEPT = 3 * PIECE_SIZE;
 
-/** Maps zlib's error to ours by its message, which names the check that failed. */
-function decodeError(error: Error & { code?: string }): Error {
-  if (error.code === "Z_BUF_ERROR") return truncated(error);
-  if (/incorrect data check/.test(error.message)) return corrupt("CRC-32 mismatch", error);
-  if (/incorrect length check/.test(error.message)) return corrupt("length mismatch", error);
-  if (/incorrect header check|unknown compression method/.test(error.message)) return corrupt("bad gzip member header", error);
-  return corrupt(error.message, error);
-}
-
 /**
- * A gunzip stream on the runtime's zlib, or `undefined` where there is none
+ * Gunzip steps on the runtime's zlib (for {@link pullTransform}), or `undefined` where there is none
  * (workerd, browsers). Like the portable decoder it is driven by its reader
  * (see pull-transform.ts): a step writes one piece and emits its output, at
  * most about HELD_OUTPUT bytes at a time, so a gzip bomb handed over as one
@@ -74,7 +65,7 @@ function decodeError(error: Error & { code?: string }): Error {
  * behave alike here; Deno and Bun gain the most (GNU tar's 512 MiB archive:
  * Bun 2.4 s against 19 s on fflate, Deno 2.5 s against 7.3 s, each with less memory).
  */
-export function nativeGunzipStream(): TransformStream<Uint8Array, Uint8Array> | undefined {
+export function nativeGunzipTransformer(): PullTransformer | undefined {
   const zlib = builtinModule<ZlibModule>("zlib");
   if (typeof zlib?.createGunzip !== "function") return undefined;
   const inflater = zlib.createGunzip({ chunkSize: OUTPUT_CHUNK });
@@ -103,7 +94,7 @@ export function nativeGunzipStream(): TransformStream<Uint8Array, Uint8Array> | 
     notify();
   });
   inflater.on("error", (error) => {
-    failure ??= decodeError(error);
+    failure ??= zlibError(error);
     done = true;
     notify();
   });
@@ -180,7 +171,7 @@ export function nativeGunzipStream(): TransformStream<Uint8Array, Uint8Array> | 
   let filled = 0;
   let finishing = false;
 
-  return pullTransform({
+  return {
     async step(chunk, emit) {
       // The previous piece is still being inflated: pass on its output first.
       if (writing) return drain(emit).then(() => 0);
@@ -224,5 +215,5 @@ export function nativeGunzipStream(): TransformStream<Uint8Array, Uint8Array> | 
       tail = [];
       return false;
     },
-  });
+  };
 }

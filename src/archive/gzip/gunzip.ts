@@ -16,7 +16,8 @@ import { crc32 } from "../../digest/crc32.ts";
 import { parseHeader, readU32LE, TRAILER_SIZE } from "./gzip-member.ts";
 import { concatBytes } from "../../util/bytes.ts";
 import { corrupt, truncated } from "./gzip-errors.ts";
-import { nativeGunzipStream } from "./gunzip-native.ts";
+import { nativeGunzipTransformer } from "./gunzip-native.ts";
+import { parallelMembersTransformer } from "./gunzip-members.ts";
 import { pullTransform } from "./pull-transform.ts";
 
 /**
@@ -238,6 +239,14 @@ export interface GunzipOptions {
    * @default "auto"
    */
   engine?: "auto" | "fflate" | "native";
+  /**
+   * With the native engine, inflate the members our writer makes two at a
+   * time (they record their own length, so the stream is cut without
+   * inflating it), on both cores. Other gzip files decode sequentially
+   * either way, as does everything with fflate.
+   * @default true
+   */
+  parallel?: boolean;
 }
 
 /**
@@ -259,13 +268,13 @@ export interface GunzipOptions {
  * inflate, no copy).
  */
 export function createGunzipStream(options: GunzipOptions = {}): TransformStream<Uint8Array, Uint8Array> {
-  const { engine = "auto" } = options;
+  const { engine = "auto", parallel = true } = options;
   if (engine !== "auto" && engine !== "fflate" && engine !== "native") {
     throw new InvalidArgumentError(`Unknown gunzip engine ${JSON.stringify(engine)}: use "auto", "fflate" or "native".`);
   }
   if (engine !== "fflate") {
-    const native = nativeGunzipStream();
-    if (native) return native;
+    const native = (parallel ? parallelMembersTransformer(() => nativeGunzipTransformer()!) : undefined) ?? nativeGunzipTransformer();
+    if (native) return pullTransform(native);
     if (engine === "native") {
       throw new NotSupportedError('gunzip engine "native" needs the runtime\'s zlib (process.getBuiltinModule in Node, Deno and Bun), which this runtime lacks. Use "fflate" or "auto".');
     }

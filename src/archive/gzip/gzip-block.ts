@@ -91,7 +91,8 @@ export class GzipBlock {
   storedMember(mtime: number): Uint8Array[] {
     const out: Uint8Array[] = [];
     const header = new Uint8Array(HEADER_SIZE + 5);
-    writeHeader(header, 0, mtime, 0);
+    const storedBlocks = Math.max(1, Math.ceil(this.length / STORED_MAX));
+    writeHeader(header, 0, mtime, 0, HEADER_SIZE + 5 * storedBlocks + this.length + TRAILER_SIZE);
     let blockHeader = header.subarray(HEADER_SIZE);
     let left = this.length;
     let inBlock = Math.min(STORED_MAX, left);

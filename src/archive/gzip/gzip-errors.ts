@@ -13,3 +13,12 @@ export function truncated(cause?: unknown): InvalidArchiveError {
 export function corrupt(what: string, cause?: unknown): InvalidArchiveError {
   return new InvalidArchiveError(`corrupt gzip data (${what}): the archive is damaged; upload it again.`, { cause });
 }
+
+/** Maps an error of the runtime's zlib to ours by its message, which names the check that failed. */
+export function zlibError(error: Error & { code?: string }): InvalidArchiveError {
+  if (error.code === "Z_BUF_ERROR") return truncated(error);
+  if (/incorrect data check/.test(error.message)) return corrupt("CRC-32 mismatch", error);
+  if (/incorrect length check/.test(error.message)) return corrupt("length mismatch", error);
+  if (/incorrect header check|unknown compression method/.test(error.message)) return corrupt("bad gzip member header", error);
+  return corrupt(error.message, error);
+}

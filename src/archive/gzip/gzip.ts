@@ -19,7 +19,7 @@ import { deflateSync, type DeflateOptions } from "fflate";
 import { InvalidArgumentError, NotSupportedError } from "../../util/errors.ts";
 import { concatBytes } from "../../util/bytes.ts";
 import { BLOCK_BYTES, GzipBlock } from "./gzip-block.ts";
-import { wrapDeflate } from "./gzip-member.ts";
+import { reheadMember, wrapDeflate } from "./gzip-member.ts";
 import { hasNativeDeflater, memberCapacity, nativeDeflater, nativeGzipper, type NativeDeflater, type NativeGzipper } from "./deflate-native.ts";
 
 export { createGunzipStream, type GunzipOptions } from "./gunzip.ts";
@@ -233,7 +233,7 @@ export class BlockCompressor {
     }
     if (engine === "native") {
       const gzipper = this.idle.pop() ?? this.newGzipper();
-      return gzipper ? this.zlibMember(block, gzipper, this.idle) : unpooled(await nativeMember(block));
+      return gzipper ? this.zlibMember(block, gzipper, this.idle) : unpooled(reheadMember(await nativeMember(block), mtime, level));
     }
     // fflate needs contiguous input; it runs synchronously, so one scratch buffer serves every block.
     this.scratch ??= new Uint8Array(BLOCK_BYTES);

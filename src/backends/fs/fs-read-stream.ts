@@ -19,6 +19,8 @@ export interface FileStreamOptions {
   signal?: AbortSignal;
   /** Wraps read failures (e.g. into a `BackendError`). @default rethrow as is */
   mapError?: (error: unknown) => unknown;
+  /** Bytes per read. @default 256 KiB */
+  chunkSize?: number;
   /**
    * Read one chunk ahead of the consumer. Turn off for lazily opened files: a
    * read-ahead stream calls `open()` as soon as it is created.
@@ -37,6 +39,7 @@ export function fileStream(open: () => Promise<FileHandle>, options: FileStreamO
   let position = options.offset ?? 0;
   let remaining = options.length ?? Number.POSITIVE_INFINITY;
   let closed = false;
+  const chunkSize = options.chunkSize ?? CHUNK_SIZE;
   const close = async () => {
     if (closed) return;
     closed = true;
@@ -58,7 +61,7 @@ export function fileStream(open: () => Promise<FileHandle>, options: FileStreamO
             handle = opened;
           }
           const target = request?.view ? new Uint8Array(request.view.buffer, request.view.byteOffset, request.view.byteLength) : undefined;
-          const want = Math.min(target?.byteLength ?? CHUNK_SIZE, remaining);
+          const want = Math.min(target?.byteLength ?? chunkSize, remaining);
           const buffer = want <= 0 ? undefined : (target?.subarray(0, want) ?? new Uint8Array(want));
           const { bytesRead } = buffer ? await handle.read(buffer, 0, buffer.byteLength, position) : { bytesRead: 0 };
           if (bytesRead === 0) {
@@ -84,6 +87,6 @@ export function fileStream(open: () => Promise<FileHandle>, options: FileStreamO
     },
     // One chunk of read-ahead overlaps the next read with the consumer's work
     // without buffering a file; zero keeps the stream idle until it is read.
-    { highWaterMark: options.readAhead === false ? 0 : CHUNK_SIZE },
+    { highWaterMark: options.readAhead === false ? 0 : chunkSize },
   );
 }

@@ -93,7 +93,10 @@ describe("nativeGzipper and nativeDeflater", () => {
       const gzipper = nativeGzipper(level)!;
       try {
         const member = concatBytes(await gzipper.member(input, new Uint8Array(memberCapacity(input.length)), 0x5f5e1234));
-        expect([...member.subarray(0, 4)]).toEqual([0x1f, 0x8b, 8, 0]);
+        expect([...member.subarray(0, 4)]).toEqual([0x1f, 0x8b, 8, 4]); // FLG = FEXTRA
+        // One "ML" subfield that holds the member's own length.
+        expect([...member.subarray(10, 16)]).toEqual([8, 0, 0x4d, 0x4c, 4, 0]);
+        expect(new DataView(member.buffer, member.byteOffset).getUint32(16, true)).toBe(member.length);
         expect(new DataView(member.buffer, member.byteOffset).getUint32(4, true)).toBe(0x5f5e1234);
         expect([member[8], member[9]]).toEqual([xfl, 255]);
         const trailer = new DataView(member.buffer, member.byteOffset + member.length - 8);
