@@ -44,7 +44,8 @@ export interface ExtractArchiveResult {
  * Extracts a `.tar.gz` or `.tar` stream, or the archive file at a path, into
  * `dir` (created if missing) and reports how many files and bytes it wrote.
  * A path is read in 1 MiB chunks, which costs less CPU than a stream of
- * Node's 64 KiB `createReadStream` chunks (0.24 s against 0.7 s for 512 MiB).
+ * Node's 64 KiB `createReadStream` chunks (measured reading 512 MiB: 0.35–0.39 s
+ * of CPU with 1 MiB reads against 0.7–1.1 s through `Readable.toWeb`).
  *
  * Refuses, with `InvalidArchiveError` naming the entry: absolute paths, `..`
  * segments, backslashes and NULs in paths; symlinks whose target is absolute or

@@ -35,6 +35,12 @@ interface Inflating {
   done: Promise<void>;
 }
 
+/** The length a member header records, when it records one this decoder takes: between the smallest member and MAX_MEMBER. */
+function inflatableSize(header: Uint8Array): number | undefined {
+  const size = recordedMemberSize(header);
+  return size !== undefined && size >= MIN_MEMBER && size <= MAX_MEMBER ? size : undefined;
+}
+
 const lengthMismatch = (got: string) => corrupt(`length mismatch: a member inflates to ${got} bytes, not what its trailer says`);
 
 /**
@@ -111,8 +117,8 @@ class ParallelMembers implements PullTransformer {
       return 0;
     }
     // The whole member in this chunk: inflate a view of it, no copy.
-    const inChunk = this.headerFilled === 0 && input.length >= HEADER_SIZE ? recordedMemberSize(input) : undefined;
-    if (inChunk !== undefined && inChunk >= MIN_MEMBER && inChunk <= MAX_MEMBER && inChunk <= input.length) {
+    const inChunk = this.headerFilled === 0 && input.length >= HEADER_SIZE ? inflatableSize(input) : undefined;
+    if (inChunk !== undefined && inChunk <= input.length) {
       this.start(input.subarray(0, inChunk));
       return inChunk;
     }
@@ -121,8 +127,8 @@ class ParallelMembers implements PullTransformer {
     this.headerFilled += used;
     if (this.headerFilled < HEADER_SIZE) return used;
     this.headerFilled = 0;
-    const size = recordedMemberSize(this.header);
-    if (size === undefined || size < MIN_MEMBER || size > MAX_MEMBER) {
+    const size = inflatableSize(this.header);
+    if (size === undefined) {
       this.handOver(this.header.slice());
       return used;
     }

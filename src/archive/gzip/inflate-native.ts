@@ -17,14 +17,19 @@ interface NodeGunzipStream {
   /** Input bytes the engine consumed: fewer than given when bytes follow the last member. */
   readonly bytesWritten: number;
 }
+/** What `zlib.gunzip` and `gunzipSync` give with `info: true`. */
+interface OneShotResult {
+  buffer: Uint8Array;
+  engine: { bytesWritten: number };
+}
 interface ZlibModule {
   createGunzip(options: { chunkSize: number }): NodeGunzipStream;
   gunzip(
     bytes: Uint8Array,
     options: { chunkSize: number; maxOutputLength: number; info: true },
-    callback: (error: (Error & { code?: string }) | null, result: { buffer: Uint8Array; engine: { bytesWritten: number } }) => void,
+    callback: (error: (Error & { code?: string }) | null, result: OneShotResult) => void,
   ): void;
-  gunzipSync(bytes: Uint8Array, options: { maxOutputLength: number; info: true }): { buffer: Uint8Array; engine: { bytesWritten: number } };
+  gunzipSync(bytes: Uint8Array, options: { maxOutputLength: number; info: true }): OneShotResult;
 }
 
 /**
@@ -56,12 +61,26 @@ export type InflateOutput = "chunks" | "whole";
 
 const trailingBytes = () => corrupt("bytes after the last gzip member of a range");
 
+/** A one-shot inflate's error: past `maxOutputLength` is a size mismatch, the rest zlib's own. */
+function oneShotError(error: Error & { code?: string }, mismatch: SizeMismatch): Error {
+  return error.code === "ERR_BUFFER_TOO_LARGE" ? mismatch("more than that") : zlibError(error);
+}
+
+/** A one-shot inflate's output, once every input byte was consumed and the output is `usize` bytes. */
+function checkedOneShot(result: OneShotResult, bytes: Uint8Array, usize: number, mismatch: SizeMismatch): Uint8Array[] {
+  if (result.engine.bytesWritten !== bytes.length) throw trailingBytes();
+  if (result.buffer.length !== usize) throw mismatch(String(result.buffer.length));
+  return [result.buffer];
+}
+
 /**
  * An inflater on the runtime's zlib, or `undefined` where there is none.
- * Larger outputs inflate on Node's thread pool (so that parallel reads use
- * every core) into 1 MiB chunks that are handed on as they are, never copied:
+ * Outputs up to 1 MiB inflate synchronously; larger ones on Node's thread
+ * pool (so that parallel reads use every core), delivered as `output` says.
+ * In "chunks", 1 MiB pieces are handed on as they are, never copied (plain
  * `zlib.gunzip` gathers 16 KiB pieces and concatenates them, which took
- * longer than the inflating. Each member's CRC-32 and length are checked.
+ * longer than the inflating); "whole" gives zlib one buffer of the exact
+ * size instead. Each member's CRC-32 and length are checked.
  * @returns the inflater; it throws `mismatch(...)` when the output is not
  * `usize` bytes and InvalidArchiveError when a member is corrupt
  */
@@ -70,25 +89,24 @@ export function nativeWholeInflater(output: InflateOutput = "chunks"): WholeInfl
   if (typeof zlib?.createGunzip !== "function" || typeof zlib.gunzipSync !== "function" || typeof zlib.gunzip !== "function") return undefined;
   return async (bytes, usize, mismatch) => {
     if (usize <= SYNC_OUTPUT) {
-      let result: { buffer: Uint8Array; engine: { bytesWritten: number } };
+      let result: OneShotResult;
       try {
         result = zlib.gunzipSync(bytes, { maxOutputLength: Math.max(usize, 1), info: true });
       } catch (error) {
-        if ((error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") throw mismatch("more than that");
-        throw zlibError(error as Error);
+        throw oneShotError(error as Error, mismatch);
       }
-      if (result.engine.bytesWritten !== bytes.length) throw trailingBytes();
-      if (result.buffer.length !== usize) throw mismatch(String(result.buffer.length));
-      return [result.buffer];
+      return checkedOneShot(result, bytes, usize, mismatch);
     }
     if (output === "whole") {
       return new Promise<Uint8Array[]>((resolve, reject) => {
         // One byte of room past `usize`, so that zlib reaches the member's end without asking for another buffer.
         zlib.gunzip(bytes, { chunkSize: usize + 1, maxOutputLength: usize, info: true }, (error, result) => {
-          if (error) reject(error.code === "ERR_BUFFER_TOO_LARGE" ? mismatch("more than that") : zlibError(error));
-          else if (result.engine.bytesWritten !== bytes.length) reject(trailingBytes());
-          else if (result.buffer.length !== usize) reject(mismatch(String(result.buffer.length)));
-          else resolve([result.buffer]);
+          try {
+            if (error) throw oneShotError(error, mismatch);
+            resolve(checkedOneShot(result, bytes, usize, mismatch));
+          } catch (failure) {
+            reject(failure);
+          }
         });
       });
     }
