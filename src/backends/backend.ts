@@ -168,3 +168,9 @@ export interface Backend {
    */
   keyOf?(location: StorageLocation): string;
 }
+
+/**
+ * What reading models needs of a storage: get, head, list, and where keys live
+ * in metadata. Every {@link Backend} is one; so are read-only ones such as `s3Reader`.
+ */
+export type ReadBackend = Pick<Backend, "name" | "get" | "head" | "list" | "locate" | "keyOf">;

@@ -13,6 +13,7 @@ import type { ModelFile, ModelStore } from "../store/model-store.ts";
 import { createTarStream, type TarEntry } from "../archive/tar/tar-pack.ts";
 import { extractArchive } from "./extract-archive.ts";
 import { ArchiveIndexCache } from "../store/archive-index-reads.ts";
+import { zlibEngine } from "../archive/index/engine-zlib.ts";
 import { parallelTarStream } from "../store/parallel-archive.ts";
 
 /** Options for {@link downloadModel}. */
@@ -137,7 +138,7 @@ async function parallelSource(store: ModelStore, metadata: ModelMetadata, option
   const key = store.backend.keyOf?.(metadata.storage) ?? metadata.storage.prefix;
   if (!key) return undefined;
   const what = `The archive of model "${metadata.model.model_id}" in domain "${metadata.model.domain}"`;
-  const index = await new ArchiveIndexCache(store.backend).indexOf(metadata, key, what, options.signal);
+  const index = await new ArchiveIndexCache(store.backend, zlibEngine).indexOf(metadata, key, what, options.signal);
   if (!index) return undefined;
   const tarBytes = index.members.reduce((sum, member) => sum + member.usize, 0);
   return { stream: parallelTarStream(store.backend, key, metadata, index, what, { concurrency: options.concurrency ?? DEFAULT_CONCURRENCY, signal: options.signal }), tarBytes };

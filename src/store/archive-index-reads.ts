@@ -4,9 +4,9 @@
  * file or the file list from it. Archives without an index (older uploads,
  * the Python library's) are left to the scanning path by returning `undefined`.
  */
-import type { Backend } from "../backends/backend.ts";
+import type { ReadBackend } from "../backends/backend.ts";
 import type { ArchiveIndex, ArchiveIndexLocation } from "../archive/index/archive-index.ts";
-import { readEntry, readIndex, type FileRange, type RangeReader } from "../archive/index/read-entry.ts";
+import { readEntry, readIndex, type FileRange, type IndexReadEngine, type RangeReader } from "../archive/index/read-entry.ts";
 import type { ReadOptions } from "./options.ts";
 import type { ModelMetadata } from "../metadata/document.ts";
 
@@ -44,7 +44,10 @@ export function indexLocation(metadata: ModelMetadata): ArchiveIndexLocation | u
 export class ArchiveIndexCache {
   private readonly cache = new Map<string, Promise<ArchiveIndex>>();
 
-  constructor(private readonly backend: Backend) {}
+  constructor(
+    private readonly backend: ReadBackend,
+    private readonly engine: IndexReadEngine,
+  ) {}
 
   /** The model's index, or `undefined` when its archive has none. */
   async indexOf(metadata: ModelMetadata, key: string, what: string, signal?: AbortSignal): Promise<ArchiveIndex | undefined> {
@@ -53,7 +56,7 @@ export class ArchiveIndexCache {
     const cacheKey = `${key}\n${location.sha256}\n${location.offset}`;
     let index = this.cache.get(cacheKey);
     if (!index) {
-      index = readIndex(this.reader(key, signal), location, metadata.archive.size, what);
+      index = readIndex(this.engine, this.reader(key, signal), location, metadata.archive.size, what);
       this.cache.set(cacheKey, index);
       index.catch(() => this.cache.delete(cacheKey)); // a failed read is tried again next time
       if (this.cache.size > CACHED_INDEXES) this.cache.delete(this.cache.keys().next().value!);
@@ -66,7 +69,7 @@ export class ArchiveIndexCache {
     const index = await this.indexOf(metadata, key, what, options.signal);
     if (!index) return undefined;
     const entry = index.entries.find((e) => e.type === "file" && e.path === path);
-    return entry ? readEntry(this.reader(key, options.signal), index, entry, what, options.range) : null;
+    return entry ? readEntry(this.engine, this.reader(key, options.signal), index, entry, what, options.range) : null;
   }
 
   private reader(key: string, signal?: AbortSignal): RangeReader {

@@ -14,6 +14,7 @@ import { ARCHIVE_FILE_NAME, type BucketLayout } from "../metadata/layout.ts";
 import { IntegrityError, NotFoundError } from "../util/errors.ts";
 import { ArchiveIndexCache, filesOfIndex, type ModelFile, type OpenFileOptions } from "./archive-index-reads.ts";
 import { sliceStream } from "../util/streams.ts";
+import { zlibEngine } from "../archive/index/engine-zlib.ts";
 import type { ReadOptions } from "./options.ts";
 
 /** The archive reads of one store. */
@@ -25,7 +26,7 @@ export class ArchiveReads {
     private readonly backend: Backend,
     private readonly layout: BucketLayout,
   ) {
-    this.indexes = new ArchiveIndexCache(backend);
+    this.indexes = new ArchiveIndexCache(backend, zlibEngine);
   }
 
   /** Streams an archive described by `metadata`, verifying it. */

@@ -2,14 +2,19 @@ import { createHash, randomBytes } from "node:crypto";
 import { streamOfParts as streamOf } from "../support/bytes.ts";
 import { describe, expect, it } from "vitest";
 import { createDigestStream, Sha256 } from "../../src/digest/sha256.ts";
+import { compactSha256, createCompactSha256 } from "../../src/digest/sha256-compact.ts";
+import type { Sha256Core } from "../../src/digest/sha256-hasher.ts";
+
+/** The unrolled compression function (uploads) and the compact one (small read-only bundles) must agree everywhere. */
+const HASHERS: [string, () => Sha256Core][] = [["unrolled", () => new Sha256()], ["compact", compactSha256]];
 
 function nodeHex(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
 /** Feeds `bytes` in random-sized chunks, including empty ones. */
-function hashInPieces(bytes: Uint8Array, maxPiece: number): string {
-  const h = new Sha256();
+function hashInPieces(newHash: () => Sha256Core, bytes: Uint8Array, maxPiece: number): string {
+  const h = newHash();
   let pos = 0;
   while (pos < bytes.length) {
     const n = Math.floor(Math.random() * (maxPiece + 1));
@@ -20,10 +25,10 @@ function hashInPieces(bytes: Uint8Array, maxPiece: number): string {
 }
 
 
-describe("Sha256", () => {
+describe.each(HASHERS)("Sha256 (%s)", (_name, newHash) => {
   it("matches the FIPS 180-4 example digests", () => {
-    expect(new Sha256().hexDigest()).toBe("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    expect(new Sha256().update(new TextEncoder().encode("abc")).hexDigest()).toBe(
+    expect(newHash().hexDigest()).toBe("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    expect(newHash().update(new TextEncoder().encode("abc")).hexDigest()).toBe(
       "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
     );
   });
@@ -34,19 +39,19 @@ describe("Sha256", () => {
     for (let i = 0; i < 20; i++) sizes.push(Math.floor(Math.random() * data.length));
     for (const size of sizes) {
       const bytes = data.subarray(7, 7 + size); // odd offset: not 4-byte aligned
-      expect(new Sha256().update(bytes).hexDigest(), `size ${size}`).toBe(nodeHex(bytes));
-      expect(hashInPieces(bytes, 70), `size ${size} in pieces`).toBe(nodeHex(bytes));
-      expect(hashInPieces(bytes, 5000), `size ${size} in big pieces`).toBe(nodeHex(bytes));
+      expect(newHash().update(bytes).hexDigest(), `size ${size}`).toBe(nodeHex(bytes));
+      expect(hashInPieces(newHash, bytes, 70), `size ${size} in pieces`).toBe(nodeHex(bytes));
+      expect(hashInPieces(newHash, bytes, 5000), `size ${size} in big pieces`).toBe(nodeHex(bytes));
     }
   });
 
   it("returns the raw 32-byte digest", () => {
     const bytes = randomBytes(1234);
-    expect(Buffer.from(new Sha256().update(bytes).digest())).toEqual(createHash("sha256").update(bytes).digest());
+    expect(Buffer.from(newHash().update(bytes).digest())).toEqual(createHash("sha256").update(bytes).digest());
   });
 
   it("refuses updates after digest() rather than returning a wrong hash", () => {
-    const h = new Sha256();
+    const h = newHash();
     h.digest();
     expect(() => h.update(new Uint8Array(1))).toThrow(TypeError);
   });
@@ -84,5 +89,16 @@ describe("createSha256", () => {
     const expected = createHash("sha256").update(bytes).digest("hex");
     expect(hasher.hexDigest()).toBe(expected);
     expect(new Sha256().update(bytes).hexDigest()).toBe(expected);
+  });
+});
+
+describe("createCompactSha256", () => {
+  it("uses the runtime's native SHA-256 on Node, and agrees with node:crypto", async () => {
+    const bytes = new Uint8Array(randomBytes(300_007));
+    const hasher = createCompactSha256();
+    expect(hasher).not.toHaveProperty("blocks"); // not the portable core
+    hasher.update(bytes.subarray(0, 999));
+    hasher.update(bytes.subarray(999));
+    expect(await hasher.hexDigest()).toBe(nodeHex(bytes));
   });
 });

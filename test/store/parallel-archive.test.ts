@@ -9,6 +9,7 @@ import { describe, expect, test } from "vitest";
 import { createArchive } from "../../src/archive/create-archive.ts";
 import type { ArchiveIndex, ArchiveIndexLocation } from "../../src/archive/index/archive-index.ts";
 import { readIndex } from "../../src/archive/index/read-entry.ts";
+import { zlibEngine } from "../../src/archive/index/engine-zlib.ts";
 import { memoryBackend } from "../../src/index.ts";
 import type { ModelMetadata } from "../../src/metadata/document.ts";
 import { parallelTarStream } from "../../src/store/parallel-archive.ts";
@@ -29,7 +30,7 @@ async function stored() {
   const backend = memoryBackend();
   await backend.put(KEY, bytes);
   const metadata = { archive: { size: bytes.length, sha256: sha256(bytes), index: location } } as unknown as ModelMetadata;
-  const index = await readIndex(async (offset, length) => backend.get(KEY, { range: { offset, length } }), location!, bytes.length, WHAT);
+  const index = await readIndex(zlibEngine, async (offset, length) => backend.get(KEY, { range: { offset, length } }), location!, bytes.length, WHAT);
   return { backend, bytes, metadata, index };
 }
 

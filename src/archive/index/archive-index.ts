@@ -170,9 +170,10 @@ export function validateIndex(value: unknown, location: ArchiveIndexLocation, ar
 
 /**
  * The compressed byte range holding bytes `start` to `end` (exclusive) of
- * `entry`'s data, how many decompressed bytes of it come before `start`, and the decompressed size of its members.
+ * `entry`'s data, how many decompressed bytes of it come before `start`, the
+ * decompressed size of its members, and which members they are (`first` to `last`).
  */
-export function entryRange(index: ArchiveIndex, entry: IndexEntry, start = 0, end = entry.size): { offset: number; length: number; skip: number; usize: number } {
+export function entryRange(index: ArchiveIndex, entry: IndexEntry, start = 0, end = entry.size): { offset: number; length: number; skip: number; usize: number; first: number; last: number } {
   let first = entry.member;
   let skip = entry.offset + start;
   while (skip >= index.members[first].usize && first + 1 < index.members.length) {
@@ -190,5 +191,5 @@ export function entryRange(index: ArchiveIndex, entry: IndexEntry, start = 0, en
   if (available < end - start) throw new IntegrityError(`The index places "${entry.path}" past the end of the archive.`);
   const from = index.members[first];
   const stop = index.members[last];
-  return { offset: from.offset, length: stop.offset + stop.size - from.offset, skip, usize };
+  return { offset: from.offset, length: stop.offset + stop.size - from.offset, skip, usize, first, last };
 }

@@ -3,13 +3,25 @@
  * read, and one file with one more, inflated from the members that hold it
  * and verified against the size and SHA-256 the index records.
  */
-import { createSha256 } from "../../digest/sha256.ts";
 import { IntegrityError, InvalidArchiveError, InvalidArgumentError } from "../../util/errors.ts";
-import { createGunzipStream } from "../gzip/gunzip.ts";
-import { inflateWhole } from "../gzip/inflate-whole.ts";
 import { readWhole } from "../../util/byob.ts";
 import { concatBytes } from "../../util/bytes.ts";
-import { decodeIndexMembers, entryRange, MAX_INDEX_BYTES, type ArchiveIndex, type ArchiveIndexLocation, type IndexEntry } from "./archive-index.ts";
+import { decodeIndexMembers, entryRange, MAX_INDEX_BYTES, type ArchiveIndex, type ArchiveIndexLocation, type IndexEntry, type IndexMember } from "./archive-index.ts";
+
+/**
+ * What reading through the index needs from the runtime: a hash and an
+ * inflater. Passed in, so that a small read-only bundle can bring small ones
+ * (engine-web.ts: DecompressionStream, a compact SHA-256) and the store fast
+ * ones (engine-zlib.ts).
+ */
+export interface IndexReadEngine {
+  /** A fresh streaming SHA-256. */
+  sha256(): { update(bytes: Uint8Array): unknown; hexDigest(): string | Promise<string> };
+  /** `members` held whole in `bytes`, inflated to exactly `usize` bytes, each member's CRC-32 checked. */
+  inflateWhole(bytes: Uint8Array, members: readonly IndexMember[], usize: number, what: string): Promise<Uint8Array[]>;
+  /** A stream of whole `members`, inflated, each member's CRC-32 checked. */
+  inflateStream(body: ReadableStream<Uint8Array>, members: readonly IndexMember[], what: string): ReadableStream<Uint8Array>;
+}
 
 /** Reads `length` bytes of the archive from `offset`; `null` when the archive is missing. */
 export type RangeReader = (offset: number, length: number) => Promise<ReadableStream<Uint8Array> | null>;
@@ -32,7 +44,7 @@ const SMALL_RANGE = 1 << 20;
 const SMALL_OUTPUT = 1 << 20;
 
 /** Reads the index at `location`, checks its SHA-256 and its shape against the archive; `INVALID_ARCHIVE` or `INTEGRITY` when they fail. */
-export async function readIndex(read: RangeReader, location: ArchiveIndexLocation, archiveSize: number, what: string): Promise<ArchiveIndex> {
+export async function readIndex(engine: IndexReadEngine, read: RangeReader, location: ArchiveIndexLocation, archiveSize: number, what: string): Promise<ArchiveIndex> {
   if (!Number.isSafeInteger(location.offset) || !Number.isSafeInteger(location.length) || location.offset < 0 || location.length < 26 || location.length > MAX_INDEX_BYTES) {
     throw new InvalidArchiveError(`${what}: its metadata places the index at an impossible range. Read it without the index (store.openArchive) or upload it again.`);
   }
@@ -42,9 +54,9 @@ export async function readIndex(read: RangeReader, location: ArchiveIndexLocatio
   const body = await read(location.offset, location.length);
   if (!body) return Promise.reject(new InvalidArchiveError(`${what}: the archive is missing.`));
   const bytes = await readExactly(body, location.length, `${what}: its index`);
-  const hash = createSha256();
+  const hash = engine.sha256();
   hash.update(bytes);
-  if (hash.hexDigest() !== location.sha256) {
+  if ((await hash.hexDigest()) !== location.sha256) {
     throw new IntegrityError(`${what}: its index does not match the sha256 in its metadata. The archive was changed after upload; download it whole to check it (store.getArchive).`);
   }
   return decodeIndexMembers(bytes, location, archiveSize, what);
@@ -63,7 +75,7 @@ export interface FileRange {
  * only those bytes: the file's sha256 cannot be checked then, so the members
  * read are inflated to their ends and each one's CRC-32 is checked instead.
  */
-export async function readEntry(read: RangeReader, index: ArchiveIndex, entry: IndexEntry, what: string, part?: FileRange): Promise<ReadableStream<Uint8Array>> {
+export async function readEntry(engine: IndexReadEngine, read: RangeReader, index: ArchiveIndex, entry: IndexEntry, what: string, part?: FileRange): Promise<ReadableStream<Uint8Array>> {
   const start = part?.offset ?? 0;
   const end = part?.length === undefined ? entry.size : Math.min(entry.size, start + part.length);
   if (!Number.isSafeInteger(start) || start < 0 || start > entry.size || end < start) {
@@ -72,25 +84,26 @@ export async function readEntry(read: RangeReader, index: ArchiveIndex, entry: I
   const whole = start === 0 && end === entry.size;
   if (!whole && start === end) return new ReadableStream({ start: (controller) => controller.close() });
   const range = entryRange(index, entry, start, end);
-  const hash = createSha256();
+  const hash = engine.sha256();
   const refuse = (why: string) => new IntegrityError(`${what}: "${entry.path}" ${why} (its index says ${entry.size} bytes, sha256 ${entry.sha256}). The archive or its index was changed after upload.`);
   if (entry.size === 0) {
-    if (hash.hexDigest() !== entry.sha256) throw refuse("is empty but its hash is not that of nothing");
+    if ((await hash.hexDigest()) !== entry.sha256) throw refuse("is empty but its hash is not that of nothing");
     return new ReadableStream({ start: (controller) => controller.close() });
   }
   const body = await read(range.offset, range.length);
   if (!body) throw new InvalidArchiveError(`${what}: the archive is missing.`);
   if (range.length <= SMALL_RANGE && range.usize <= SMALL_OUTPUT) {
-    const inflated = await inflateWhole(await readExactly(body, range.length, what), range.usize, what);
+    const members = index.members.slice(range.first, range.last + 1);
+    const inflated = await engine.inflateWhole(await readExactly(body, range.length, what), members, range.usize, what);
     const bytes = (inflated.length === 1 ? inflated[0] : concatBytes(inflated)).subarray(range.skip, range.skip + (end - start));
     if (whole) {
       hash.update(bytes);
-      if (hash.hexDigest() !== entry.sha256) throw refuse("does not match its sha256");
+      if ((await hash.hexDigest()) !== entry.sha256) throw refuse("does not match its sha256");
     }
     // Every member read was inflated whole, so their CRC-32s vouch for a part too.
     return new ReadableStream({ start: (controller) => (controller.enqueue(bytes), controller.close()) });
   }
-  const reader = body.pipeThrough(createGunzipStream()).getReader();
+  const reader = engine.inflateStream(body, index.members.slice(range.first, range.last + 1), what).getReader();
   let skip = range.skip;
   let remaining = end - start;
   return new ReadableStream<Uint8Array>(
@@ -118,7 +131,7 @@ export async function readEntry(read: RangeReader, index: ArchiveIndex, entry: I
           hash.update(chunk);
           if (remaining === 0) {
             // The last bytes are held back until the hash is known: a lying index errors instead of ending cleanly.
-            if (hash.hexDigest() !== entry.sha256) throw refuse("does not match its sha256");
+            if ((await hash.hexDigest()) !== entry.sha256) throw refuse("does not match its sha256");
             controller.enqueue(chunk);
             controller.close();
             await reader.cancel().catch(() => undefined);

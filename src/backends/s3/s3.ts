@@ -4,7 +4,7 @@
  * @see https://docs.aws.amazon.com/AmazonS3/latest/API/Welcome.html
  */
 import { InvalidArgumentError, IntegrityError, throwIfAborted } from "../../util/errors.ts";
-import type { Backend, BackendCapabilities, BaseOptions, CollectGarbageOptions, GetOptions, Leftover, ListOptions, ObjectInfo, PutOptions, SignedUrlOptions, StorageLocation } from "../backend.ts";
+import type { Backend, BackendCapabilities, BaseOptions, CollectGarbageOptions, Leftover, ObjectInfo, PutOptions, SignedUrlOptions, StorageLocation } from "../backend.ts";
 import { collectMultipartGarbage } from "./s3-gc.ts";
 import {
   checkPrecondition,
@@ -18,16 +18,14 @@ import {
   type EtagForm,
 } from "./s3-conditional.ts";
 import { untilAborted } from "../../util/streams.ts";
-import { emptyStream, objectBody, rangeHeader, type ObjectReads } from "./s3-get.ts";
-import { isEmptyRange } from "../http-wire.ts";
-import { s3Error, parseErrorXml } from "./s3-errors.ts";
-import { listPages } from "./s3-list.ts";
+import { s3Error } from "./s3-errors.ts";
 import { presignGet } from "./s3-presign.ts";
 import { base64, md5 } from "./s3-md5.ts";
 import { MAX_PARTS, PartReader, uploadMultipart, type PartSource } from "./s3-multipart.ts";
 import { resolveS3Options, type ResolvedS3Options, type S3BackendOptions, type S3Dialect } from "./s3-options.ts";
 import { gcsConditionHeaders } from "./gcs-conditional.ts";
-import { checkKey, S3Transport } from "./s3-transport.ts";
+import { checkKey } from "./s3-transport.ts";
+import { S3Reads } from "./s3-reader.ts";
 import { escapeXmlText, xmlElements, xmlText } from "../../util/xml.ts";
 
 export type { S3BackendOptions, S3Credentials, S3CredentialsProvider } from "./s3-options.ts";
@@ -47,19 +45,6 @@ export interface S3Backend extends Backend {
   signedUrl(key: string, options: SignedUrlOptions): Promise<string>;
 }
 
-/**
- * The `storage.type` values of S3-compatible buckets the Python modelstore writes, each with
- * `{bucket, prefix}`: `aws:s3`, `minio:<endpoint>`, and `google:cloud-storage` (read here through GCS's S3 interoperability).
- */
-function isBucketStorageType(type: string): boolean {
-  return type === STORAGE_TYPE || type === "google:cloud-storage" || type.startsWith("minio:");
-}
-
-/** DeleteObjects takes at most 1,000 keys. */
-const DELETE_BATCH = 1000;
-/** The metadata `storage.type` of S3 locations, as the Python modelstore writes it. */
-const STORAGE_TYPE = "aws:s3";
-
 /** Creates an {@link S3Backend}; throws {@link InvalidArgumentError} on bad options. */
 export function s3Backend(options: S3BackendOptions): S3Backend {
   return new S3BackendImpl(resolveS3Options(options));
@@ -70,23 +55,11 @@ export function s3BackendOfDialect(options: S3BackendOptions, dialect: S3Dialect
   return new S3BackendImpl(resolveS3Options(options, dialect));
 }
 
-function infoFromHeaders(key: string, headers: Headers, size: number): ObjectInfo {
-  const modified = headers.get("last-modified");
-  const date = modified ? new Date(modified) : undefined;
-  return {
-    key,
-    size,
-    etag: normalizeEtag(headers.get("etag") ?? ""),
-    ...(date && !Number.isNaN(date.getTime()) ? { lastModified: date.toISOString() } : {}),
-  };
-}
+/** DeleteObjects takes at most 1,000 keys. */
+const DELETE_BATCH = 1000;
 
-class S3BackendImpl implements S3Backend {
-  readonly name = "s3" as const;
-  readonly bucket: string;
+class S3BackendImpl extends S3Reads implements S3Backend {
   readonly capabilities: BackendCapabilities;
-  /** Exposed to tests (backoff) and to the bench; not part of the public type. */
-  readonly transport: S3Transport;
   /** How long the conditional-write probe may take; tests lower it. */
   probeTimeoutMs = PROBE_TIMEOUT_MS;
   #conditional: "probe" | "native" | "emulate";
@@ -98,91 +71,13 @@ class S3BackendImpl implements S3Backend {
    * single-PUT probe ran (RGW enforces them only there); a server declared "native" is trusted.
    */
   #multipartProbe?: Promise<boolean>;
-  /**
-   * The bucket was seen to exist, or cannot be checked with these credentials: either way a
-   * 404 is read as a missing key from then on (a bucket is not deleted under a running store).
-   */
-  #bucketChecked = false;
-  readonly #reads: ObjectReads;
 
-  constructor(readonly options: ResolvedS3Options) {
-    this.bucket = options.bucket;
-    this.transport = new S3Transport(options);
+  constructor(options: ResolvedS3Options) {
+    super(options);
     this.#conditional = options.conditionalWrites;
     // "probe" starts pessimistic: claiming no support only costs a caller an extra
     // HEAD, while claiming support that is missing would let it skip its own check.
     this.capabilities = { conditionalWrites: this.#conditional === "native" };
-    this.#reads = {
-      transport: this.transport,
-      options,
-      getObject: (key, range, signal, etag) => this.#getObject(key, range, signal, etag),
-    };
-  }
-
-  /**
-   * GetObject, with a `Range` header for ranged reads; 404 → null, 416 → no bytes.
-   * With `downloadConcurrency` above 1, a whole object larger than one part is
-   * read as that many ranged GETs at a time (s3-parallel-get.ts): the first
-   * asks for the first part and learns the size and ETag from the answer.
-   * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html
-   */
-  async get(key: string, options: GetOptions = {}): Promise<ReadableStream<Uint8Array> | null> {
-    checkKey(key);
-    throwIfAborted(options.signal);
-    const { range } = options;
-    // A zero-length range cannot be expressed in HTTP; only existence matters.
-    if (isEmptyRange(key, range)) return (await this.head(key, options)) ? emptyStream() : null;
-    return objectBody(this.#reads, key, range, options.signal);
-  }
-
-  /** One GetObject answer: null for a missing key, no body past the end (416). */
-  async #getObject(key: string, range: GetOptions["range"], signal: AbortSignal | undefined, etag?: string): Promise<Response | null> {
-    const headers: Record<string, string> = {};
-    if (range) headers.range = rangeHeader(range.offset, range.length);
-    if (etag) headers["if-match"] = etag;
-    const response = await this.transport.send({ method: "GET", operation: "GetObject", key, headers, signal, accept: [404, 416] });
-    if (response.status === 404) {
-      await this.#throwIfBucketMissing(response, "GetObject", key);
-      return null;
-    }
-    this.#bucketChecked = true;
-    if (response.status === 416) {
-      // Past the end: the bytes that exist there are none.
-      await response.body?.cancel().catch(() => {});
-      return new Response(null, { status: 204 });
-    }
-    return response;
-  }
-
-  /**
-   * HeadObject; 404 → null. A HEAD answer has no body to tell a missing key
-   * from a missing bucket, so the first 404 is followed by one HeadBucket.
-   * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html
-   */
-  async head(key: string, options: BaseOptions = {}): Promise<ObjectInfo | null> {
-    checkKey(key);
-    throwIfAborted(options.signal);
-    const response = await this.transport.send({ method: "HEAD", operation: "HeadObject", key, signal: options.signal, accept: [404] });
-    if (response.status === 404) {
-      if (!this.#bucketChecked) await this.#checkBucket(key, options.signal);
-      return null;
-    }
-    this.#bucketChecked = true;
-    return infoFromHeaders(key, response.headers, Number(response.headers.get("content-length") ?? 0));
-  }
-
-  /**
-   * HeadBucket: throws NoSuchBucket when the bucket is missing. A 403 (the
-   * credentials lack s3:ListBucket) proves nothing either way; it is let pass
-   * and not asked again, so such credentials pay for one extra request only.
-   * @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadBucket.html
-   */
-  async #checkBucket(key: string, signal?: AbortSignal): Promise<void> {
-    const response = await this.transport.send({ method: "HEAD", operation: "HeadBucket", signal, accept: [403, 404] });
-    if (response.status === 404) {
-      throw s3Error({ operation: "HeadObject", bucket: this.bucket, key }, 404, { code: "NoSuchBucket", message: "The specified bucket does not exist." });
-    }
-    this.#bucketChecked = true;
   }
 
   /** DeleteObject; a missing key is fine. @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObject.html */
@@ -190,7 +85,7 @@ class S3BackendImpl implements S3Backend {
     checkKey(key);
     throwIfAborted(options.signal);
     const response = await this.transport.send({ method: "DELETE", operation: "DeleteObject", key, signal: options.signal, accept: [404] });
-    if (response.status === 404) return this.#throwIfBucketMissing(response, "DeleteObject", key);
+    if (response.status === 404) return this.throwIfBucketMissing(response, "DeleteObject", key);
     await response.body?.cancel().catch(() => {});
   }
 
@@ -213,39 +108,12 @@ class S3BackendImpl implements S3Backend {
     await flush();
   }
 
-  /** ListObjectsV2, every page. @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html */
-  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo> {
-    throwIfAborted(options.signal);
-    for await (const page of listPages(this.transport, prefix, options)) {
-      yield* page.objects;
-    }
-  }
-
-  /** ListObjectsV2 with `delimiter=/`: the CommonPrefixes. @see https://docs.aws.amazon.com/AmazonS3/latest/API/API_CommonPrefix.html */
-  async *listPrefixes(prefix: string, options: BaseOptions = {}): AsyncIterable<string> {
-    throwIfAborted(options.signal);
-    for await (const page of listPages(this.transport, prefix, { delimiter: "/", signal: options.signal })) {
-      yield* page.prefixes;
-    }
-  }
 
   /** A presigned GetObject URL (query-string SigV4, see s3-presign.ts). */
   signedUrl(key: string, options: SignedUrlOptions): Promise<string> {
     return presignGet(this.transport, this.options, key, options);
   }
 
-  locate(key: string): StorageLocation {
-    return { type: this.options.dialect === "gcs" ? "google:cloud-storage" : STORAGE_TYPE, bucket: this.bucket, prefix: key };
-  }
-
-  keyOf(location: StorageLocation): string {
-    if (!isBucketStorageType(location.type) || location.bucket !== this.bucket || !location.prefix) {
-      throw new InvalidArgumentError(
-        `This model's archive is stored at ${JSON.stringify(location)}, not in S3 bucket "${this.bucket}". Open a store on that location to read it.`,
-      );
-    }
-    return location.prefix;
-  }
 
   /**
    * PutObject for bodies up to `partSize`, else a multipart upload. Streams are
@@ -428,10 +296,6 @@ class S3BackendImpl implements S3Backend {
   }
 
   /** A 404 is "no such key" unless the bucket itself is missing: that must not read as absence. */
-  async #throwIfBucketMissing(response: Response, operation: "GetObject" | "DeleteObject", key: string): Promise<void> {
-    const parsed = parseErrorXml(await response.text().catch(() => ""));
-    if (parsed.code === "NoSuchBucket") throw s3Error({ operation, bucket: this.bucket, key }, 404, parsed);
-  }
 
   async #deleteBatch(keys: string[], signal?: AbortSignal): Promise<void> {
     // Quiet mode: the answer lists only failures.

@@ -1,10 +1,12 @@
 import { execFileSync } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { describe, expect, test } from "vitest";
+import { beforeAll, describe, expect, test } from "vitest";
 import { createArchive } from "../../../src/archive/create-archive.ts";
 import { decodeIndexMembers, encodeIndexMembers, type ArchiveIndex, type ArchiveIndexLocation } from "../../../src/archive/index/archive-index.ts";
-import { readEntry, readIndex, type RangeReader } from "../../../src/archive/index/read-entry.ts";
+import { readEntry, readIndex, type IndexReadEngine, type RangeReader } from "../../../src/archive/index/read-entry.ts";
+import { zlibEngine } from "../../../src/archive/index/engine-zlib.ts";
+import { webEngine } from "../../../src/archive/index/engine-web.ts";
 import { CUT_AFTER_BYTES } from "../../../src/archive/index/index-recorder.ts";
 import { collect, gnuTar, pseudoRandom, readAll, sha256, streamOf, tempDir, text } from "../helpers.ts";
 
@@ -41,8 +43,12 @@ function rangeReader(bytes: Uint8Array, log: { offset: number; length: number }[
 
 const WHAT = "The test archive";
 
+/** Both engines read through the same index and must refuse the same hostile ones; set per block below. */
+const ENGINES: [string, IndexReadEngine][] = [["zlib", zlibEngine], ["DecompressionStream", webEngine]];
+let engine: IndexReadEngine = zlibEngine;
+
 async function indexOf(built: Built): Promise<ArchiveIndex> {
-  return readIndex(rangeReader(built.bytes), built.location, built.bytes.length, WHAT);
+  return readIndex(engine, rangeReader(built.bytes), built.location, built.bytes.length, WHAT);
 }
 
 /** The archive with its index replaced by `change(index)`, re-encoded with a matching hash. */
@@ -59,7 +65,7 @@ async function withIndex(built: Built, change: (index: ArchiveIndex) => void): P
 async function readVia(built: Built, path: string): Promise<Uint8Array> {
   const index = await indexOf(built);
   const entry = index.entries.find((e) => e.path === path)!;
-  return collect(await readEntry(rangeReader(built.bytes), index, entry, WHAT));
+  return collect(await readEntry(engine, rangeReader(built.bytes), index, entry, WHAT));
 }
 
 describe("the table of contents", () => {
@@ -113,6 +119,12 @@ describe("the table of contents", () => {
     const [one, two] = [await build({ deterministic: true }), await build({ deterministic: true })];
     expect(one.location).toEqual(two.location);
   });
+});
+
+describe.each(ENGINES)("reads through the %s engine", (_name, chosen) => {
+  beforeAll(() => {
+    engine = chosen;
+  });
 
   test("reads any file with one ranged read of the members that hold it", async () => {
     const built = await build();
@@ -120,116 +132,116 @@ describe("the table of contents", () => {
     for (const [path, body] of Object.entries(built.files)) {
       const log: { offset: number; length: number }[] = [];
       const entry = index.entries.find((e) => e.path === path)!;
-      const bytes = await collect(await readEntry(rangeReader(built.bytes, log), index, entry, WHAT));
+      const bytes = await collect(await readEntry(engine, rangeReader(built.bytes, log), index, entry, WHAT));
       expect(sha256(bytes)).toBe(sha256(body));
       expect(log.length).toBe(body.length === 0 ? 0 : 1);
       if (path === "zz-config.json") expect(log[0].length).toBeLessThan(64 * 1024);
     }
   });
-});
 
-describe("part of a file", () => {
-  test("any byte range, across member boundaries, reads only the members holding it", async () => {
-    const built = await build();
-    const index = await indexOf(built);
-    const entry = index.entries.find((e) => e.path === "a-weights.bin")!;
-    const body = built.files["a-weights.bin"];
-    for (const [offset, length] of [[0, 10], [4 * 1024 * 1024 - 700, 1400], [WEIGHTS - 5, 5], [WEIGHTS - 5, 100], [123, undefined]] as const) {
-      const log: { offset: number; length: number }[] = [];
-      const bytes = await collect(await readEntry(rangeReader(built.bytes, log), index, entry, WHAT, { offset, length }));
-      expect(sha256(bytes)).toBe(sha256(body.subarray(offset, length === undefined ? undefined : offset + length)));
-      expect(log).toHaveLength(1);
-      if (length !== undefined && length <= 1400) expect(log[0].length).toBeLessThanOrEqual(2 * 4 * 1024 * 1024 + 1024);
-    }
-    await expect(readEntry(rangeReader(built.bytes), index, entry, WHAT, { offset: WEIGHTS + 1 })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
-  });
-
-  test("a corrupted member fails a partial read through its CRC-32", async () => {
-    const built = await build({ deterministic: true });
-    const index = await indexOf(built);
-    const entry = index.entries.find((e) => e.path === "a-weights.bin")!;
-    const bytes = built.bytes.slice();
-    const member = index.members[entry.member];
-    bytes[member.offset + member.size - 100] ^= 0xff; // a stored block's data, near the member's end
-    await expect(collect(await readEntry(rangeReader(bytes), index, entry, WHAT, { offset: 0, length: 10 }))).rejects.toMatchObject({ code: "INVALID_ARCHIVE" });
-  });
-});
-
-describe("hostile indexes are refused and never return wrong bytes", () => {
-  test("an index whose bytes do not match the sha256 in the metadata", async () => {
-    const built = await build();
-    const location = { ...built.location, sha256: "0".repeat(64) };
-    await expect(readIndex(rangeReader(built.bytes), location, built.bytes.length, WHAT)).rejects.toMatchObject({ code: "INTEGRITY" });
-  });
-
-  test("an index placed past the end of the archive", async () => {
-    const built = await build();
-    const location = { ...built.location, offset: built.location.offset + 1 };
-    await expect(readIndex(rangeReader(built.bytes), location, built.bytes.length, WHAT)).rejects.toMatchObject({ code: "INVALID_ARCHIVE" });
-  });
-
-  test("a member range out of bounds", async () => {
-    const built = await withIndex(await build(), (index) => (index.members.at(-1)!.size += 100));
-    await expect(indexOf(built)).rejects.toMatchObject({ code: "INVALID_ARCHIVE" });
-  });
-
-  test("members that overlap", async () => {
-    const built = await withIndex(await build(), (index) => (index.members[1].offset -= 10));
-    await expect(indexOf(built)).rejects.toMatchObject({ code: "INVALID_ARCHIVE" });
-  });
-
-  test("entries that overlap", async () => {
-    const built = await withIndex(await build(), (index) => {
-      const config = index.entries.find((e) => e.path === "zz-config.json")!;
-      const vocab = index.entries.find((e) => e.path === "b/vocab.txt")!;
-      Object.assign(config, { member: vocab.member, offset: vocab.offset });
+  describe("part of a file", () => {
+    test("any byte range, across member boundaries, reads only the members holding it", async () => {
+      const built = await build();
+      const index = await indexOf(built);
+      const entry = index.entries.find((e) => e.path === "a-weights.bin")!;
+      const body = built.files["a-weights.bin"];
+      for (const [offset, length] of [[0, 10], [4 * 1024 * 1024 - 700, 1400], [WEIGHTS - 5, 5], [WEIGHTS - 5, 100], [123, undefined]] as const) {
+        const log: { offset: number; length: number }[] = [];
+        const bytes = await collect(await readEntry(engine, rangeReader(built.bytes, log), index, entry, WHAT, { offset, length }));
+        expect(sha256(bytes)).toBe(sha256(body.subarray(offset, length === undefined ? undefined : offset + length)));
+        expect(log).toHaveLength(1);
+        if (length !== undefined && length <= 1400) expect(log[0].length).toBeLessThanOrEqual(2 * 4 * 1024 * 1024 + 1024);
+      }
+      await expect(readEntry(engine, rangeReader(built.bytes), index, entry, WHAT, { offset: WEIGHTS + 1 })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
     });
-    await expect(indexOf(built)).rejects.toMatchObject({ code: "INVALID_ARCHIVE" });
-  });
 
-  test("an entry running past the end of the data", async () => {
-    const built = await withIndex(await build(), (index) => (index.entries.find((e) => e.path === "zz-config.json")!.size = 1 << 30));
-    await expect(indexOf(built)).rejects.toMatchObject({ code: "INVALID_ARCHIVE" });
-  });
-
-  test("a size that lies (larger): the read errors instead of returning the next entry's bytes", async () => {
-    const built = await withIndex(await build(), (index) => (index.entries.find((e) => e.path === "b/vocab.txt")!.size += 100));
-    await expect(readVia(built, "b/vocab.txt")).rejects.toMatchObject({ code: "INTEGRITY" });
-  });
-
-  test("a size that lies (smaller): the read errors instead of returning a truncated file", async () => {
-    const built = await withIndex(await build(), (index) => (index.entries.find((e) => e.path === "a-weights.bin")!.size -= 1));
-    await expect(readVia(built, "a-weights.bin")).rejects.toMatchObject({ code: "INTEGRITY" });
-  });
-
-  test("a member's decompressed size that lies: a small file (read whole) errors; a large one (streamed) is still checked by its sha256", async () => {
-    for (const [path, change] of [["zz-config.json", -1], ["zz-config.json", 1], ["b/vocab.txt", 1], ["a-weights.bin", 1], ["a-weights.bin", -1]] as const) {
-      const built = await withIndex(await build(), (index) => (index.members[index.entries.find((e) => e.path === path)!.member].usize += change));
-      const outcome = await readVia(built, path).then(sha256, (error: { code?: string }) => error.code);
-      if (path === "a-weights.bin") expect([sha256(built.files[path]), "INTEGRITY", "INVALID_ARCHIVE"]).toContain(outcome);
-      else expect(outcome, `${path} ${change}`).toBe("INTEGRITY");
-    }
-  });
-
-  test("a sha256 that lies", async () => {
-    const built = await withIndex(await build(), (index) => (index.entries.find((e) => e.path === "zz-config.json")!.sha256 = "a".repeat(64)));
-    await expect(readVia(built, "zz-config.json")).rejects.toMatchObject({ code: "INTEGRITY" });
-  });
-
-  test("an offset pointing at another file's bytes of the same length", async () => {
-    const built = await withIndex(await build(), (index) => {
-      const config = index.entries.find((e) => e.path === "zz-config.json")!;
-      config.offset -= 512; // its own header: same length, other bytes
+    test("a corrupted member fails a partial read through its CRC-32", async () => {
+      const built = await build({ deterministic: true });
+      const index = await indexOf(built);
+      const entry = index.entries.find((e) => e.path === "a-weights.bin")!;
+      const bytes = built.bytes.slice();
+      const member = index.members[entry.member];
+      bytes[member.offset + member.size - 100] ^= 0xff; // a stored block's data, near the member's end
+      await expect(collect(await readEntry(engine, rangeReader(bytes), index, entry, WHAT, { offset: 0, length: 10 }))).rejects.toMatchObject({ code: "INVALID_ARCHIVE" });
     });
-    await expect(readVia(built, "zz-config.json")).rejects.toMatchObject({ code: "INTEGRITY" });
   });
 
-  test("garbage in place of the index", async () => {
-    const built = await build();
-    const bytes = built.bytes.slice();
-    bytes.fill(7, built.location.offset);
-    const location = { ...built.location, sha256: sha256(bytes.subarray(built.location.offset)) };
-    await expect(readIndex(rangeReader(bytes), location, bytes.length, WHAT)).rejects.toMatchObject({ code: "INVALID_ARCHIVE" });
-    expect(() => decodeIndexMembers(bytes.subarray(built.location.offset), location, bytes.length, WHAT)).toThrow(/index/);
+  describe("hostile indexes are refused and never return wrong bytes", () => {
+    test("an index whose bytes do not match the sha256 in the metadata", async () => {
+      const built = await build();
+      const location = { ...built.location, sha256: "0".repeat(64) };
+      await expect(readIndex(engine, rangeReader(built.bytes), location, built.bytes.length, WHAT)).rejects.toMatchObject({ code: "INTEGRITY" });
+    });
+
+    test("an index placed past the end of the archive", async () => {
+      const built = await build();
+      const location = { ...built.location, offset: built.location.offset + 1 };
+      await expect(readIndex(engine, rangeReader(built.bytes), location, built.bytes.length, WHAT)).rejects.toMatchObject({ code: "INVALID_ARCHIVE" });
+    });
+
+    test("a member range out of bounds", async () => {
+      const built = await withIndex(await build(), (index) => (index.members.at(-1)!.size += 100));
+      await expect(indexOf(built)).rejects.toMatchObject({ code: "INVALID_ARCHIVE" });
+    });
+
+    test("members that overlap", async () => {
+      const built = await withIndex(await build(), (index) => (index.members[1].offset -= 10));
+      await expect(indexOf(built)).rejects.toMatchObject({ code: "INVALID_ARCHIVE" });
+    });
+
+    test("entries that overlap", async () => {
+      const built = await withIndex(await build(), (index) => {
+        const config = index.entries.find((e) => e.path === "zz-config.json")!;
+        const vocab = index.entries.find((e) => e.path === "b/vocab.txt")!;
+        Object.assign(config, { member: vocab.member, offset: vocab.offset });
+      });
+      await expect(indexOf(built)).rejects.toMatchObject({ code: "INVALID_ARCHIVE" });
+    });
+
+    test("an entry running past the end of the data", async () => {
+      const built = await withIndex(await build(), (index) => (index.entries.find((e) => e.path === "zz-config.json")!.size = 1 << 30));
+      await expect(indexOf(built)).rejects.toMatchObject({ code: "INVALID_ARCHIVE" });
+    });
+
+    test("a size that lies (larger): the read errors instead of returning the next entry's bytes", async () => {
+      const built = await withIndex(await build(), (index) => (index.entries.find((e) => e.path === "b/vocab.txt")!.size += 100));
+      await expect(readVia(built, "b/vocab.txt")).rejects.toMatchObject({ code: "INTEGRITY" });
+    });
+
+    test("a size that lies (smaller): the read errors instead of returning a truncated file", async () => {
+      const built = await withIndex(await build(), (index) => (index.entries.find((e) => e.path === "a-weights.bin")!.size -= 1));
+      await expect(readVia(built, "a-weights.bin")).rejects.toMatchObject({ code: "INTEGRITY" });
+    });
+
+    test("a member's decompressed size that lies: a small file (read whole) errors; a large one (streamed) is still checked by its sha256", async () => {
+      for (const [path, change] of [["zz-config.json", -1], ["zz-config.json", 1], ["b/vocab.txt", 1], ["a-weights.bin", 1], ["a-weights.bin", -1]] as const) {
+        const built = await withIndex(await build(), (index) => (index.members[index.entries.find((e) => e.path === path)!.member].usize += change));
+        const outcome = await readVia(built, path).then(sha256, (error: { code?: string }) => error.code);
+        if (path === "a-weights.bin") expect([sha256(built.files[path]), "INTEGRITY", "INVALID_ARCHIVE"]).toContain(outcome);
+        else expect(outcome, `${path} ${change}`).toBe("INTEGRITY");
+      }
+    });
+
+    test("a sha256 that lies", async () => {
+      const built = await withIndex(await build(), (index) => (index.entries.find((e) => e.path === "zz-config.json")!.sha256 = "a".repeat(64)));
+      await expect(readVia(built, "zz-config.json")).rejects.toMatchObject({ code: "INTEGRITY" });
+    });
+
+    test("an offset pointing at another file's bytes of the same length", async () => {
+      const built = await withIndex(await build(), (index) => {
+        const config = index.entries.find((e) => e.path === "zz-config.json")!;
+        config.offset -= 512; // its own header: same length, other bytes
+      });
+      await expect(readVia(built, "zz-config.json")).rejects.toMatchObject({ code: "INTEGRITY" });
+    });
+
+    test("garbage in place of the index", async () => {
+      const built = await build();
+      const bytes = built.bytes.slice();
+      bytes.fill(7, built.location.offset);
+      const location = { ...built.location, sha256: sha256(bytes.subarray(built.location.offset)) };
+      await expect(readIndex(engine, rangeReader(bytes), location, bytes.length, WHAT)).rejects.toMatchObject({ code: "INVALID_ARCHIVE" });
+      expect(() => decodeIndexMembers(bytes.subarray(built.location.offset), location, bytes.length, WHAT)).toThrow(/index/);
+    });
   });
 });
