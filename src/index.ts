@@ -23,6 +23,7 @@ export {
   type SignedArchiveUrl,
   type SignedUrlRequest,
 } from "./store/model-store.ts";
+export { ModelReader, type ModelReaderOptions } from "./store/model-reader.ts";
 export {
   DEFAULT_PROJECT,
   type MetadataRepository,

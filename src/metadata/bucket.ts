@@ -9,9 +9,10 @@ import type { Backend } from "../backends/backend.ts";
 import { hasErrorCode, InvalidArgumentError } from "../util/errors.ts";
 import { BucketLayout, DEFAULT_ROOT_PREFIX, DELETED_STATE, formatLayoutTime } from "./layout.ts";
 import { readSmallText } from "../util/streams.ts";
-import { compareNewestFirst, createdInstant, type ModelMetadata } from "./document.ts";
+import type { ModelMetadata } from "./document.ts";
 import { validateDomain } from "./names.ts";
 import { advanceLatest, readMetadata, repairLatest } from "./latest-pointer.ts";
+import { bucketReads } from "./latest-model.ts";
 import { bucketStates, forgetModelStates } from "./bucket-states.ts";
 import { bucketListing, listingCacheKey } from "./bucket-listing.ts";
 import { listJournal, writeIntent, writePointerMoves } from "./listing-journal.ts";
@@ -56,7 +57,13 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) {
     throw new InvalidArgumentError(`readConcurrency must be a whole number from 1 to 256, got ${String(concurrency)}.`);
   }
-  const mapLimited = <T, R>(items: readonly T[], fn: (item: T) => Promise<R>) => mapWithLimit(items, concurrency, fn);
+  const { mapLimited, readVersion, versionObjects, latestModel, getModel } = bucketReads({
+    backend,
+    layout,
+    readConcurrency: concurrency,
+    // With no pointer to start from, the listing (and its cache) finds the newest.
+    newestListed: async (task, _versions, options) => (await listModels(task, options))[0] ?? null,
+  });
 
   async function readIndex(signal?: AbortSignal): Promise<ProjectsIndex> {
     const index: ProjectsIndex = { projects: new Map(), tasks: new Map() };
@@ -102,74 +109,10 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
     return (await versionObjects(task, options.signal)).map((version) => version.id);
   }
 
-  /** One version document; `null` when deleted meanwhile or unreadable (getModel reports what is wrong with it). */
-  async function readVersion(task: string, id: string, signal?: AbortSignal): Promise<ModelMetadata | null> {
-    return readMetadata(backend, layout.versionKey(task, id), signal, { domain: task, modelId: id }).catch((error: unknown) => {
-      if (hasErrorCode(error, "INTEGRITY")) return null;
-      throw error;
-    });
-  }
 
-  /** compareNewestFirst, placing documents without a zone (Python's) by when their version document was written. */
-  function newestFirstBy(versions: { id: string; lastModified?: string }[]) {
-    const written = new Map(versions.map((v) => [v.id, v.lastModified]));
-    return (a: ModelMetadata, b: ModelMetadata) => compareNewestFirst(a, b, (m) => written.get(m.model.model_id));
-  }
 
-  /**
-   * The newest model. `latest.json` answers in one read, but it is only a
-   * pointer: an upload whose process died between its version document and the
-   * pointer leaves it naming an older model (or missing, in a new domain). So
-   * the version documents are listed alongside (one LIST, in parallel), and any
-   * written since the pointed-at model was created is read and wins when it is
-   * newer. That is normally none: the pointer's own document, and models of
-   * racing uploads, are the only ones that young. Readers only answer; the next
-   * upload moves the pointer.
-   */
-  async function latestModel(task: string, options: MetadataCallOptions = {}): Promise<ModelMetadata | null> {
-    const { signal } = options;
-    const readPointer = (key: string) =>
-      readMetadata(backend, key, signal, { domain: task }).catch((error: unknown) => {
-        // A corrupt pointer (a crash mid-write on a file system without a flush,
-        // or a hand edit) is only a pointer: the version documents say the same.
-        if (hasErrorCode(error, "INTEGRITY")) return null;
-        throw error;
-      });
-    // Ours (latest.json) and the Python modelstore's (domains/<domain>.json): either may lag the other.
-    // A backend that cannot list (public HTTP without a bucket listing) answers from the pointers alone.
-    const listing = versionObjects(task, signal).catch((error: unknown) => {
-      if (hasErrorCode(error, "NOT_SUPPORTED")) return undefined;
-      throw error;
-    });
-    const [ours, python, listed] = await Promise.all([readPointer(layout.latestKey(task)), readPointer(layout.pythonLatestKey(task)), listing]);
-    if (listed === undefined) return newestPointer(task, ours, python, signal);
-    const versions = listed;
-    // Python's delete_model leaves domains/<domain>.json naming the model it deleted: trusted only while that model is there.
-    const pythonLive = python !== null && versions.some((v) => v.id === python.model.model_id);
-    const pointers = [ours, pythonLive ? python : null].filter((m): m is ModelMetadata => m !== null);
-    const byWrite = newestFirstBy(versions);
-    const pointer = pointers.sort(byWrite)[0];
-    if (!pointer) return versions.length === 0 ? null : ((await listModels(task, options))[0] ?? null);
-    const since = earliestWriteOf(pointer);
-    const younger = versions.filter((v) => v.id !== pointer.model.model_id && !(Date.parse(v.lastModified ?? "") < since));
-    const candidates = await mapLimited(younger, (v) => readVersion(task, v.id, signal));
-    return [pointer, ...candidates.filter((m): m is ModelMetadata => m !== null)].sort(byWrite)[0];
-  }
 
-  /** Without a listing: the newer of the two pointers, Python's only while its model's document is still there. */
-  async function newestPointer(task: string, ours: ModelMetadata | null, python: ModelMetadata | null, signal?: AbortSignal): Promise<ModelMetadata | null> {
-    const pythonLive = python !== null && (await readVersion(task, python.model.model_id, signal)) !== null;
-    return [ours, pythonLive ? python : null].filter((m): m is ModelMetadata => m !== null).sort(newestFirstBy([]))[0] ?? null;
-  }
 
-  async function versionObjects(task: string, signal?: AbortSignal): Promise<{ id: string; lastModified?: string }[]> {
-    const found: { id: string; lastModified?: string }[] = [];
-    for await (const object of backend.list(layout.versionsPrefix(task), { signal })) {
-      const id = layout.modelIdOfVersionKey(task, object.key);
-      if (id !== undefined) found.push({ id, lastModified: object.lastModified });
-    }
-    return found;
-  }
 
   const listing = bucketListing({ backend, layout, versionObjects, readVersion, mapLimited });
   const { listModels, listModelsPage } = listing;
@@ -338,7 +281,7 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
       }
     },
 
-    getModel: (task, id, options = {}) => readMetadata(backend, layout.versionKey(task, id), options.signal, { domain: task, modelId: id }),
+    getModel,
     listModelIds,
     listModels,
     listModelsPage,
@@ -375,27 +318,4 @@ function isValidDomain(name: string): boolean {
   }
 }
 
-/** `items.map(fn)` with at most `limit` calls in flight, results in input order. */
-async function mapWithLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
 
-/**
- * The earliest instant at which a model newer than `model` can have written its
- * version document: `model`'s creation, less a second for servers that round
- * times to whole seconds, and less 14 hours where only `code.created` without a
- * zone is known (the Python library writes the uploader's local time).
- */
-function earliestWriteOf(model: ModelMetadata): number {
-  const zoneless = model.code.created_at === undefined;
-  return createdInstant(model) - 1000 - (zoneless ? 14 * 60 * 60 * 1000 : 0);
-}

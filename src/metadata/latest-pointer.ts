@@ -4,7 +4,7 @@
  * (`versions/<id>.json`, `latest.json`), including the compare-and-swap loop
  * that moves `latest.json` only forward.
  */
-import type { Backend } from "../backends/backend.ts";
+import type { Backend, ReadBackend } from "../backends/backend.ts";
 import { hasErrorCode, ModelStoreError, throwIfAborted } from "../util/errors.ts";
 import type { BucketLayout } from "./layout.ts";
 import { compareNewestFirst, encodeMetadata, parseMetadata, type ModelMetadata } from "./document.ts";
@@ -38,7 +38,7 @@ export async function settle(signal?: AbortSignal): Promise<void> {
 
 /** Reads and validates one metadata document; `null` when it does not exist. `expected`: see {@link parseMetadata}. */
 export async function readMetadata(
-  backend: Backend,
+  backend: ReadBackend,
   key: string,
   signal?: AbortSignal,
   expected?: { domain: string; modelId?: string },

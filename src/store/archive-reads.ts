@@ -11,7 +11,8 @@ import { createSha256 } from "../digest/sha256.ts";
 import { verifyingStream } from "../digest/verifying-stream.ts";
 import type { ModelMetadata } from "../metadata/document.ts";
 import { ARCHIVE_FILE_NAME, type BucketLayout } from "../metadata/layout.ts";
-import { IntegrityError, NotFoundError } from "../util/errors.ts";
+import { NotFoundError } from "../util/errors.ts";
+import { archiveKeyOf } from "./archive-key.ts";
 import { ArchiveIndexCache, filesOfIndex, type ModelFile, type OpenFileOptions } from "./archive-index-reads.ts";
 import { sliceStream } from "../util/streams.ts";
 import { zlibEngine } from "../archive/index/engine-zlib.ts";
@@ -114,28 +115,7 @@ export class ArchiveReads {
   }
 
   keyOf(location: StorageLocation, modelId: string): string {
-    let key: string | undefined;
-    try {
-      key = this.backend.keyOf ? this.backend.keyOf(location) : location.prefix;
-    } catch (error) {
-      // A store that was moved, whose documents name no root (the Python modelstore
-      // before 0.0.76 records only an absolute path): the key starts at the root prefix.
-      key = this.keyBelowRoot(location.path);
-      if (key === undefined) throw error;
-    }
-    if (!key) throw new IntegrityError(`The metadata of model "${modelId}" does not say where its archive is (storage.prefix is missing).`);
-    return key;
-  }
-
-  /** `.../<root>/<rest>` as the key `<root>/<rest>`, where `<rest>` names an archive of this layout. */
-  private keyBelowRoot(path: string | undefined): string | undefined {
-    if (!path) return undefined;
-    const marker = `/${this.layout.root}/`;
-    const at = path.replaceAll("\\", "/").lastIndexOf(marker);
-    if (at < 0) return undefined;
-    const key = path.replaceAll("\\", "/").slice(at + 1);
-    if (key.split("/").some((part) => part === ".." || part === ".") || !key.endsWith("/artifacts.tar.gz")) return undefined;
-    return this.backend.keyOf ? this.backend.keyOf(this.backend.locate?.(key) ?? { type: this.backend.name, prefix: key }) : key;
+    return archiveKeyOf(this.backend, this.layout.root, location, modelId);
   }
 }
 

@@ -9,6 +9,7 @@ import {
   createGzipStream,
   InvalidArchiveError,
   memoryBackend,
+  ModelReader,
   ModelStore,
   NotFoundError,
   readArchive,
@@ -256,6 +257,22 @@ export function coreChecks(expected: ExpectedRuntime): Check[] {
     {
       name: "a model uploaded to the memory backend is listed, latest, readable file by file, and gone after deleteModel()",
       run: () => storeRoundTrip(new ModelStore({ backend: memoryBackend() }), "customer-refunds", expected),
+    },
+    {
+      name: "ModelReader reads what ModelStore uploaded: latest, a file of several gzip members (DecompressionStream per member), part of it, listFiles",
+      async run() {
+        const backend = memoryBackend();
+        const model = sampleModel(9 * 1024 * 1024 + 5);
+        const meta = await new ModelStore({ backend }).upload("readers", { files: model.files() });
+        const reader = new ModelReader({ backend });
+        assertEqual((await reader.getLatest("readers")).model.model_id, meta.model.model_id, "ModelReader.getLatest() id");
+        assertBytesEqual(await bytesOf(await reader.readFile("readers", undefined, "weights.bin")), model.weights, "ModelReader.readFile(weights.bin)");
+        assertBytesEqual(await bytesOf(await reader.readFile("readers", undefined, "config.json")), model.config, "ModelReader.readFile(config.json)");
+        const part = await reader.readFile("readers", meta.model.model_id, "weights.bin", { range: { offset: 4_000_000, length: 1_000_000 } });
+        assertBytesEqual(await bytesOf(part), model.weights.subarray(4_000_000, 5_000_000), "ModelReader.readFile(weights.bin, a range across members)");
+        assertEqual((await reader.listFiles("readers", undefined)).map((f) => f.path).sort(), ["config.json", "empty.txt", RUNTIME_INFO_FILE, "tokenizer/vocab.txt", "weights.bin"].sort(), "ModelReader.listFiles() paths");
+        assertEqual(await reader.readFile("readers", undefined, "missing.bin"), null, "ModelReader.readFile() of a missing file");
+      },
     },
   ];
 }

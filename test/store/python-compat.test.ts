@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { createdTime, formatCreated, ModelStore, type Backend } from "../../src/index.ts";
+import { createdTime, formatCreated, ModelReader, ModelStore, type Backend } from "../../src/index.ts";
 import { memoryBackend } from "../../src/backends/memory.ts";
 import { downloadModel, fileSystemBackend } from "../../src/fs.ts";
 import { collect, sha256, text } from "../support/bytes.ts";
@@ -92,6 +92,17 @@ for (const release of ["0.0.73", "0.0.81"]) {
       for (const domain of tree.manifest.summary.list_domains) {
         expect((await py.listModels(domain)).map((m) => m.model.model_id), domain).toEqual(listed(tree.manifest, domain));
         expect((await py.getLatest(domain)).model.model_id, domain).toBe(tree.manifest.summary.domains[domain].latest);
+      }
+    });
+
+    it("ModelReader answers Python's latest and its documents, and sends reads of its unindexed archives to ModelStore", async () => {
+      const reader = new ModelReader({ backend: fileSystemBackend({ root: tree.root }) });
+      for (const domain of tree.manifest.summary.list_domains) {
+        expect((await reader.getLatest(domain)).model.model_id, domain).toBe(tree.manifest.summary.domains[domain].latest);
+      }
+      for (const model of tree.manifest.models.filter((m) => !m.deleted)) {
+        expect(await reader.getModelInfo(model.domain, model.model_id)).toEqual(await py.getModelInfo(model.domain, model.model_id));
+        await expect(reader.readFile(model.domain, model.model_id, model.archive_members[0].name)).rejects.toMatchObject({ code: "NOT_SUPPORTED" });
       }
     });
 

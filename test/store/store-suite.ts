@@ -7,7 +7,7 @@
  */
 import { describe, expect, it, beforeEach, afterEach } from "vitest";
 import type { Backend } from "../../src/backends/backend.ts";
-import { BackendError, ModelStore, readArchive, type MetadataRepository, type ModelMetadata } from "../../src/index.ts";
+import { BackendError, ModelReader, ModelStore, readArchive, type MetadataRepository, type ModelMetadata } from "../../src/index.ts";
 import { advanceLatest } from "../../src/metadata/latest-pointer.ts";
 import { interceptPuts } from "../support/intercept-backend.ts";
 import { collect, failingStream, noise, sha256, streamOf, text } from "../support/bytes.ts";
@@ -397,6 +397,33 @@ export function runStoreSuite(name: string, makeBackend: BackendFactory, options
       expect(await store.openFile(older, "missing.bin")).toBeNull();
       expect(sha256(await collect((await store.openFile(older, "weights/layer-1.bin", { range: { offset: 1000, length: 5000 } }))!))).toBe(sha256(weights.subarray(1000, 6000)));
       expect(sha256(await collect((await store.openFile(meta, "weights/layer-1.bin", { range: { offset: 1000, length: 5000 } }))!))).toBe(sha256(weights.subarray(1000, 6000)));
+    });
+
+    itInBucket?.("ModelReader reads what ModelStore wrote, with the same answers: latest, info, files (whole and parts), listFiles", async () => {
+      const big = noise(3 * 1024 * 1024 + 17);
+      const first = await store.upload("refunds", { files: modelFiles(), modelId: "first" });
+      const second = await store.upload("refunds", {
+        files: [{ path: "a-weights.bin", body: streamOf(big), size: big.length }, { path: "zz-config.json", body: text('{"k": 2}') }],
+      });
+      const modelReader = new ModelReader({ backend });
+      expect(await modelReader.getLatest("refunds")).toEqual(await store.getLatest("refunds"));
+      expect(await modelReader.getModelInfo("refunds", "first")).toEqual(await store.getModelInfo("refunds", "first"));
+      const read = async (id: string | undefined, path: string, range?: { offset: number; length?: number }) => collect((await modelReader.readFile("refunds", id, path, { range }))!);
+      expect(new TextDecoder().decode(await read(undefined, "zz-config.json"))).toBe('{"k": 2}');
+      expect(sha256(await read(undefined, "a-weights.bin"))).toBe(sha256(big)); // several members, streamed
+      expect(sha256(await read(undefined, "/a-weights.bin", { offset: 1_000_000, length: 2_500_000 }))).toBe(sha256(big.subarray(1_000_000, 3_500_000)));
+      expect(sha256(await read("first", "weights/layer-1.bin"))).toBe(sha256(weights));
+      expect(await modelReader.readFile("refunds", "first", "missing.bin")).toBeNull();
+      expect(await modelReader.listFiles("refunds", undefined)).toEqual(await store.listFiles("refunds", undefined));
+      expect(await modelReader.listFiles("refunds", first.model.model_id)).toEqual(await store.listFiles("refunds", "first"));
+      await expect(modelReader.getLatest("no-such-domain")).rejects.toMatchObject({ code: "NOT_FOUND" });
+      await expect(modelReader.getModelInfo("refunds", "no-such-model")).rejects.toMatchObject({ code: "NOT_FOUND" });
+      await expect(modelReader.getLatest("../etc")).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+      // Archives without a table of contents are ModelStore's to scan: a typed error that says so, not a wrong answer.
+      const { index: _, ...archive } = second.archive;
+      await expect(modelReader.openFile({ ...second, archive }, "zz-config.json")).rejects.toMatchObject({ code: "NOT_SUPPORTED", message: expect.stringContaining("ModelStore.readFile") });
+      const forged = { ...second, archive: { ...second.archive, index: { ...second.archive.index!, sha256: "0".repeat(64) } } };
+      await expect(modelReader.openFile(forged, "zz-config.json")).rejects.toMatchObject({ code: "INTEGRITY" });
     });
 
     it("an index that does not match its metadata is refused with INTEGRITY and serves no bytes", async () => {

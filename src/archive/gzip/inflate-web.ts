@@ -23,7 +23,7 @@ export function inflateMembers(body: ReadableStream<Uint8Array>, members: readon
   let output: ReadableStreamDefaultReader<Uint8Array> | undefined;
   let produced = 0;
   const wrongSize = () =>
-    new IntegrityError(`${what}: gzip member ${member} inflates to ${produced} bytes or more where its index gives ${members[member].usize}. The archive or its index was changed after upload.`);
+    new IntegrityError(`${what}: the gzip member at byte ${members[member].offset} inflates to ${produced} bytes or more where its index gives ${members[member].usize}. The archive or its index was changed after upload.`);
 
   /** The next `size` bytes of the range, as a stream of their own. */
   const memberBytes = (size: number) =>
@@ -64,7 +64,7 @@ export function inflateMembers(body: ReadableStream<Uint8Array>, members: readon
             next = await output.read();
           } catch (error) {
             if (error instanceof ModelStoreError) throw error;
-            throw new InvalidArchiveError(`${what}: gzip member ${member} is corrupt (${(error as Error)?.message ?? error}). The archive was changed after upload.`, { cause: error });
+            throw new InvalidArchiveError(`${what}: the gzip member at byte ${members[member].offset} is corrupt (${(error as Error)?.message ?? error}). The archive was changed after upload.`, { cause: error });
           }
           if (next.done) {
             if (produced !== members[member].usize) throw wrongSize();

@@ -24,6 +24,8 @@ export interface ObjectReads {
   options: ResolvedS3Options;
   /** One GetObject answer: `null` for a missing key, an empty 204 past the end. */
   getObject(key: string, range: Range, signal: AbortSignal | undefined, etag?: string): Promise<Response | null>;
+  /** Whole objects larger than one part, as parallel ranged GETs ({@link partsBody}); without it, one GET each. */
+  inParts?: typeof partsBody;
 }
 
 /**
@@ -33,32 +35,46 @@ export interface ObjectReads {
  */
 export async function objectBody(reads: ObjectReads, key: string, range: Range, signal: AbortSignal | undefined): Promise<ReadableStream<Uint8Array> | null> {
   const { partSize, downloadConcurrency: concurrency } = reads.options;
-  const inParts = !range && concurrency > 1;
+  const inParts = !range && concurrency > 1 && reads.inParts !== undefined;
   const response = await reads.getObject(key, inParts ? { offset: 0, length: partSize } : range, signal);
   if (!response) return null;
   if (!response.body) return emptyStream();
   if (inParts && response.status === 206) {
-    const size = Number(/\/(\d+)$/.exec(response.headers.get("content-range") ?? "")?.[1] ?? NaN);
-    const etag = response.headers.get("etag");
-    if (size > partSize && etag) {
-      return parallelBody({
-        size,
-        partSize,
-        concurrency,
-        first: resumable(reads, response, key, { offset: 0, length: partSize }, signal),
-        fetchPart: (offset, length, partSignal) => rangedPart(reads, key, { offset, length }, etag, partSignal),
-        signal,
-        shortPart: (offset, expected, received) =>
-          readError(reads, key, received, new Error(`the range from byte ${offset} ended after ${received} of ${expected} bytes`)),
-      });
-    }
-    if (!(size <= partSize)) {
-      // Larger, but with no size or ETag to pin the other parts to: read it whole instead.
-      await response.body.cancel().catch(() => {});
-      return objectBody(reads, key, { offset: 0 }, signal);
-    }
+    const body = await reads.inParts!(reads, response, key, signal);
+    if (body !== undefined) return body;
   }
   return resumable(reads, response, key, inParts ? undefined : range, signal);
+}
+
+/**
+ * The rest of a whole-object read whose first part `response` answered: the
+ * other parts in parallel when the object is larger than one part, else
+ * `undefined` (the answer is the whole object); `null` when the object was
+ * deleted meanwhile. The full backend sets it as
+ * {@link ObjectReads.inParts}; `s3Reader` does not, so its bundles leave it out.
+ */
+export async function partsBody(reads: ObjectReads, response: Response, key: string, signal: AbortSignal | undefined): Promise<ReadableStream<Uint8Array> | null | undefined> {
+  const { partSize, downloadConcurrency: concurrency } = reads.options;
+  const size = Number(/\/(\d+)$/.exec(response.headers.get("content-range") ?? "")?.[1] ?? NaN);
+  const etag = response.headers.get("etag");
+  if (size > partSize && etag) {
+    return parallelBody({
+      size,
+      partSize,
+      concurrency,
+      first: resumable(reads, response, key, { offset: 0, length: partSize }, signal),
+      fetchPart: (offset, length, partSignal) => rangedPart(reads, key, { offset, length }, etag, partSignal),
+      signal,
+      shortPart: (offset, expected, received) =>
+        readError(reads, key, received, new Error(`the range from byte ${offset} ended after ${received} of ${expected} bytes`)),
+    });
+  }
+  if (!(size <= partSize)) {
+    // Larger, but with no size or ETag to pin the other parts to: read it whole instead.
+    await response.body?.cancel().catch(() => {});
+    return objectBody(reads, key, { offset: 0 }, signal);
+  }
+  return undefined;
 }
 
 /** A part of a parallel read: a 206 answer from exactly `range.offset`, pinned to `etag`. */

@@ -71,13 +71,18 @@ export class S3Reads implements S3Reader {
   protected bucketChecked = false;
   private readonly reads: ObjectReads;
 
-  constructor(readonly options: ResolvedS3Options) {
+  /** `inParts`: how whole objects larger than a part are read in parallel (the full backend's); without it, one GET each. */
+  constructor(
+    readonly options: ResolvedS3Options,
+    inParts?: ObjectReads["inParts"],
+  ) {
     this.bucket = options.bucket;
     this.transport = new S3Transport(options);
     this.reads = {
       transport: this.transport,
       options,
       getObject: (key, range, signal, etag) => this.getObject(key, range, signal, etag),
+      inParts,
     };
   }
 

@@ -26,6 +26,7 @@ import { resolveS3Options, type ResolvedS3Options, type S3BackendOptions, type S
 import { gcsConditionHeaders } from "./gcs-conditional.ts";
 import { checkKey } from "./s3-transport.ts";
 import { S3Reads } from "./s3-reader.ts";
+import { partsBody } from "./s3-get.ts";
 import { escapeXmlText, xmlElements, xmlText } from "../../util/xml.ts";
 
 export type { S3BackendOptions, S3Credentials, S3CredentialsProvider } from "./s3-options.ts";
@@ -73,7 +74,7 @@ class S3BackendImpl extends S3Reads implements S3Backend {
   #multipartProbe?: Promise<boolean>;
 
   constructor(options: ResolvedS3Options) {
-    super(options);
+    super(options, partsBody);
     this.#conditional = options.conditionalWrites;
     // "probe" starts pessimistic: claiming no support only costs a caller an extra
     // HEAD, while claiming support that is missing would let it skip its own check.

@@ -97,12 +97,16 @@ let mf: Miniflare;
 let small: ModelMetadata;
 let big: ModelMetadata;
 let inProduction: ModelMetadata;
+let bucketName: string;
+let uploader: ModelStore;
 
 beforeAll(async () => {
   server = await useS3Server();
   const bucket = await createBucket(server, "edge");
   const credentials = { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey };
   const store = new ModelStore({ backend: s3Backend({ bucket, endpoint: server.endpoint, region: server.region, credentials }) });
+  bucketName = bucket;
+  uploader = store;
   small = await store.upload("refunds", {
     files: [
       { path: "config.json", body: config },
@@ -322,5 +326,65 @@ describe("examples/edge-worker in workerd", () => {
       expect(code).not.toMatch(/["']node:/);
       expect(code.length).toBeGreaterThan(10_000); // the store, the archive reader and the S3 signer are in it
     }
+  });
+});
+
+describe("examples/edge-worker/read-only-worker.ts in workerd (ModelReader + s3Reader)", () => {
+  const SHARD = 3 * MiB + 123;
+  // Compressible but not uniform, so its members are deflated, not stored.
+  const shard = Uint8Array.from({ length: SHARD }, (_, i) => (i * 7919) % 251 ^ (i >> 12));
+  let readOnly: Miniflare;
+  let shards: ModelMetadata;
+  beforeAll(async () => {
+    shards = await uploader.upload("shards", { files: [{ path: "config.json", body: config }, { path: "weights.bin", body: shard }] });
+    const { code } = await bundleWorker(READ_ONLY_ENTRY);
+    readOnly = new Miniflare({
+      modules: [{ type: "ESModule", path: "worker.mjs", contents: code }],
+      compatibilityDate: wrangler.top.compatibility_date,
+      bindings: { S3_ENDPOINT: proxy.endpoint, S3_BUCKET: bucketName, S3_REGION: server.region, AWS_ACCESS_KEY_ID: server.accessKeyId, AWS_SECRET_ACCESS_KEY: server.secretAccessKey },
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await readOnly?.dispose();
+  });
+
+  async function read(domain: string, path: string) {
+    const before = proxy.requests.length;
+    const response = await readOnly.dispatchFetch(`http://models.example/?domain=${domain}&path=${encodeURIComponent(path)}`);
+    const body = await response.arrayBuffer().then((b) => new Uint8Array(b), (error: Error) => error);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    return { response, body, s3: proxy.requests.slice(before) };
+  }
+
+  it("streams a file of several gzip members byte-identical (DecompressionStream per member, SHA-256 checked), and a small one", async () => {
+    const weights = await read("shards", "weights.bin");
+    expect(weights.response.status).toBe(200);
+    expect(weights.body).toBeInstanceOf(Uint8Array);
+    expect(sha256(weights.body as Uint8Array)).toBe(sha256(shard));
+    const small = await read("shards", "config.json");
+    expect(small.body).toEqual(config);
+    expect((await read("shards", "missing.bin")).response.status).toBe(404);
+  });
+
+  it("reads a file after 150 MiB of weights with under 1 MiB of the archive", async () => {
+    const { response, body, s3 } = await read("big", "zz-tokenizer.json");
+    expect(response.status).toBe(200);
+    expect(body).toEqual(config);
+    const archive = s3.filter((r) => r.path.replace(/^\/[^/?]+/, "") === archiveKeyOf(big));
+    expect(archive).toHaveLength(2); // the index, then the file's member
+    expect(archive.reduce((sum, r) => sum + r.bytes, 0)).toBeLessThan(MiB);
+  });
+
+  it("a corrupted member of the archive fails the read instead of serving other bytes", async () => {
+    const backend = uploader.backend;
+    const key = shards.storage.prefix!;
+    const bytes = await new Response((await backend.get(key))!).arrayBuffer().then((b) => new Uint8Array(b));
+    bytes[Math.floor(bytes.length / 2)] ^= 0xff; // inside the weights' members
+    await backend.put(key, bytes);
+    const { response, body } = await read("shards", "weights.bin");
+    // Either the worker fails before answering, or the body breaks off part-way (workerd ends a
+    // response whose stream errored): never the whole file with other bytes in it.
+    if (response.status === 200 && body instanceof Uint8Array) expect(body.length).toBeLessThan(SHARD);
+    else expect(body instanceof Error || response.status === 500).toBe(true);
   });
 });
