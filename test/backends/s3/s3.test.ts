@@ -433,6 +433,31 @@ describe("s3Backend on Swift", () => {
     }
   }, 60_000);
 
+  it("a reader that pauses longer than requestTimeoutMs is not taken for a silent body: only waiting reads count", async () => {
+    const key = `${ns("pause")}m.bin`;
+    const data = new Uint8Array(4 * MiB).map((_, i) => (i * 31) & 255);
+    await backend().put(key, data);
+    const ranges: (string | undefined)[] = [];
+    const proxy = await startFaultProxy(server.endpoint, (req) => {
+      if (req.method === "GET") ranges.push(req.headers.range);
+      return "forward";
+    });
+    try {
+      const reader = (await backend({ requestTimeoutMs: 300 }, proxy.endpoint).get(key))!.getReader();
+      const chunks: Uint8Array[] = [];
+      for (let i = 0; ; i++) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        chunks.push(value);
+        if (i === 0 || i === 5) await new Promise((resolve) => setTimeout(resolve, 900)); // busy elsewhere, three timeouts long
+      }
+      expect(createHash("sha256").update(Buffer.concat(chunks)).digest("hex")).toBe(createHash("sha256").update(data).digest("hex"));
+      expect(ranges).toEqual([undefined]); // never resumed
+    } finally {
+      await proxy.close();
+    }
+  }, 60_000);
+
   it("a GET body that keeps breaking off fails with a BackendError, not fetch's TypeError", async () => {
     const key = `${ns("cutall")}m.bin`;
     await backend().put(key, new Uint8Array(2 * MiB));
