@@ -6,6 +6,7 @@
  * counting proxy, so the tests see every request and every byte it read.
  */
 import { readFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import { createServer, request as httpRequest, type Server } from "node:http";
 import { dirname, resolve } from "node:path";
 import { Miniflare } from "miniflare";
@@ -355,6 +356,16 @@ describe("examples/edge-worker/read-only-worker.ts in workerd (ModelReader + s3R
     await new Promise((resolve) => setTimeout(resolve, 200));
     return { response, body, s3: proxy.requests.slice(before) };
   }
+
+  it("bundles to at most 20 KiB minified and gzipped (#16), without fflate, the unrolled SHA-256 or the upload path", async () => {
+    const { code } = await bundleWorker(READ_ONLY_ENTRY, { minify: true });
+    expect(gzipSync(code, { level: 9 }).byteLength).toBeLessThanOrEqual(20 * 1024);
+    const { code: readable } = await bundleWorker(READ_ONLY_ENTRY);
+    for (const left of ["src/digest/sha256-block.ts", "node_modules/fflate", "src/archive/create-archive.ts", "src/backends/s3/s3-multipart.ts"]) {
+      expect(readable, left).not.toContain(`// ${left}`); // esbuild marks each bundled module with its path
+    }
+    expect(readable).toContain("// src/store/model-reader.ts");
+  });
 
   it("streams a file of several gzip members byte-identical (DecompressionStream per member, SHA-256 checked), and a small one", async () => {
     const weights = await read("shards", "weights.bin");
