@@ -24,6 +24,7 @@ export {
   type SignedUrlRequest,
 } from "./store/model-store.ts";
 export { ModelReader, type ModelReaderOptions } from "./store/model-reader.ts";
+export { scanArchives, type ArchiveScan } from "./store/archive-scan.ts";
 export {
   DEFAULT_PROJECT,
   type MetadataRepository,

@@ -17,6 +17,7 @@ import { InvalidArgumentError, NotFoundError, NotSupportedError } from "../util/
 import { archiveKeyOf } from "./archive-key.ts";
 import { ArchiveIndexCache, filesOfIndex, type ModelFile, type OpenFileOptions } from "./archive-index-reads.ts";
 import type { ReadOptions } from "./options.ts";
+import type { ArchiveScan } from "./archive-scan.ts";
 
 /** Options for {@link ModelReader}. */
 export interface ModelReaderOptions {
@@ -26,6 +27,14 @@ export interface ModelReaderOptions {
   rootPrefix?: string;
   /** Documents read at once where several must be read (1 to 256). @default 16 */
   readConcurrency?: number;
+  /**
+   * How to read archives without a table of contents (the Python modelstore's,
+   * and this library's from before the index): pass `scanArchives` to read them
+   * from their start as `ModelStore` does. It brings the gzip and tar readers
+   * into the bundle, which is why it is not the default.
+   * @default none: such archives fail with `NotSupportedError`
+   */
+  scan?: ArchiveScan;
 }
 
 const DEFAULT_READ_CONCURRENCY = 16;
@@ -37,6 +46,7 @@ export class ModelReader {
   private readonly documents: ReturnType<typeof bucketReads>;
   /** Tables of contents of archives read lately. */
   private readonly indexes: ArchiveIndexCache;
+  private readonly scan: ArchiveScan | undefined;
 
   /** @throws InvalidArgumentError for a bad root prefix or concurrency */
   constructor(options: ModelReaderOptions) {
@@ -48,6 +58,7 @@ export class ModelReader {
     this.layout = new BucketLayout(options.rootPrefix ?? DEFAULT_ROOT_PREFIX);
     this.documents = bucketReads({ backend: this.backend, layout: this.layout, readConcurrency });
     this.indexes = new ArchiveIndexCache(this.backend, webEngine);
+    this.scan = options.scan;
   }
 
   /**
@@ -72,7 +83,7 @@ export class ModelReader {
    * when the model has no such file. One ranged read of the file's members after
    * one of the archive's index (cached per model); its size and sha256 are
    * checked as it streams, and a mismatch errors the stream instead of ending it.
-   * @throws NotSupportedError for an archive without a table of contents (see {@link openFile})
+   * @throws NotSupportedError for an archive without a table of contents, unless the reader was given `scan` (see {@link openFile})
    */
   async readFile(domain: string, modelId: string | undefined, path: string, options: OpenFileOptions = {}): Promise<ReadableStream<Uint8Array> | null> {
     return this.openFile(await this.find(domain, modelId, options), path, options);
@@ -81,14 +92,16 @@ export class ModelReader {
   /**
    * {@link readFile} for metadata you already hold. Archives written by this
    * library carry a table of contents; those of the Python modelstore and of
-   * releases before it do not, and fail with `NotSupportedError`: read them
-   * with `ModelStore.readFile`, which scans the archive.
+   * releases before it do not: they are scanned when the reader was given
+   * `scan: scanArchives`, and fail with `NotSupportedError` otherwise.
    */
   async openFile(metadata: ModelMetadata, path: string, options: OpenFileOptions = {}): Promise<ReadableStream<Uint8Array> | null> {
     const wanted = path.replace(/^(\.\/|\/)+/, "");
-    const found = await this.indexes.openFile(metadata, this.keyOf(metadata), wanted, describe(metadata), options);
-    if (found === undefined) throw unindexed(metadata, "readFile");
-    return found;
+    const key = this.keyOf(metadata);
+    const found = await this.indexes.openFile(metadata, key, wanted, describe(metadata), options);
+    if (found !== undefined) return found;
+    if (this.scan) return this.scan.openFile(this.backend, metadata, key, wanted, options);
+    throw unindexed(metadata, "readFile");
   }
 
   /** The model's files (path, size, sha256, mode) from its archive's table of contents. @throws NotSupportedError as {@link openFile} does */
@@ -98,9 +111,11 @@ export class ModelReader {
 
   /** {@link listFiles} for metadata you already hold. */
   async listFilesOf(metadata: ModelMetadata, options: ReadOptions = {}): Promise<ModelFile[]> {
-    const index = await this.indexes.indexOf(metadata, this.keyOf(metadata), describe(metadata), options.signal);
-    if (!index) throw unindexed(metadata, "listFiles");
-    return filesOfIndex(index);
+    const key = this.keyOf(metadata);
+    const index = await this.indexes.indexOf(metadata, key, describe(metadata), options.signal);
+    if (index) return filesOfIndex(index);
+    if (this.scan) return this.scan.listFiles(this.backend, metadata, key, options);
+    throw unindexed(metadata, "listFiles");
   }
 
   private find(domain: string, modelId: string | undefined, options: ReadOptions): Promise<ModelMetadata> {
@@ -119,6 +134,6 @@ function describe(metadata: ModelMetadata): string {
 function unindexed(metadata: ModelMetadata, call: string): NotSupportedError {
   const { domain, model_id: id } = metadata.model;
   return new NotSupportedError(
-    `Model "${id}" in domain "${domain}" has an archive without a table of contents (uploaded by the Python modelstore, or by an older release of this library), which ModelReader does not scan. Use ModelStore.${call}("${domain}", "${id}", ...), which reads such archives from their start.`,
+    `Model "${id}" in domain "${domain}" has an archive without a table of contents (the Python modelstore's, or an older release's). Read it with new ModelReader({ backend, scan: scanArchives }) or ModelStore.${call}().`,
   );
 }

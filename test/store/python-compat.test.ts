@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { createdTime, formatCreated, ModelReader, ModelStore, type Backend } from "../../src/index.ts";
+import { createdTime, formatCreated, ModelReader, ModelStore, scanArchives, type Backend } from "../../src/index.ts";
 import { memoryBackend } from "../../src/backends/memory.ts";
 import { downloadModel, fileSystemBackend } from "../../src/fs.ts";
 import { collect, sha256, text } from "../support/bytes.ts";
@@ -103,6 +103,21 @@ for (const release of ["0.0.73", "0.0.81"]) {
       for (const model of tree.manifest.models.filter((m) => !m.deleted)) {
         expect(await reader.getModelInfo(model.domain, model.model_id)).toEqual(await py.getModelInfo(model.domain, model.model_id));
         await expect(reader.readFile(model.domain, model.model_id, model.archive_members[0].name)).rejects.toMatchObject({ code: "NOT_SUPPORTED" });
+      }
+    });
+
+    it("ModelReader with scan: scanArchives reads every file of Python's archives, and the extras 0.0.73 kept beside them", async () => {
+      const reader = new ModelReader({ backend: fileSystemBackend({ root: tree.root }), scan: scanArchives });
+      for (const model of tree.manifest.models.filter((m) => !m.deleted)) {
+        for (const member of model.archive_members) {
+          expect(sha256(await collect((await reader.readFile(model.domain, model.model_id, member.name))!)), member.name).toBe(member.sha256);
+        }
+        for (const [name, digest] of Object.entries(model.files_beside_archive)) {
+          expect(sha256(await collect((await reader.readFile(model.domain, model.model_id, `extras/${name}`))!)), name).toBe(digest);
+        }
+        const listed = await reader.listFiles(model.domain, model.model_id);
+        expect(listed.map((f) => [f.path, f.sha256])).toEqual(model.archive_members.map((m) => [m.name, m.sha256]));
+        expect(await reader.readFile(model.domain, model.model_id, "missing.bin")).toBeNull();
       }
     });
 

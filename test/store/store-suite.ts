@@ -7,7 +7,7 @@
  */
 import { describe, expect, it, beforeEach, afterEach } from "vitest";
 import type { Backend } from "../../src/backends/backend.ts";
-import { BackendError, ModelReader, ModelStore, readArchive, type MetadataRepository, type ModelMetadata } from "../../src/index.ts";
+import { BackendError, ModelReader, ModelStore, readArchive, scanArchives, type MetadataRepository, type ModelMetadata } from "../../src/index.ts";
 import { advanceLatest } from "../../src/metadata/latest-pointer.ts";
 import { interceptPuts } from "../support/intercept-backend.ts";
 import { collect, failingStream, noise, sha256, streamOf, text } from "../support/bytes.ts";
@@ -422,6 +422,10 @@ export function runStoreSuite(name: string, makeBackend: BackendFactory, options
       // Archives without a table of contents are ModelStore's to scan: a typed error that says so, not a wrong answer.
       const { index: _, ...archive } = second.archive;
       await expect(modelReader.openFile({ ...second, archive }, "zz-config.json")).rejects.toMatchObject({ code: "NOT_SUPPORTED", message: expect.stringContaining("ModelStore.readFile") });
+      const scanning = new ModelReader({ backend, scan: scanArchives });
+      expect(new TextDecoder().decode(await collect((await scanning.openFile({ ...second, archive }, "zz-config.json"))!))).toBe('{"k": 2}');
+      expect(sha256(await collect((await scanning.openFile({ ...second, archive }, "a-weights.bin", { range: { offset: 10, length: 100 } }))!))).toBe(sha256(big.subarray(10, 110)));
+      expect(await scanning.listFilesOf({ ...second, archive })).toEqual(await store.listFiles("refunds", undefined));
       const forged = { ...second, archive: { ...second.archive, index: { ...second.archive.index!, sha256: "0".repeat(64) } } };
       await expect(modelReader.openFile(forged, "zz-config.json")).rejects.toMatchObject({ code: "INTEGRITY" });
     });

@@ -15,7 +15,6 @@ import { hasLoneSurrogate } from "../../util/text.ts";
 import { AnswerCheck } from "./s3-answer-check.ts";
 import { credentialsError, errorFromBody, errorFromResponse, networkError, parseErrorXml, redirectError, type S3ErrorContext, type S3Operation } from "./s3-errors.ts";
 import type { ResolvedS3Options, S3Credentials } from "./s3-options.ts";
-import { oneChunkStream, REFUSED_STREAM_STATUSES, requestStreamsWork } from "./s3-request-stream.ts";
 import { ABORTED_MESSAGE, isRetryable, retryDelay, sleep } from "./s3-retry.ts";
 
 /** One request, before signing. */
@@ -82,7 +81,7 @@ export function checkKey(key: string): void {
 }
 
 /** Marks the abort reason of a request that ran out of time, to tell it from a caller's abort. */
-class RequestTimeout extends Error {
+export class RequestTimeout extends Error {
   constructor(ms: number) {
     super(`timed out after ${ms} ms`);
   }
@@ -108,8 +107,11 @@ export class S3Transport {
    * before it is given up; a bucket lifecycle rule removes what it leaves. Tests lower it.
    */
   cleanupTimeoutMs = 10_000;
-  /** Whether {@link S3Request.streamBody} is honoured: untested yet, proven by a success, or refused. */
-  #streams: "unknown" | "works" | "refused" | undefined;
+  /**
+   * How {@link S3Request.streamBody} requests send their body (s3-request-stream.ts's
+   * `streamedBodies`); without it, plain. The full backend sets it: readers send no bodies.
+   */
+  streamedBodies?: (body: Uint8Array, send: (stream?: ReadableStream<Uint8Array>) => Promise<Response>) => Promise<Response>;
   /** The endpoint's origin, for messages about answers that are not S3's (no path, query or credentials). */
   readonly #endpoint: string;
   /** Tells S3's answers from a web server's; its one listing goes through this transport. */
@@ -249,37 +251,12 @@ export class S3Transport {
   }
 
   /** One attempt: the body streamed when asked and possible, else plain. */
-  async #attempt(request: S3Request, url: string, headers: Headers): Promise<Response> {
-    if (!request.streamBody || !request.body) return this.#sendOnce(request, url, headers, false);
-    this.#streams ??= requestStreamsWork() ? "unknown" : "refused";
-    if (this.#streams === "refused") return this.#sendOnce(request, url, headers, false);
-    if (this.#streams === "works") return this.#sendOnce(request, url, headers, true);
-    // Not proven in this runtime yet: a failure here may be the runtime or the
-    // server refusing the streamed framing rather than a fault, so try plain once.
-    let response: Response;
-    try {
-      response = await this.#sendOnce(request, url, headers, true);
-    } catch (error) {
-      if (error instanceof AbortedError || error instanceof RequestTimeout) throw error;
-      return this.#sendPlainInstead(request, url, headers);
-    }
-    if (response.ok) {
-      this.#streams = "works";
-      return response;
-    }
-    if (!REFUSED_STREAM_STATUSES.includes(response.status)) return response;
-    await response.body?.cancel().catch(() => {});
-    return this.#sendPlainInstead(request, url, headers);
+  #attempt(request: S3Request, url: string, headers: Headers): Promise<Response> {
+    const send = (stream?: ReadableStream<Uint8Array>) => this.#sendOnce(request, url, headers, stream);
+    return request.streamBody && request.body && this.streamedBodies ? this.streamedBodies(request.body, send) : send();
   }
 
-  async #sendPlainInstead(request: S3Request, url: string, headers: Headers): Promise<Response> {
-    const response = await this.#sendOnce(request, url, headers, false);
-    // Plain worked where streamed did not: streaming is what failed.
-    if (response.ok && this.#streams === "unknown") this.#streams = "refused";
-    return response;
-  }
-
-  async #sendOnce(request: S3Request, url: string, signedHeaders: Headers, stream: boolean): Promise<Response> {
+  async #sendOnce(request: S3Request, url: string, signedHeaders: Headers, stream: ReadableStream<Uint8Array> | undefined): Promise<Response> {
     const headers = new Headers(signedHeaders);
     // A stream has no length of its own; S3 needs one (it refuses chunked uploads).
     // Content-Length is not signed (aws4fetch skips it), so setting it after signing is fine.
@@ -294,7 +271,7 @@ export class S3Transport {
     const timer = timeoutMs ? setTimeout(() => controller.abort(new RequestTimeout(timeoutMs)), timeoutMs) : undefined;
     let response: Response;
     try {
-      const body = stream && request.body ? oneChunkStream(request.body) : (request.body as Uint8Array<ArrayBuffer> | undefined);
+      const body = stream ?? (request.body as Uint8Array<ArrayBuffer> | undefined);
       // "manual": a redirect would carry the signed headers and session token to another host.
       const init = { method: request.method, headers, body, signal: controller.signal, redirect: "manual", ...(stream ? { duplex: "half" } : {}) };
       response = await this.options.fetch(url, init as RequestInit);

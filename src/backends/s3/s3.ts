@@ -3,7 +3,7 @@
  * over fetch, signed with SigV4 by aws4fetch. Runtime-neutral: no Node types.
  * @see https://docs.aws.amazon.com/AmazonS3/latest/API/Welcome.html
  */
-import { InvalidArgumentError, IntegrityError, throwIfAborted } from "../../util/errors.ts";
+import { AbortedError, InvalidArgumentError, IntegrityError, throwIfAborted } from "../../util/errors.ts";
 import type { Backend, BackendCapabilities, BaseOptions, CollectGarbageOptions, Leftover, ObjectInfo, PutOptions, SignedUrlOptions, StorageLocation } from "../backend.ts";
 import { collectMultipartGarbage } from "./s3-gc.ts";
 import {
@@ -24,7 +24,8 @@ import { base64, md5 } from "./s3-md5.ts";
 import { MAX_PARTS, PartReader, uploadMultipart, type PartSource } from "./s3-multipart.ts";
 import { resolveS3Options, type ResolvedS3Options, type S3BackendOptions, type S3Dialect } from "./s3-options.ts";
 import { gcsConditionHeaders } from "./gcs-conditional.ts";
-import { checkKey } from "./s3-transport.ts";
+import { checkKey, RequestTimeout } from "./s3-transport.ts";
+import { streamedBodies } from "./s3-request-stream.ts";
 import { S3Reads } from "./s3-reader.ts";
 import { partsBody } from "./s3-get.ts";
 import { escapeXmlText, xmlElements, xmlText } from "../../util/xml.ts";
@@ -75,6 +76,7 @@ class S3BackendImpl extends S3Reads implements S3Backend {
 
   constructor(options: ResolvedS3Options) {
     super(options, partsBody);
+    this.transport.streamedBodies = streamedBodies((error) => error instanceof AbortedError || error instanceof RequestTimeout);
     this.#conditional = options.conditionalWrites;
     // "probe" starts pessimistic: claiming no support only costs a caller an extra
     // HEAD, while claiming support that is missing would let it skip its own check.
