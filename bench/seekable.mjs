@@ -10,8 +10,9 @@
  * (median of BENCH_RUNS, default 31, after BENCH_WARMUP unmeasured runs, default 30;
  * scans: BENCH_SCAN_RUNS, default 3, after the counted run), and plain ranged GETs of the same bytes
  * the index path reads, as the floor, timed in alternation with it run by run. Nothing is cached between runs: every
- * run uses a fresh ModelStore. Then whole downloads (downloadModel) as one
- * stream against member groups fetched and inflated on BENCH_PARALLEL (default 3, the default) connections.
+ * run uses a fresh ModelStore. Then whole downloads: the sequential scan (one core inflating), one
+ * stream (downloadModel, concurrency 1) and member groups fetched and inflated on BENCH_PARALLEL
+ * (default 3, the default) connections, in turns.
  * Run: npm run bench:seekable   (builds, starts and stops Swift via test/support/swift.sh)
  */
 import { execFileSync } from "node:child_process";
@@ -31,8 +32,8 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 30);
 // "fs" or "s3": one backend only.
 const ONLY = process.env.BENCH_ONLY;
 const SCAN_RUNS = Number(process.env.BENCH_SCAN_RUNS ?? 3);
-const { ModelStore } = await import(join(root, "dist/index.js"));
-const { fileSystemBackend, downloadModel } = await import(join(root, "dist/fs.js"));
+const { ModelStore, createGunzipStream } = await import(join(root, "dist/index.js"));
+const { fileSystemBackend, downloadModel, extractArchive } = await import(join(root, "dist/fs.js"));
 const DOWNLOAD_RUNS = Number(process.env.BENCH_DOWNLOAD_RUNS ?? 3);
 const PARALLEL = Number(process.env.BENCH_PARALLEL ?? 3);
 const { s3Backend } = await import(join(root, "dist/s3.js"));
@@ -143,21 +144,28 @@ async function bench(label, backend) {
     console.log(`| ${path} | index | ${index.requests} | ${kib(index.bytes)} | ${index.ms.toFixed(2)} ms | ${(index.ms / index.floorMs).toFixed(2)}× (${index.floorMs.toFixed(2)} ms) |`);
     console.log(`| ${path} | index, cached | ${cached.requests} | ${kib(cached.bytes)} | ${cached.ms.toFixed(2)} ms | ${(cached.ms / cached.floorMs).toFixed(2)}× (${cached.floorMs.toFixed(2)} ms) |`);
   }
-  // Whole downloads: one stream (as without an index) against member groups on 3 connections.
-  const times = {};
-  for (const concurrency of [1, PARALLEL]) {
-    const runs = [];
-    for (let i = 0; i < DOWNLOAD_RUNS; i++) {
-      const dir = join(work, `download-${concurrency}-${i}`);
+  // Whole downloads, in turns: the sequential scan (the archive as one stream, inflated on one core,
+  // as before members recorded their length), one stream (members inflated two at a time, as every
+  // archive of ours is read now without an index), and member groups on PARALLEL connections.
+  const ways = {
+    sequential: (dir) => store.getArchive("bench", meta.model.model_id).then((archive) => extractArchive(archive.pipeThrough(createGunzipStream({ parallel: false })), dir)),
+    "one stream": (dir) => downloadModel(new ModelStore({ backend }), "bench", meta.model.model_id, dir, { concurrency: 1 }),
+    index: (dir) => downloadModel(new ModelStore({ backend }), "bench", meta.model.model_id, dir, { concurrency: PARALLEL }),
+  };
+  const runs = Object.fromEntries(Object.keys(ways).map((name) => [name, []]));
+  for (let i = 0; i < DOWNLOAD_RUNS; i++) {
+    for (const [name, download] of Object.entries(ways)) {
+      const dir = join(work, `download-${i}`);
       const start = performance.now();
-      await downloadModel(new ModelStore({ backend }), "bench", meta.model.model_id, dir, { concurrency });
-      runs.push(performance.now() - start);
+      await download(dir);
+      runs[name].push(performance.now() - start);
       rmSync(dir, { recursive: true, force: true });
     }
-    times[concurrency] = median(runs);
   }
-  console.log(`\nwhole download (downloadModel, extract to disk), median of ${DOWNLOAD_RUNS}: one stream ${(times[1] / 1000).toFixed(2)} s, ` +
-    `${PARALLEL} parallel member groups ${(times[PARALLEL] / 1000).toFixed(2)} s: ${(times[1] / times[PARALLEL]).toFixed(2)}×`);
+  const [sequential, oneStream, index] = Object.values(runs).map(median);
+  console.log(`\nwhole download (extract to disk), median of ${DOWNLOAD_RUNS} in turns: sequential scan ${(sequential / 1000).toFixed(2)} s, ` +
+    `one stream ${(oneStream / 1000).toFixed(2)} s, ${PARALLEL} parallel member groups ${(index / 1000).toFixed(2)} s: ` +
+    `the index path is ${(sequential / index).toFixed(2)}× faster than the sequential scan, ${(oneStream / index).toFixed(2)}× than one stream`);
   await store.deleteModel("bench", meta.model.model_id);
 }
 
