@@ -133,14 +133,31 @@ async function serveIndexedFile(request: Request, store: ModelStore, meta: Model
     return new Response(null, { status: 416, headers: { ...headers, "content-range": `bytes */${file.size}` } });
   }
   if (range) {
-    const body = await store.openFile(meta, wanted, { signal, range: { offset: range.start, length: range.end - range.start + 1 } });
-    return new Response(body, {
+    const length = range.end - range.start + 1;
+    const body = await store.openFile(meta, wanted, { signal, range: { offset: range.start, length } });
+    if (!body) return jsonError(404, "NOT_FOUND", `Model "${meta.model.model_id}" in domain "${meta.model.domain}" has no file "${path}".`);
+    return new Response(withLength(body, length), {
       status: 206,
       headers: { ...headers, "content-range": `bytes ${range.start}-${range.end}/${file.size}` },
     });
   }
   const body = await store.openFile(meta, wanted, { signal });
-  return new Response(body, { headers });
+  if (!body) return jsonError(404, "NOT_FOUND", `Model "${meta.model.model_id}" in domain "${meta.model.domain}" has no file "${path}".`);
+  return new Response(withLength(body, file.size), { headers });
+}
+
+/** workerd's stream that sends a Content-Length and errors unless exactly that many bytes pass. */
+declare const FixedLengthStream: (new (length: number) => TransformStream<Uint8Array, Uint8Array>) | undefined;
+
+/**
+ * `body` sent with its length declared (workerd's FixedLengthStream). A read
+ * that fails part-way (a corrupted member, a lying index) then ends the
+ * response short of its Content-Length, which clients and caches see as
+ * truncated, instead of as a complete file that happens to be shorter.
+ */
+function withLength(body: ReadableStream<Uint8Array>, length: number): ReadableStream<Uint8Array> {
+  if (typeof FixedLengthStream !== "function") return body;
+  return body.pipeThrough(new FixedLengthStream(length));
 }
 
 /**

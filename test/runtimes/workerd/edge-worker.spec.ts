@@ -235,7 +235,12 @@ describe("examples/edge-worker in workerd", () => {
     expect(response.headers.get("etag")).toBe(`"${sha256(config)}"`);
     expect(response.headers.get("accept-ranges")).toBe("bytes");
     expect(body).toEqual(config);
+    // The file's length is declared, so a response cut short is seen as cut (asked without transport
+    // compression, which workerd applies to JSON and which replaces Content-Length with its own framing).
+    const identity = await get("/models/refunds/latest/files/config.json", { "accept-encoding": "identity" });
+    expect(identity.response.headers.get("content-length")).toBe(String(config.length));
     const weights = await get("/models/refunds/latest/files/weights.bin");
+    expect(weights.response.headers.get("content-length")).toBe(String(64 * 1024));
     expect(weights.body).toEqual(new Uint8Array(64 * 1024).fill(7));
   });
 
@@ -244,6 +249,7 @@ describe("examples/edge-worker in workerd", () => {
     const part = await get("/models/refunds/latest/files/config.json", { range: "bytes=2-9" });
     expect(part.response.status).toBe(206);
     expect(part.response.headers.get("content-range")).toBe(`bytes 2-9/${config.length}`);
+    expect(part.response.headers.get("content-length")).toBe("8");
     expect(part.body).toEqual(config.subarray(2, 10));
     const tail = await get("/models/refunds/latest/files/config.json", { range: "bytes=-5" });
     expect(tail.response.status).toBe(206);
@@ -397,5 +403,10 @@ describe("examples/edge-worker/read-only-worker.ts in workerd (ModelReader + s3R
     // response whose stream errored): never the whole file with other bytes in it.
     if (response.status === 200 && body instanceof Uint8Array) expect(body.length).toBeLessThan(SHARD);
     else expect(body instanceof Error || response.status === 500).toBe(true);
+    // The full worker declares the file's length, so the cut is visible in the response itself.
+    const full = await mf.dispatchFetch("http://models.example/models/shards/latest/files/weights.bin");
+    expect(full.status).toBe(200);
+    expect(full.headers.get("content-length")).toBe(String(SHARD));
+    expect(await full.arrayBuffer().then((received) => received.byteLength, () => "broke off")).not.toBe(SHARD);
   });
 });
