@@ -11,12 +11,8 @@ import type { BucketLayout } from "./layout.ts";
 import { compareNewestFirst, createdInstant, type ModelMetadata } from "./document.ts";
 import { readMetadata } from "./latest-pointer.ts";
 import type { MetadataCallOptions } from "./repository.ts";
+import type { ListedVersion } from "./bucket-listing.ts";
 
-/** A version document as one LIST of `versions/` shows it. */
-export interface ListedVersion {
-  id: string;
-  lastModified?: string;
-}
 
 /** Options for {@link bucketReads}. */
 export interface BucketReadsOptions {

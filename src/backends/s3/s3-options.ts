@@ -50,6 +50,8 @@ export interface S3BackendOptions {
    * in order. AWS advises byte-range fetches for throughput, as one
    * connection carries far less than a host can take; the cost is up to
    * `partSize × downloadConcurrency` read ahead. 1 reads with one GET.
+   * `s3Reader` always reads with one GET (its bundles leave the parallel reads
+   * out); use `s3Backend` for this.
    * @see https://docs.aws.amazon.com/whitepapers/latest/s3-optimizing-performance-best-practices/use-byte-range-fetches.html
    * @default 1
    */
