@@ -5,7 +5,7 @@
  * compression function of about 1 KiB minified. sha256-block.ts is the
  * unrolled one, 15 KiB and about twice as fast; uploads use that.
  */
-import { createSha256Of, Sha256Core } from "./sha256-hasher.ts";
+import { createSha256Of, Sha256Core, toHex } from "./sha256-hasher.ts";
 
 /** A streaming SHA-256 whose digest may take a turn of the event loop (workerd's is asynchronous). */
 export interface AsyncSha256Hasher {
@@ -78,7 +78,7 @@ function digestStreamHasher(): AsyncSha256Hasher | undefined {
     update: (bytes) => written.push(writer.write(bytes.slice())),
     async hexDigest() {
       await Promise.all([...written, writer.close()]);
-      return Array.from(new Uint8Array(await stream.digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+      return toHex(new Uint8Array(await stream.digest));
     },
   };
 }

@@ -90,11 +90,15 @@ export class Sha256Core {
 
   /** Finishes the hash and returns it as 64 lowercase hex characters. */
   hexDigest(): string {
-    const d = this.digest();
-    let s = "";
-    for (let i = 0; i < 32; i++) s += HEX[d[i]];
-    return s;
+    return toHex(this.digest());
   }
+}
+
+/** `bytes` as lowercase hex. */
+export function toHex(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]];
+  return s;
 }
 
 function writeU32(out: Uint8Array, at: number, v: number): void {

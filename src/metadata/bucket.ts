@@ -40,7 +40,6 @@ export interface BucketMetadataOptions {
 // Version documents read at once when listing a domain: enough to hide S3 latency, few enough to be polite.
 const DEFAULT_READ_CONCURRENCY = 16;
 
-
 const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value, null, 2) + "\n");
 
 /** What one listing of `<root>/.projects/` says. */
@@ -108,11 +107,6 @@ export function bucketMetadata(options: BucketMetadataOptions): MetadataReposito
   async function listModelIds(task: string, options: MetadataCallOptions = {}): Promise<string[]> {
     return (await versionObjects(task, options.signal)).map((version) => version.id);
   }
-
-
-
-
-
 
   const listing = bucketListing({ backend, layout, versionObjects, readVersion, mapLimited });
   const { listModels, listModelsPage } = listing;
@@ -317,5 +311,4 @@ function isValidDomain(name: string): boolean {
     return false;
   }
 }
-
 

@@ -13,7 +13,6 @@ import { readMetadata } from "./latest-pointer.ts";
 import type { MetadataCallOptions } from "./repository.ts";
 import type { ListedVersion } from "./bucket-listing.ts";
 
-
 /** Options for {@link bucketReads}. */
 export interface BucketReadsOptions {
   backend: ReadBackend;

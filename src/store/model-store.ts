@@ -28,7 +28,6 @@ export type { ModelFile, OpenFileOptions } from "./archive-index-reads.ts";
 export type { ModelPage } from "../metadata/model-pages.ts";
 export type { DeleteOptions, EnsureTaskOptions, ListTasksOptions, ModelIterationOptions, ModelPageQuery, ModelQueryOptions, ModelStoreOptions, ReadOptions, StateChangeOptions, UploadOptions, UploadProgress } from "./options.ts";
 
-
 /** Uploads, lists, reads and deletes models, projects and tasks. */
 export class ModelStore {
   /** The artifact repository: where archives are stored. */

@@ -340,12 +340,12 @@ export function createGzipStream(options: GzipOptions = {}): TransformStream<Uin
   const maxInFlight = settings.engine === "native" ? NATIVE_IN_FLIGHT : 1;
   const maxHeld = settings.engine === "native" ? NATIVE_HELD : 1;
   /** Blocks submitted and not yet emitted, oldest first; `settled` once compressed (or failed). */
-  const inFlight: { member: Promise<Member>; settled: boolean }[] = [];
+  const held: { member: Promise<Member>; settled: boolean }[] = [];
   let block = new GzipBlock();
   let members = 0;
 
   async function emitOldest(controller: TransformStreamDefaultController<Uint8Array>): Promise<void> {
-    const member = await inFlight.shift()!.member;
+    const member = await held.shift()!.member;
     // Enqueued chunks belong to the reader, so pooled output goes out as one copy.
     if (member.pooled) controller.enqueue(concatBytes(member.parts));
     else for (const part of member.parts) controller.enqueue(part);
@@ -356,10 +356,10 @@ export function createGzipStream(options: GzipOptions = {}): TransformStream<Uin
   /** Waits until another block may start: fewer than `maxInFlight` compressing, fewer than `maxHeld` held. */
   async function makeRoom(controller: TransformStreamDefaultController<Uint8Array>): Promise<void> {
     for (;;) {
-      while (inFlight.length > 0 && inFlight[0].settled) await emitOldest(controller);
-      const compressing = inFlight.filter((job) => !job.settled);
-      if (compressing.length < maxInFlight && inFlight.length < maxHeld) return;
-      if (inFlight.length >= maxHeld) await emitOldest(controller);
+      while (held.length > 0 && held[0].settled) await emitOldest(controller);
+      const compressing = held.filter((job) => !job.settled);
+      if (compressing.length < maxInFlight && held.length < maxHeld) return;
+      if (held.length >= maxHeld) await emitOldest(controller);
       else await Promise.race(compressing.map((job) => job.member)).catch(() => {}); // surfaced by emitOldest
     }
   }
@@ -369,7 +369,7 @@ export function createGzipStream(options: GzipOptions = {}): TransformStream<Uin
     const job = { member: compressor.compress(block), settled: false };
     const settle = () => void (job.settled = true);
     job.member.then(settle, settle); // a failure is surfaced by emitOldest, in order
-    inFlight.push(job);
+    held.push(job);
     block = new GzipBlock();
   }
 
@@ -382,8 +382,8 @@ export function createGzipStream(options: GzipOptions = {}): TransformStream<Uin
       }
     },
     async flush(controller) {
-      if (block.length > 0 || (members === 0 && inFlight.length === 0)) await submit(controller);
-      while (inFlight.length > 0) await emitOldest(controller);
+      if (block.length > 0 || (members === 0 && held.length === 0)) await submit(controller);
+      while (held.length > 0) await emitOldest(controller);
       compressor.close();
     },
   });

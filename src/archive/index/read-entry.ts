@@ -5,6 +5,7 @@
  */
 import { IntegrityError, InvalidArchiveError, InvalidArgumentError } from "../../util/errors.ts";
 import { readWhole } from "../../util/byob.ts";
+import type { AsyncSha256Hasher } from "../../digest/sha256-compact.ts";
 import { concatBytes } from "../../util/bytes.ts";
 import { decodeIndexMembers, entryRange, MAX_INDEX_BYTES, type ArchiveIndex, type ArchiveIndexLocation, type IndexEntry, type IndexMember } from "./archive-index.ts";
 
@@ -16,7 +17,7 @@ import { decodeIndexMembers, entryRange, MAX_INDEX_BYTES, type ArchiveIndex, typ
  */
 export interface IndexReadEngine {
   /** A fresh streaming SHA-256. */
-  sha256(): { update(bytes: Uint8Array): unknown; hexDigest(): string | Promise<string> };
+  sha256(): AsyncSha256Hasher;
   /** `members` held whole in `bytes`, inflated to exactly `usize` bytes, each member's CRC-32 checked. */
   inflateWhole(bytes: Uint8Array, members: readonly IndexMember[], usize: number, what: string): Promise<Uint8Array[]>;
   /** A stream of whole `members`, inflated, each member's CRC-32 checked. */
@@ -84,6 +85,7 @@ export async function readEntry(engine: IndexReadEngine, read: RangeReader, inde
   const whole = start === 0 && end === entry.size;
   if (!whole && start === end) return new ReadableStream({ start: (controller) => controller.close() });
   const range = entryRange(index, entry, start, end);
+  const members = index.members.slice(range.first, range.last + 1);
   const hash = engine.sha256();
   const refuse = (why: string) => new IntegrityError(`${what}: "${entry.path}" ${why} (its index says ${entry.size} bytes, sha256 ${entry.sha256}). The archive or its index was changed after upload.`);
   if (entry.size === 0) {
@@ -93,7 +95,6 @@ export async function readEntry(engine: IndexReadEngine, read: RangeReader, inde
   const body = await read(range.offset, range.length);
   if (!body) throw new InvalidArchiveError(`${what}: the archive is missing.`);
   if (range.length <= SMALL_RANGE && range.usize <= SMALL_OUTPUT) {
-    const members = index.members.slice(range.first, range.last + 1);
     const inflated = await engine.inflateWhole(await readExactly(body, range.length, what), members, range.usize, what);
     const bytes = (inflated.length === 1 ? inflated[0] : concatBytes(inflated)).subarray(range.skip, range.skip + (end - start));
     if (whole) {
@@ -103,7 +104,7 @@ export async function readEntry(engine: IndexReadEngine, read: RangeReader, inde
     // Every member read was inflated whole, so their CRC-32s vouch for a part too.
     return new ReadableStream({ start: (controller) => (controller.enqueue(bytes), controller.close()) });
   }
-  const reader = engine.inflateStream(body, index.members.slice(range.first, range.last + 1), what).getReader();
+  const reader = engine.inflateStream(body, members, what).getReader();
   let skip = range.skip;
   let remaining = end - start;
   return new ReadableStream<Uint8Array>(

@@ -37,7 +37,6 @@ function infoFromHeaders(key: string, headers: Headers, size: number): ObjectInf
   };
 }
 
-
 /** An S3 bucket, read only: what {@link s3Reader} returns. */
 export interface S3Reader extends ReadBackend {
   readonly name: "s3";

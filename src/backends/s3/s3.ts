@@ -111,12 +111,10 @@ class S3BackendImpl extends S3Reads implements S3Backend {
     await flush();
   }
 
-
   /** A presigned GetObject URL (query-string SigV4, see s3-presign.ts). */
   signedUrl(key: string, options: SignedUrlOptions): Promise<string> {
     return presignGet(this.transport, this.options, key, options);
   }
-
 
   /**
    * PutObject for bodies up to `partSize`, else a multipart upload. Streams are
@@ -297,8 +295,6 @@ class S3BackendImpl extends S3Reads implements S3Backend {
     this.#conditional = "emulate";
     this.capabilities.conditionalWrites = false;
   }
-
-  /** A 404 is "no such key" unless the bucket itself is missing: that must not read as absence. */
 
   async #deleteBatch(keys: string[], signal?: AbortSignal): Promise<void> {
     // Quiet mode: the answer lists only failures.
