@@ -419,6 +419,10 @@ export function runStoreSuite(name: string, makeBackend: BackendFactory, options
       await expect(modelReader.getLatest("no-such-domain")).rejects.toMatchObject({ code: "NOT_FOUND" });
       await expect(modelReader.getModelInfo("refunds", "no-such-model")).rejects.toMatchObject({ code: "NOT_FOUND" });
       await expect(modelReader.getLatest("../etc")).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+      for (const readConcurrency of [0, 257, 1.5]) {
+        expect(() => new ModelReader({ backend, readConcurrency }), String(readConcurrency)).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT", message: expect.stringContaining("readConcurrency") }));
+      }
+      expect(() => new ModelReader({ backend, rootPrefix: "../up" })).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
       // Archives without a table of contents are ModelStore's to scan: a typed error that says so, not a wrong answer.
       const { index: _, ...archive } = second.archive;
       await expect(modelReader.openFile({ ...second, archive }, "zz-config.json")).rejects.toMatchObject({ code: "NOT_SUPPORTED", message: expect.stringContaining("ModelStore.readFile") });
