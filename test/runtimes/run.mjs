@@ -97,7 +97,7 @@ async function startS3() {
           try {
             execFileSync("bash", [join(REPO, "test/support/swift.sh"), "stop", base]);
           } finally {
-            rmSync(base, { recursive: true, force: true });
+            rmSync(base, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
           }
         },
       };
@@ -121,7 +121,8 @@ async function startAzurite() {
   const child = spawn(process.execPath, [main, "--blobHost", "127.0.0.1", "--blobPort", String(port), "--location", base, "--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry"], { stdio: "ignore" });
   const stop = () => {
     child.kill();
-    rmSync(base, { recursive: true, force: true });
+    // Azurite may still be writing its last files as it exits: retry while the folder refills (ENOTEMPTY).
+    rmSync(base, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   };
   const endpoint = `http://127.0.0.1:${port}/devstoreaccount1`;
   for (const deadline = Date.now() + 30_000; Date.now() < deadline && child.exitCode === null; ) {
@@ -206,7 +207,11 @@ try {
     results.push(report("workerd", code, counted));
   }
 } finally {
-  s3?.stop();
-  azurite?.stop();
+  // Both stop even if the first one's cleanup fails.
+  try {
+    s3?.stop();
+  } finally {
+    azurite?.stop();
+  }
 }
 process.exit(results.every((r) => r.numFailedTests === 0) ? 0 : 1);
