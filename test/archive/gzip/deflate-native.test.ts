@@ -11,7 +11,7 @@ import { createArchive } from "../../../src/archive/create-archive.ts";
 import { hasNativeDeflater, memberCapacity, nativeDeflater, nativeGzipper } from "../../../src/archive/gzip/deflate-native.ts";
 import { BLOCK_BYTES } from "../../../src/archive/gzip/gzip-block.ts";
 import { concatBytes } from "../../../src/util/bytes.ts";
-import { collect, collectOwnBuffer, noise, sha256, streamOf, text } from "../../support/bytes.ts";
+import { collect, collectOwnBuffer, noise, normalWeights, sha256, streamOf, text } from "../../support/bytes.ts";
 import { readAll } from "../helpers.ts";
 
 /** Text unlike any other call's, so a member that reused stale output would not decode to it. */
@@ -154,5 +154,21 @@ describe("createArchive with the native engine", () => {
       expect(sha256(entries.find((e) => e.path === "vocab.json")!.bytes)).toBe(sha256(vocab));
       expect(sha256(entries.find((e) => e.path === "weights.bin")!.bytes)).toBe(sha256(weights));
     }
+  });
+
+  it("hands members out in order when younger blocks finish first (slow level-9 text between fast Huffman-coded weights)", async () => {
+    // Each file fills its own block: text takes level 9's matching, float weights
+    // only Huffman coding, several times faster, so blocks settle out of order.
+    const files = [0, 1, 2, 3].flatMap((i) => [
+      { path: `text-${i}.json`, body: vocabulary(BLOCK_BYTES, 7 + i) },
+      { path: `weights-${i}.bin`, body: normalWeights(BLOCK_BYTES) },
+    ]);
+    const archive = await collectOwnBuffer(createArchive({ files }, { engine: "native", level: 9 }), 65_536);
+    const entries = await readAll(streamOf(archive));
+    expect(entries.map((e) => e.path)).toEqual(expect.arrayContaining(files.map((f) => f.path)));
+    for (const file of files) expect(sha256(entries.find((e) => e.path === file.path)!.bytes)).toBe(sha256(file.body));
+    const gnu = spawnSync("gzip", ["-dc"], { input: archive, maxBuffer: 64 << 20 });
+    expect(gnu.status).toBe(0);
+    expect(gnu.stdout.length).toBeGreaterThan(files.length * BLOCK_BYTES);
   });
 });
