@@ -40,8 +40,9 @@ export interface DownloadOptions {
   /** Glob patterns of files to leave out, applied after `include`. */
   exclude?: string[];
   /**
-   * Whole downloads of an indexed archive: gzip members fetched and inflated
-   * this many at once, on as many connections (the runtime's zlib inflates on
+   * Whole downloads of an indexed archive: 16 MiB groups of gzip members
+   * fetched this many at once, on as many connections, their members inflated
+   * in order as they arrive, three at a time (the runtime's zlib inflates on
    * its thread pool, so they use every core); the archive's size and sha256
    * are still verified, in order. 1 reads the archive as one stream, as for
    * archives without an index. Measured on 2 cores (README, "Seekable

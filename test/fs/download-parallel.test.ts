@@ -55,13 +55,14 @@ describe("downloadModel of an indexed archive, in parallel", () => {
     expect(sha256(await readFile(join(dir, "tokenizer/vocab.txt")))).toBe(sha256(vocab));
     expect(result.files).toBe(4);
     expect(gets.every((g) => g.offset !== undefined)).toBe(true);
-    expect(gets.length).toBeGreaterThan(10); // a group per weights member, then the index's
+    // 16 MiB groups of members (the 40 MiB of weights take three), then the index's.
+    expect(gets.length).toBeGreaterThanOrEqual(4);
     expect(maxInFlight).toBe(3);
   });
 
   it("does so by default, three at a time", async () => {
     await downloadModel(store, "llm", undefined, join(base, "default"));
-    expect(gets.length).toBeGreaterThan(10);
+    expect(gets.length).toBeGreaterThanOrEqual(4);
     expect(maxInFlight).toBe(3);
   });
 

@@ -41,31 +41,55 @@ describe("parallel whole-archive reads", () => {
     const built = await stored();
     expect(built.index.members.length).toBeGreaterThan(3);
     const tar = sha256(gunzipSync(built.bytes));
-    for (const options of [{ concurrency: 1 }, { concurrency: 3 }, { concurrency: 2, groupBytes: 8 << 20 }]) {
+    // One group, a member per group, and groups of a few members on fewer connections than groups.
+    for (const options of [{ concurrency: 1 }, { concurrency: 3 }, { concurrency: 3, groupBytes: 1 }, { concurrency: 2, groupBytes: 5 << 20 }]) {
       expect(sha256(await read(built, built.index, options))).toBe(tar);
     }
   });
 
-  test("a member whose index says it inflates to fewer bytes than it does is refused", async () => {
+  // In one group, and in a group per member.
+  const groupings = [{ concurrency: 3 }, { concurrency: 3, groupBytes: 1 }];
+
+  test.each(groupings)("a member whose index says it inflates to fewer bytes than it does is refused (%o)", async (options) => {
     const built = await stored();
     const index = structuredClone(built.index);
     index.members[1].usize -= 1;
-    await expect(read(built, index, { concurrency: 3 })).rejects.toMatchObject({ code: "INTEGRITY" });
+    await expect(read(built, index, options)).rejects.toMatchObject({ code: "INTEGRITY" });
   });
 
-  test("a member whose index says it inflates to more bytes than it does is refused", async () => {
+  test.each(groupings)("a member whose index says it inflates to more bytes than it does is refused (%o)", async (options) => {
     const built = await stored();
     const index = structuredClone(built.index);
     index.members.at(-1)!.usize += 1;
-    await expect(read(built, index, { concurrency: 3 })).rejects.toMatchObject({ code: "INTEGRITY" });
+    await expect(read(built, index, options)).rejects.toMatchObject({ code: "INTEGRITY" });
   });
 
-  test("a corrupted member fails through its CRC-32 or the archive's sha256, never as tar bytes", async () => {
+  test.each(groupings)("a corrupted member fails through its CRC-32 or the archive's sha256, never as tar bytes (%o)", async (options) => {
     const built = await stored();
     const member = built.index.members[0];
     const bytes = built.bytes.slice();
     bytes[member.offset + member.size - 100] ^= 0xff;
     await built.backend.put(KEY, bytes);
-    await expect(read(built, built.index, { concurrency: 3 })).rejects.toMatchObject({ code: expect.stringMatching(/^(INVALID_ARCHIVE|INTEGRITY)$/) });
+    await expect(read(built, built.index, options)).rejects.toMatchObject({ code: expect.stringMatching(/^(INVALID_ARCHIVE|INTEGRITY)$/) });
+  });
+
+  test.each(groupings)("an archive cut short fails, and no tar bytes past the cut come out (%o)", async (options) => {
+    const built = await stored();
+    const cut = built.index.members[2].offset + 10;
+    await built.backend.put(KEY, built.bytes.subarray(0, cut));
+    const tar = gunzipSync(built.bytes);
+    const got: Uint8Array[] = [];
+    const reader = parallelTarStream(built.backend, KEY, built.metadata, built.index, WHAT, options).getReader();
+    const failure = await (async () => {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return undefined;
+        got.push(value);
+      }
+    })().catch((error: unknown) => error);
+    expect(failure).toMatchObject({ code: expect.stringMatching(/^(INVALID_ARCHIVE|INTEGRITY)$/) });
+    const served = got.reduce((n, chunk) => n + chunk.length, 0);
+    expect(served).toBeLessThanOrEqual(built.index.members[0].usize + built.index.members[1].usize);
+    expect(sha256(Buffer.concat(got))).toBe(sha256(tar.subarray(0, served)));
   });
 });

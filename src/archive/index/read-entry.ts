@@ -27,9 +27,9 @@ export interface IndexReadEngine {
 /** Reads `length` bytes of the archive from `offset`; `null` when the archive is missing. */
 export type RangeReader = (offset: number, length: number) => Promise<ReadableStream<Uint8Array> | null>;
 
-/** A range's body, read whole; `IntegrityError` unless it is exactly `length` bytes. */
-export async function readExactly(stream: ReadableStream<Uint8Array>, length: number, what: string, into?: Uint8Array): Promise<Uint8Array> {
-  const { bytes, more } = await readWhole(stream, length, into);
+/** A range's body, read whole; `IntegrityError` unless it is exactly `length` bytes. `onRead`: see readWhole. */
+export async function readExactly(stream: ReadableStream<Uint8Array>, length: number, what: string, into?: Uint8Array, onRead?: (filled: number) => void): Promise<Uint8Array> {
+  const { bytes, more } = await readWhole(stream, length, into, onRead);
   if (more || bytes.length !== length) {
     throw new IntegrityError(`${what}: a range returned ${more ? "more than" : `${bytes.length} of`} ${length} bytes. The archive was changed after upload.`);
   }
