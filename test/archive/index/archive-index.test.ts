@@ -21,7 +21,8 @@ interface Built {
 async function build(options: { deterministic?: boolean } = {}): Promise<Built> {
   const files: Record<string, Uint8Array> = {
     "a-weights.bin": pseudoRandom(WEIGHTS, 3),
-    "b/vocab.txt": text("hello\nworld\n".repeat(5000)),
+    // Past CUT_AFTER_BYTES, so that the small files after it get a member of their own (inflated whole, inflate-small.ts).
+    "b/vocab.txt": text("hello\nworld\n".repeat(25_000)),
     "empty.txt": new Uint8Array(0),
     "zz-config.json": text('{ "threshold": 0.5 }'),
   };
@@ -219,6 +220,24 @@ describe.each(ENGINES)("reads through the %s engine", (_name, chosen) => {
         const outcome = await readVia(built, path).then(sha256, (error: { code?: string }) => error.code);
         if (path === "a-weights.bin") expect([sha256(built.files[path]), "INTEGRITY", "INVALID_ARCHIVE"]).toContain(outcome);
         else expect(outcome, `${path} ${change}`).toBe("INTEGRITY");
+      }
+    });
+
+    test("a corrupted small member (read whole) fails, through its CRC-32 or the file's sha256", async () => {
+      const built = await build();
+      const index = await indexOf(built);
+      const member = index.members[index.entries.find((e) => e.path === "zz-config.json")!.member];
+      expect(member.usize).toBeLessThan(8 << 10);
+      for (const at of [member.offset + 30, member.offset + member.size - 6]) {
+        const bytes = built.bytes.slice();
+        bytes[at] ^= 0x10; // in the deflated data, then in the trailer's CRC-32
+        const outcome = await readEntry(engine, rangeReader(bytes), index, index.entries.find((e) => e.path === "zz-config.json")!, WHAT)
+          .then(collect)
+          .then(
+            () => "read",
+            (error: { code?: string }) => error.code,
+          );
+        expect(["INVALID_ARCHIVE", "INTEGRITY"]).toContain(outcome);
       }
     });
 
