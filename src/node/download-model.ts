@@ -46,7 +46,7 @@ export interface DownloadOptions {
    * its thread pool, so they use every core); the archive's size and sha256
    * are still verified, in order. 1 reads the archive as one stream, as for
    * archives without an index. Measured on 2 cores (README, "Seekable
-   * archives"): 3 at once downloads a 1 GiB model 1.4× faster than one stream.
+   * archives"): 3 at once downloads a 1 GiB model 1.3–1.4× faster than one stream.
    * @default 3
    */
   concurrency?: number;
