@@ -81,6 +81,7 @@ export function gzipByteStream(
   const maxInFlight = settings.engine === "native" ? NATIVE_IN_FLIGHT : 1;
   const maxHeld = settings.engine === "native" ? NATIVE_HELD : 1;
   const held: Held[] = [];
+  const compressing = () => held.filter((entry) => !entry.settled);
   let indexWritten = false;
   const pool: Uint8Array[] = [];
   let pending: Uint8Array | undefined; // the rest of a chunk that did not fit the last block
@@ -147,8 +148,7 @@ export function gzipByteStream(
         ready = await (filling ?? fill());
         filling = undefined;
       }
-      const compressing = held.filter((entry) => !entry.settled);
-      if (ready && compressing.length < maxInFlight && held.length < maxHeld) {
+      if (ready && compressing().length < maxInFlight && held.length < maxHeld) {
         submit(ready);
         ready = undefined;
         continue;
@@ -160,14 +160,14 @@ export function gzipByteStream(
       }
       // A block is waiting for a compressor and there is room to hold it: wait for any to finish.
       if (ready && !held[0].settled && held.length < maxHeld) {
-        await Promise.race(compressing.map((entry) => entry.job)).catch(() => {}); // surfaced in order below
+        await Promise.race(compressing().map((entry) => entry.job)).catch(() => {}); // surfaced in order below
         continue;
       }
       const oldest = held.shift()!;
       const made = await oldest.job;
       recorder?.addMember(made.parts.reduce((n, part) => n + part.length, 0), oldest.usize);
       const member = new PendingMember(made, oldest.buffer);
-      if (ready && held.filter((entry) => !entry.settled).length < maxInFlight) {
+      if (ready && compressing().length < maxInFlight) {
         submit(ready);
         ready = undefined;
       }

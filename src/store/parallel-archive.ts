@@ -98,13 +98,12 @@ export function parallelTarStream(backend: Backend, key: string, metadata: Model
   // ones for every group cost a page fault per 4 KiB, a fifth of a download's time.
   const spare: Uint8Array[] = [];
   const largest = Math.max(...groups.map((group) => group.length));
-  let inflating = 0; // members whose inflating started and that were not handed out
   let nextToInflate = 0;
+  let next = 0; // the member to hand out next; those from it up to nextToInflate are inflating or inflated
 
   /** Starts inflating arrived members, in order, while fewer than INFLATE_AHEAD wait to be handed out. */
   const inflateArrived = () => {
-    for (let m = members[nextToInflate]; m && inflating < INFLATE_AHEAD && m.start + m.size <= m.group.arrived; m = members[++nextToInflate]) {
-      inflating++;
+    for (let m = members[nextToInflate]; m && nextToInflate - next < INFLATE_AHEAD && m.start + m.size <= m.group.arrived; m = members[++nextToInflate]) {
       m.begin!(inflateWhole(m.group.buffer!.subarray(m.start, m.start + m.size), m.usize, what));
     }
   };
@@ -144,7 +143,6 @@ export function parallelTarStream(backend: Backend, key: string, metadata: Model
       throw new IntegrityError(`${what} does not match its metadata (${size} bytes, expected ${archive.size}, or a different sha256). Upload it again.`);
     }
   };
-  let next = 0;
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
@@ -158,7 +156,6 @@ export function parallelTarStream(backend: Backend, key: string, metadata: Model
         // functions would keep them (and so every member's) alive as long as the stream.
         Object.assign(member, { inflated: undefined, begin: undefined, fail: undefined });
         next++;
-        inflating--;
         hashed(member.group.buffer!.subarray(member.start, member.start + member.size));
         inflateArrived();
         if (member === member.group.members.at(-1)) {

@@ -12,7 +12,7 @@ import { parseHeader, readU32LE, TRAILER_SIZE } from "./gzip-member.ts";
 import { wrongSize } from "./inflated-size.ts";
 
 /** Outputs up to this inflate here; larger ones are faster on zlib, whose per-byte speed outweighs its set-up. */
-export const SMALL_INFLATE = 8 << 10;
+const SMALL_INFLATE = 8 << 10;
 /** Bytes a member may have beyond what it inflates to: header, trailer, stored-block headers. */
 const MEMBER_OVERHEAD = 1 << 10;
 
@@ -24,12 +24,15 @@ export function smallEnough(members: readonly IndexMember[], usize: number): boo
 /**
  * The decompressed bytes of `members`, held back to back in `bytes`: exactly
  * `usize` bytes, each member's size, CRC-32 and length checked. Only for
- * members {@link smallEnough} says: fflate writes into a buffer of the size
- * expected plus one byte, and a member's compressed size bounds its work.
+ * members {@link smallEnough} says: fflate writes each member into its place
+ * in one buffer, with one byte of room past it, and a member's compressed size
+ * bounds its work.
  * @throws IntegrityError when a member inflates to other than its index's size; InvalidArchiveError when it is corrupt
  */
 export function inflateSmall(bytes: Uint8Array, members: readonly IndexMember[], usize: number, what: string): Uint8Array {
-  const out = new Uint8Array(usize);
+  // One byte of room past each member's bytes (the next member's first, or this spare one
+  // at the end): a member that fills it inflates to more than its index gives.
+  const out = new Uint8Array(usize + 1);
   let filled = 0;
   let at = 0;
   for (const { size, usize: expected } of members) {
@@ -37,19 +40,18 @@ export function inflateSmall(bytes: Uint8Array, members: readonly IndexMember[],
     at += size;
     const header = parseHeader(member);
     if (header <= 0 || member.length < header + TRAILER_SIZE) throw corrupt("bad gzip member header");
+    if (filled + expected > usize) throw wrongSize(what, String(filled + expected), usize);
     let inflated: Uint8Array;
     try {
-      // One byte of room past the expected size: a member that fills it inflates to more.
-      inflated = inflateSync(member.subarray(header, member.length - TRAILER_SIZE), { out: new Uint8Array(expected + 1) });
+      inflated = inflateSync(member.subarray(header, member.length - TRAILER_SIZE), { out: out.subarray(filled, filled + expected + 1) });
     } catch (error) {
       throw corrupt((error as Error)?.message ?? String(error), error);
     }
-    if (inflated.length !== expected || filled + expected > usize) throw wrongSize(what, inflated.length > expected ? "more than that" : String(filled + inflated.length), usize);
+    if (inflated.length !== expected) throw wrongSize(what, inflated.length > expected ? "more than that" : String(filled + inflated.length), usize);
     if (crc32(inflated) !== readU32LE(member, member.length - 8)) throw corrupt("CRC-32 mismatch");
     if (readU32LE(member, member.length - 4) !== expected % 2 ** 32) throw corrupt("length mismatch");
-    out.set(inflated, filled);
     filled += expected;
   }
   if (filled !== usize) throw wrongSize(what, String(filled), usize);
-  return out;
+  return out.subarray(0, usize);
 }
