@@ -9,7 +9,9 @@
  *     floor: a process that loads the client and sends one tiny put and get; and
  *     modelstore again with `downloadConcurrency` = concurrency (ranged GETs);
  *   - minified + gzipped size of each client bundled by esbuild.
- * Run: node bench/s3.mjs  (starts and stops Swift via test/support/swift.sh).
+ * Run: node bench/s3.mjs  (starts and stops Swift via test/support/swift.sh;
+ * BENCH_SERVER=rgw: Ceph RGW via test/support/ceph.sh instead, a C++ server that
+ * leaves the client more of the two cores).
  */
 import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -26,7 +28,9 @@ const SIZE = Number(process.env.BENCH_MIB ?? 256) * MiB;
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const PART = 8 * MiB;
 const CONCURRENCY = 4;
-const creds = { accessKeyId: "test:tester", secretAccessKey: "testing" };
+const SERVER = process.env.BENCH_SERVER === "rgw" ? "rgw" : "swift";
+// As test/support/swift.sh and ceph.sh create their S3 users.
+const creds = SERVER === "rgw" ? { accessKeyId: "modelstore-test", secretAccessKey: "modelstore-test-secret" } : { accessKeyId: "test:tester", secretAccessKey: "testing" };
 
 /**
  * Incompressible bytes generated as read (xorshift32), as a byte stream like the
@@ -78,10 +82,12 @@ async function child(which, endpoint, bucket, bundle) {
     console.log(JSON.stringify({ rssMiB: process.resourceUsage().maxRSS / 1024 }));
     return;
   }
-  if (which === "modelstore" || which === "modelstore-ranged") {
+  if (which.startsWith("modelstore")) {
     const { s3Backend } = await import(bundle);
     const ranged = which === "modelstore-ranged" ? { downloadConcurrency: CONCURRENCY } : {};
-    const b = s3Backend({ bucket, endpoint, credentials: creds, partSize: PART, concurrency: CONCURRENCY, ...ranged });
+    // nodeFetch as users get it from modelstore-js/fs: its own bundle beside the S3 one.
+    const transport = which === "modelstore-node-http" ? { fetch: (await import(bundle.replace(/s3\.mjs$/, "node-fetch.mjs"))).nodeFetch } : {};
+    const b = s3Backend({ bucket, endpoint, credentials: creds, partSize: PART, concurrency: CONCURRENCY, ...ranged, ...transport });
     let t = performance.now();
     await b.put(key, noise(SIZE));
     upload = performance.now() - t;
@@ -146,6 +152,7 @@ async function main() {
   const bundle = join(work, "s3.mjs");
   // The S3 entry as users get it: one ESM file, aws4fetch inlined.
   execFileSync(join(root, "node_modules/.bin/esbuild"), [join(root, "src/s3.ts"), "--bundle", "--format=esm", "--platform=neutral", `--outfile=${bundle}`, "--log-level=error"]);
+  execFileSync(join(root, "node_modules/.bin/esbuild"), [join(root, "src/node/node-fetch.ts"), "--bundle", "--format=esm", "--platform=node", `--outfile=${join(work, "node-fetch.mjs")}`, "--log-level=error"]);
 
   const sizes = {
     "modelstore/s3 (neutral)": bundleSize(`export { s3Backend, s3BackendFromEnv } from "./src/s3.ts";`, "neutral", join(work, "a.js")),
@@ -161,9 +168,9 @@ async function main() {
   }
 
   const port = await freePort();
-  const base = join(work, "swift");
-  const swift = join(root, "test/support/swift.sh");
-  execFileSync("bash", [swift, "start", base, String(port)], { stdio: "inherit" });
+  const base = join(work, SERVER);
+  const serverScript = join(root, SERVER === "rgw" ? "test/support/ceph.sh" : "test/support/swift.sh");
+  execFileSync("bash", [serverScript, "start", base, String(port)], { stdio: "inherit" });
   const endpoint = `http://127.0.0.1:${port}`;
   try {
     const bucket = `bench-${Date.now().toString(36)}`;
@@ -175,7 +182,7 @@ async function main() {
       if (i > 40) throw new Error(`create bucket: ${r.status}`);
       await new Promise((res) => setTimeout(res, 250));
     }
-    const results = { modelstore: [], "modelstore-ranged": [], "aws-sdk": [], floor: [] };
+    const results = { modelstore: [], "modelstore-node-http": [], "modelstore-ranged": [], "aws-sdk": [], floor: [] };
     for (let run = 0; run < RUNS; run++) {
       for (const which of Object.keys(results)) {
         const { stdout } = await promisify(execFile)(process.execPath, [fileURLToPath(import.meta.url), "--child", which, endpoint, bucket, bundle], { maxBuffer: 1 << 20 });
@@ -183,11 +190,11 @@ async function main() {
       }
     }
     const mbps = (ms) => (SIZE / 1e6 / (ms / 1000)).toFixed(0);
-    console.log(`\n${SIZE / MiB} MiB via local Swift s3api, part ${PART / MiB} MiB, concurrency ${CONCURRENCY}, median of ${RUNS}:`);
+    console.log(`\n${SIZE / MiB} MiB via ${SERVER === "rgw" ? "local Ceph RGW" : "local Swift s3api"}, part ${PART / MiB} MiB, concurrency ${CONCURRENCY}, median of ${RUNS}:`);
     const med = (which, field) => median(results[which].map((r) => r[field]));
     console.log("| client | upload MB/s | download MB/s | peak RSS MiB after upload | peak RSS MiB |\n|---|---|---|---|---|");
-    const labels = { modelstore: "modelstore", "modelstore-ranged": `modelstore, downloadConcurrency ${CONCURRENCY}`, "aws-sdk": "aws-sdk" };
-    for (const which of ["modelstore", "modelstore-ranged", "aws-sdk"]) {
+    const labels = { modelstore: "modelstore", "modelstore-node-http": "modelstore, `fetch: nodeFetch` (node:http)", "modelstore-ranged": `modelstore, downloadConcurrency ${CONCURRENCY}`, "aws-sdk": "aws-sdk" };
+    for (const which of ["modelstore", "modelstore-node-http", "modelstore-ranged", "aws-sdk"]) {
       console.log(`| ${labels[which]} | ${mbps(med(which, "upload"))} | ${mbps(med(which, "download"))} | ${med(which, "rssUploadMiB").toFixed(0)} | ${med(which, "rssMiB").toFixed(0)} |`);
     }
     console.log(`| floor: load modelstore/s3, one 1 KiB put + get | | | | ${med("floor", "rssMiB").toFixed(0)} |`);
@@ -197,10 +204,12 @@ async function main() {
     console.log(
       `\nmodelstore's time / the SDK's (medians; target ≤ 1.0×): upload ${timeRatio("modelstore", "upload")}×, ` +
         `download ${timeRatio("modelstore", "download")}×, ${timeRatio("modelstore-ranged", "download")}× with ranged GETs; ` +
-        `peak RSS ${med("modelstore", "rssMiB").toFixed(0)} MiB (target ≤ ${limit} MiB = part × (concurrency + 1) + 60).`,
+        `peak RSS ${med("modelstore", "rssMiB").toFixed(0)} MiB (target ≤ ${limit} MiB = part × (concurrency + 1) + 60).\n` +
+        `With fetch: nodeFetch: upload ${timeRatio("modelstore-node-http", "upload")}×, download ${timeRatio("modelstore-node-http", "download")}×, ` +
+        `peak RSS ${med("modelstore-node-http", "rssMiB").toFixed(0)} MiB.`,
     );
   } finally {
-    execFileSync("bash", [swift, "stop", base]);
+    execFileSync("bash", [serverScript, "stop", base]);
     rmSync(work, { recursive: true, force: true });
   }
 }

@@ -20,3 +20,4 @@ export type { InstalledVersionsOptions } from "./node/installed-versions.ts";
 export { currentUser } from "./node/current-user.ts";
 export type { StoreConfig } from "./node/config-file.ts";
 export { gitInfo } from "./node/git-info.ts";
+export { nodeFetch } from "./node/node-fetch.ts";

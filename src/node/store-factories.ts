@@ -16,6 +16,7 @@ import { ModelStore } from "../store/model-store.ts";
 import { bucketMetadata } from "../metadata/bucket.ts";
 import { currentUser } from "./current-user.ts";
 import { LOCAL_METADATA_FILE, localMetadata } from "./local-metadata.ts";
+import { nodeTransport } from "./node-fetch.ts";
 import { memoryMetadata } from "../metadata/memory.ts";
 import type { MetadataRepository } from "../metadata/repository.ts";
 
@@ -129,7 +130,7 @@ async function artifactsFrom(spec: ArtifactsSpec, env: EnvVars): Promise<Backend
       };
       // Loaded here, not at the top: local stores need no S3 client in their bundle.
       const { s3BackendFromEnv } = await import("../backends/s3/s3-env.ts");
-      return s3BackendFromEnv(merged, overrides);
+      return s3BackendFromEnv(merged, { ...nodeTransport(), ...overrides });
     }
     default:
       throw new InvalidArgumentError(`Unknown artifacts ${JSON.stringify(type)}. Use one of: ${ARTIFACT_NAMES.join(", ")}, or pass a Backend.`);

@@ -123,9 +123,13 @@ export function testClient(server: S3Server): AwsClient {
   });
 }
 
+/** The fetch that {@link backendOn}'s backends send with, when set; s3-node-fetch.test.ts sets it to run the S3 suite again over nodeFetch. */
+export const testTransport: { fetch?: typeof fetch } = {};
+
 /** An S3 backend on `bucket` of `server`, signed with its keys. */
 export function backendOn(server: S3Server, bucket: string, options: Partial<S3BackendOptions> = {}): S3Backend {
   return s3Backend({
+    ...(testTransport.fetch ? { fetch: testTransport.fetch } : {}),
     bucket,
     endpoint: server.endpoint,
     region: server.region,
