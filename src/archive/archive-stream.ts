@@ -16,6 +16,7 @@
  */
 import { BLOCK_BYTES, GzipBlock } from "./gzip/gzip-block.ts";
 import { BlockCompressor, NATIVE_HELD, NATIVE_IN_FLIGHT, resolveOptions, type GzipOptions, type Member } from "./gzip/gzip.ts";
+import { SMALL_MEMBER_BYTES } from "./index/archive-index.ts";
 import { CUT_AFTER_BYTES, OWN_MEMBER_BYTES, type IndexRecorder } from "./index/index-recorder.ts";
 
 /** Bytes per chunk handed to a default (non-BYOB) reader. */
@@ -119,7 +120,9 @@ export function gzipByteStream(
   }
 
   function submit(next: { block: GzipBlock; buffer: Uint8Array }): void {
-    const entry: Held = { job: compressor.compress(next.block), settled: false, buffer: next.buffer, usize: next.block.length };
+    // A small member of an indexed archive is stored: see SMALL_MEMBER_BYTES.
+    const store = recorder !== undefined && next.block.length <= SMALL_MEMBER_BYTES;
+    const entry: Held = { job: compressor.compress(next.block, store), settled: false, buffer: next.buffer, usize: next.block.length };
     entry.job.then(
       (made) => {
         entry.settled = true;

@@ -225,13 +225,13 @@ export class BlockCompressor {
 
   constructor(private readonly s: Settings) {}
 
-  /** Turns a block into a gzip member. */
-  async compress(block: GzipBlock): Promise<Member> {
+  /** Turns a block into a gzip member; with `store`, a stored one whatever the level. */
+  async compress(block: GzipBlock, store = false): Promise<Member> {
     const { level, engine, adaptive, mtime } = this.s;
     // Stored blocks stay views of the input, CRC'd here: storing them through zlib at
     // level 0 (CRC and a copy on the thread pool) measured no faster on two cores,
     // where the pool is as busy as the main thread, and held 8 MiB more.
-    if (level === 0) return unpooled(block.storedMember(mtime), true);
+    if (level === 0 || store) return unpooled(block.storedMember(mtime), true);
     const { ratio, huffmanRatio } = adaptive ? await this.probeRatio(block) : { ratio: 0, huffmanRatio: 0 };
     const canHuffman = engine === "native" && !this.s.portableProbe;
     if (ratio > STORE_ABOVE_RATIO) {

@@ -5,20 +5,19 @@
  * cached index on the file system, where fflate's inflate takes a few.
  */
 import { inflateSync } from "fflate";
-import type { IndexMember } from "../index/archive-index.ts";
+import { SMALL_MEMBER_BYTES, type IndexMember } from "../index/archive-index.ts";
 import { crc32 } from "../../digest/crc32.ts";
 import { corrupt } from "./gzip-errors.ts";
 import { parseHeader, readU32LE, TRAILER_SIZE } from "./gzip-member.ts";
 import { wrongSize } from "./inflated-size.ts";
 
-/** Outputs up to this inflate here; larger ones are faster on zlib, whose per-byte speed outweighs its set-up. */
-const SMALL_INFLATE = 8 << 10;
 /** Bytes a member may have beyond what it inflates to: header, trailer, stored-block headers. */
 const MEMBER_OVERHEAD = 1 << 10;
 
 /** Whether {@link inflateSmall} takes `members`: small, and none larger than its output could make it. */
 export function smallEnough(members: readonly IndexMember[], usize: number): boolean {
-  return usize <= SMALL_INFLATE && members.every((m) => m.size <= m.usize + MEMBER_OVERHEAD);
+  // Larger outputs are faster on zlib, whose per-byte speed outweighs its set-up.
+  return usize <= SMALL_MEMBER_BYTES && members.every((m) => m.size <= m.usize + MEMBER_OVERHEAD);
 }
 
 /**

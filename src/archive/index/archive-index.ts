@@ -13,6 +13,12 @@
  * tar entry instead). The metadata document records where the index is and its
  * SHA-256 (`archive.index`), so a reader finds it with one ranged read and
  * trusts it only if the hash matches.
+ *
+ * The JSON is `{ "version": 2, "members": [size, usize, size, usize, ...],
+ * "entries": [...] }`: members are listed as pairs, each starting where the one
+ * before it ends, so their offsets are not written (a third of the bytes of a
+ * large model's index, and most of its parsing time). Version 1, written before,
+ * listed `{ offset, size, usize }` objects; it is still read.
  */
 import { concatBytes } from "../../util/bytes.ts";
 import { IntegrityError, InvalidArchiveError } from "../../util/errors.ts";
@@ -54,12 +60,21 @@ export interface IndexEntry {
   offset: number;
 }
 
-/** The parsed table of contents. */
+/** The parsed table of contents, whichever version it was written in. */
 export interface ArchiveIndex {
-  version: 1;
   members: IndexMember[];
   entries: IndexEntry[];
 }
+
+/**
+ * Members that decompress to at most this many bytes: a small file's own
+ * member, or the archive's first or last. The writer stores them, since Huffman
+ * tables cost a reader more to build than such a member takes to copy (~12 µs
+ * in fflate for a 2.5 KiB member, against well under one stored), and the reader
+ * inflates them whole on the main thread (inflate-small.ts). An archive grows by
+ * a few KiB at most: members are only this small at file boundaries.
+ */
+export const SMALL_MEMBER_BYTES = 8 << 10;
 
 /** Subfield id of the index in FEXTRA ("MS", modelstore); RFC 1952 §2.3.1.1 lets applications pick one. */
 const SI1 = 0x4d;
@@ -74,7 +89,12 @@ export const MAX_INDEX_BYTES = 64 << 20;
  * an empty final fixed-Huffman deflate block (`03 00`), CRC-32 0, ISIZE 0.
  */
 export function encodeIndexMembers(index: ArchiveIndex): Uint8Array {
-  const json = new TextEncoder().encode(JSON.stringify(index));
+  return indexMembersOf(JSON.stringify({ version: 2, members: index.members.flatMap((m) => [m.size, m.usize]), entries: index.entries }));
+}
+
+/** `text` (an index's JSON) in the FEXTRA fields of gzip members that decompress to nothing. */
+export function indexMembersOf(text: string): Uint8Array {
+  const json = new TextEncoder().encode(text);
   const count = Math.max(1, Math.ceil(json.length / CHUNK));
   const out = new Uint8Array(json.length + count * (10 + 2 + 4 + 2 + 8));
   let at = 0;
@@ -130,15 +150,21 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
  */
 export function validateIndex(value: unknown, location: ArchiveIndexLocation, archiveSize: number, what: string): ArchiveIndex {
   const bad = (why: string) => new InvalidArchiveError(`${what}: its index ${why}. Read it without the index (store.openArchive) or upload it again.`);
-  if (!isObject(value) || value.version !== 1 || !Array.isArray(value.members) || !Array.isArray(value.entries)) throw bad("is not a version 1 table of contents");
+  const v2 = isObject(value) && value.version === 2;
+  if (!isObject(value) || (value.version !== 1 && !v2) || !Array.isArray(value.members) || !Array.isArray(value.entries) || (v2 && value.members.length % 2)) {
+    throw bad("is not a version 1 or 2 table of contents");
+  }
   if (location.offset + location.length !== archiveSize) throw bad("does not end where the archive ends");
   const members: IndexMember[] = [];
   const starts: number[] = []; // decompressed offset of each member
   let compressed = 0;
   let decompressed = 0;
-  for (const m of value.members as unknown[]) {
+  const listed = value.members as unknown[];
+  for (let i = 0; i < (v2 ? listed.length / 2 : listed.length); i++) {
+    // Version 2 lists [size, usize] pairs, each member starting where the one before it ends.
+    const m = v2 ? { offset: compressed, size: listed[2 * i], usize: listed[2 * i + 1] } : listed[i];
     // 18 bytes is the smallest gzip member (header, an empty block, trailer).
-    if (!isObject(m) || !isInt(m.offset) || !isInt(m.size, 18) || !isInt(m.usize)) throw bad("lists a member that is not { offset, size, usize }");
+    if (!isObject(m) || !isInt(m.offset) || !isInt(m.size, 18) || !isInt(m.usize)) throw bad(`lists member ${i} without a whole offset, size (18 bytes or more) and decompressed size`);
     if (m.offset !== compressed) throw bad(`has member ${members.length} at byte ${m.offset}, where ${compressed} was expected (members overlap or leave gaps)`);
     compressed += m.size;
     if (compressed > location.offset) throw bad(`has member ${members.length} running past the data (byte ${compressed} of ${location.offset})`);
@@ -165,7 +191,7 @@ export function validateIndex(value: unknown, location: ArchiveIndexLocation, ar
     if (end > decompressed) throw bad(`has "${path}" running past the end of the archive`);
     entries.push({ path, type: e.type, size: e.size, mode: e.mode, ...(e.type === "file" ? { sha256: e.sha256 as string } : {}), member: e.member, offset: e.offset });
   }
-  return { version: 1, members, entries };
+  return { members, entries };
 }
 
 /**

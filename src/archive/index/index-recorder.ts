@@ -105,7 +105,7 @@ export class IndexRecorder {
         offset: e.tarOffset - starts[member],
       });
     }
-    const index: ArchiveIndex = { version: 1, members, entries };
+    const index: ArchiveIndex = { members, entries };
     const bytes = encodeIndexMembers(index);
     const hash = createSha256();
     hash.update(bytes);

@@ -102,7 +102,10 @@ export async function readEntry(engine: IndexReadEngine, read: RangeReader, inde
       if ((await hash.hexDigest()) !== entry.sha256) throw refuse("does not match its sha256");
     }
     // Every member read was inflated whole, so their CRC-32s vouch for a part too.
-    return new ReadableStream({ start: (controller) => (controller.enqueue(bytes), controller.close()) });
+    // A byte stream, as the backends' are: BYOB readers can read it, and `new Response(stream)`
+    // reads one faster. Enqueueing takes over the chunk's whole buffer, which may be the
+    // inflater's own (zlib's chunks are views of its output buffer), hence a copy of the file's bytes.
+    return new ReadableStream({ type: "bytes", start: (controller) => (controller.enqueue(bytes.slice()), controller.close()) });
   }
   const reader = engine.inflateStream(body, members, what).getReader();
   let skip = range.skip;

@@ -3,7 +3,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
 import { createArchive } from "../../../src/archive/create-archive.ts";
-import { decodeIndexMembers, encodeIndexMembers, type ArchiveIndex, type ArchiveIndexLocation } from "../../../src/archive/index/archive-index.ts";
+import { decodeIndexMembers, encodeIndexMembers, indexMembersOf, SMALL_MEMBER_BYTES, type ArchiveIndex, type ArchiveIndexLocation } from "../../../src/archive/index/archive-index.ts";
 import { readEntry, readIndex, type IndexReadEngine, type RangeReader } from "../../../src/archive/index/read-entry.ts";
 import { zlibEngine } from "../../../src/archive/index/engine-zlib.ts";
 import { webEngine } from "../../../src/archive/index/engine-web.ts";
@@ -52,16 +52,26 @@ async function indexOf(built: Built): Promise<ArchiveIndex> {
   return readIndex(engine, rangeReader(built.bytes), built.location, built.bytes.length, WHAT);
 }
 
-/** The archive with its index replaced by `change(index)`, re-encoded with a matching hash. */
-async function withIndex(built: Built, change: (index: ArchiveIndex) => void): Promise<Built> {
+/** The archive with its index replaced by `change(index)`, re-encoded with a matching hash (as version 2, or as the JSON `encode` makes). */
+async function withIndex(built: Built, change: (index: ArchiveIndex) => void, encode?: (index: ArchiveIndex) => unknown): Promise<Built> {
   const index = structuredClone(await indexOf(built));
   change(index);
-  const encoded = encodeIndexMembers(index);
+  const encoded = encode ? indexMembersOf(JSON.stringify(encode(index))) : encodeIndexMembers(index);
   const bytes = new Uint8Array(built.location.offset + encoded.length);
   bytes.set(built.bytes.subarray(0, built.location.offset));
   bytes.set(encoded, built.location.offset);
   return { bytes, files: built.files, location: { offset: built.location.offset, length: encoded.length, sha256: sha256(encoded) } };
 }
+
+/** The JSON in index members' extra fields (one member is enough for the test archives). */
+function indexJsonOf(members: Uint8Array): { version: number; members: unknown[] } {
+  const length = members[14] | (members[15] << 8);
+  expect(members.length).toBe(16 + length + 10);
+  return JSON.parse(new TextDecoder().decode(members.subarray(16, 16 + length)));
+}
+
+/** An index as version 1 wrote it: members as { offset, size, usize } objects. */
+const version1 = (index: ArchiveIndex) => ({ version: 1, members: index.members, entries: index.entries });
 
 async function readVia(built: Built, path: string): Promise<Uint8Array> {
   const index = await indexOf(built);
@@ -83,6 +93,34 @@ describe("the table of contents", () => {
     }
     expect(index.entries.find((e) => e.path === "b")).toMatchObject({ type: "directory", mode: 0o755, size: 0 });
     expect(index.members[0].offset).toBe(0);
+  });
+
+  test("is version 2: members as [size, usize] pairs, their offsets implied, smaller than version 1's objects", async () => {
+    const built = await build();
+    const json = indexJsonOf(built.bytes.subarray(built.location.offset));
+    expect(json.version).toBe(2);
+    const index = await indexOf(built);
+    expect(json.members).toEqual(index.members.flatMap((m) => [m.size, m.usize]));
+    expect(index.members.map((m) => m.offset)).toEqual(index.members.map((_, i) => index.members.slice(0, i).reduce((sum, m) => sum + m.size, 0)));
+    expect(built.location.length).toBeLessThan(indexMembersOf(JSON.stringify(version1(index))).length);
+  });
+
+  test("stores members that decompress to 8 KiB or less (a reader copies them), and compresses larger ones", async () => {
+    const built = await build();
+    const index = await indexOf(built);
+    /** BTYPE of a member's first deflate block: 0 stored, 1 fixed, 2 dynamic Huffman codes. */
+    const blockType = (m: { offset: number }) => {
+      const member = built.bytes.subarray(m.offset);
+      const header = member[3] & 4 ? 12 + (member[10] | (member[11] << 8)) : 10;
+      return (member[header] >> 1) & 3;
+    };
+    const small = index.members.filter((m) => m.usize <= SMALL_MEMBER_BYTES);
+    expect(small.length).toBeGreaterThan(0);
+    for (const m of small) expect(blockType(m)).toBe(0);
+    const vocab = index.members[index.entries.find((e) => e.path === "b/vocab.txt")!.member];
+    expect(vocab.usize).toBeGreaterThan(SMALL_MEMBER_BYTES);
+    expect(blockType(vocab)).not.toBe(0);
+    expect(vocab.size).toBeLessThan(vocab.usize / 2);
   });
 
   test("cuts members at file boundaries: a small file after a large one gets a small member", async () => {
@@ -140,6 +178,25 @@ describe.each(ENGINES)("reads through the %s engine", (_name, chosen) => {
     }
   });
 
+  test("a small file comes as a byte stream: a reader with its own buffer (BYOB) reads it", async () => {
+    const built = await build();
+    const index = await indexOf(built);
+    const entry = index.entries.find((e) => e.path === "zz-config.json")!;
+    const reader = (await readEntry(engine, rangeReader(built.bytes), index, entry, WHAT)).getReader({ mode: "byob" });
+    const { value } = await reader.read(new Uint8Array(entry.size + 10));
+    expect(sha256(value!)).toBe(sha256(built.files["zz-config.json"]));
+    expect((await reader.read(new Uint8Array(1))).done).toBe(true);
+  });
+
+  test("a version 1 index (members as objects with offsets, written before version 2) still reads every file", async () => {
+    const built = await withIndex(await build(), () => undefined, version1);
+    const index = await indexOf(built);
+    for (const [path, body] of Object.entries(built.files)) {
+      const entry = index.entries.find((e) => e.path === path)!;
+      expect(sha256(await collect(await readEntry(engine, rangeReader(built.bytes), index, entry, WHAT)))).toBe(sha256(body));
+    }
+  });
+
   describe("part of a file", () => {
     test("any byte range, across member boundaries, reads only the members holding it", async () => {
       const built = await build();
@@ -185,9 +242,19 @@ describe.each(ENGINES)("reads through the %s engine", (_name, chosen) => {
       await expect(indexOf(built)).rejects.toMatchObject({ code: "INVALID_ARCHIVE" });
     });
 
-    test("members that overlap", async () => {
-      const built = await withIndex(await build(), (index) => (index.members[1].offset -= 10));
-      await expect(indexOf(built)).rejects.toMatchObject({ code: "INVALID_ARCHIVE" });
+    test("members that overlap or leave a gap (version 1, which wrote their offsets)", async () => {
+      for (const shift of [-10, 10]) {
+        const built = await withIndex(await build(), (index) => (index.members[1].offset += shift), version1);
+        await expect(indexOf(built)).rejects.toMatchObject({ code: "INVALID_ARCHIVE", message: expect.stringContaining("members overlap or leave gaps") });
+      }
+    });
+
+    test("version 2 members that are not [size, usize] pairs of whole numbers", async () => {
+      const pairs = (index: ArchiveIndex) => index.members.flatMap((m) => [m.size, m.usize]);
+      for (const members of [(index: ArchiveIndex) => pairs(index).slice(0, -1), (index: ArchiveIndex) => pairs(index).map((n, i) => (i === 2 ? String(n) : n)), (index: ArchiveIndex) => pairs(index).map((n, i) => (i === 0 ? 17 : n))]) {
+        const built = await withIndex(await build(), () => undefined, (index) => ({ version: 2, members: members(index), entries: index.entries }));
+        await expect(indexOf(built)).rejects.toMatchObject({ code: "INVALID_ARCHIVE" });
+      }
     });
 
     test("entries that overlap", async () => {

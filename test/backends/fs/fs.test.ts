@@ -59,6 +59,19 @@ describe("fileSystemBackend", () => {
     }
   });
 
+  it("keyOf answers a location it has seen from memory, keyed by all of type, root and path", () => {
+    const path = join(root, "a/b.tar.gz");
+    expect(backend.keyOf!({ type: "file_system", path })).toBe("a/b.tar.gz");
+    // The same path under another type or root is another location: refused, not answered from memory.
+    expect(() => backend.keyOf!({ type: "aws:s3", path })).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
+    expect(backend.keyOf!({ type: "file_system", root: join(root, "a"), path })).toBe("a/b.tar.gz");
+    expect(backend.keyOf!({ type: "file_system", path: join(root, "a/c.tar.gz") })).toBe("a/c.tar.gz");
+    // A refused location stays refused, and many locations do not grow the memory past its bound.
+    for (let i = 0; i < 600; i++) expect(backend.keyOf!({ type: "file_system", path: join(root, `m/${i}.tar.gz`) })).toBe(`m/${i}.tar.gz`);
+    expect(() => backend.keyOf!({ type: "file_system", path: join(sibling, "x") })).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
+    expect(backend.keyOf!({ type: "file_system", path })).toBe("a/b.tar.gz");
+  });
+
   it("rejects keys that could escape the root with INVALID_ARGUMENT and writes nothing", async () => {
     const hostile = ["../sibling/x", "/abs", `${sibling}/x`, "a/../../sibling/x", "a//b", "./a", "a/", "", "a\\..\\..\\x", "a\0b", "..", "a/."];
     for (const key of hostile) {
