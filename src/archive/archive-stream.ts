@@ -90,6 +90,7 @@ export function gzipByteStream(
   let ready: { block: GzipBlock; buffer: Uint8Array } | undefined;
   let filling: Promise<{ block: GzipBlock; buffer: Uint8Array } | undefined> | undefined;
   let current: PendingMember | undefined;
+  let submitted = 0;
 
   /** Fills the next block from the source; `undefined` once the source is exhausted. */
   async function fill(): Promise<{ block: GzipBlock; buffer: Uint8Array } | undefined> {
@@ -120,8 +121,10 @@ export function gzipByteStream(
   }
 
   function submit(next: { block: GzipBlock; buffer: Uint8Array }): void {
-    // A small member of an indexed archive is stored: see SMALL_MEMBER_BYTES.
-    const store = recorder !== undefined && next.block.length <= SMALL_MEMBER_BYTES;
+    // A small member of an indexed archive is stored (see SMALL_MEMBER_BYTES), unless it is the
+    // whole archive: a tiny model's only member, read whole anyway, is deflated as any other.
+    const store = recorder !== undefined && next.block.length <= SMALL_MEMBER_BYTES && (submitted > 0 || !sourceDone);
+    submitted++;
     const entry: Held = { job: compressor.compress(next.block, store), settled: false, buffer: next.buffer, usize: next.block.length };
     entry.job.then(
       (made) => {

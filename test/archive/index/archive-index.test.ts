@@ -123,6 +123,18 @@ describe("the table of contents", () => {
     expect(vocab.size).toBeLessThan(vocab.usize / 2);
   });
 
+  test("a tiny model's archive, all one small member, is deflated all the same, and reads back", async () => {
+    let location: ArchiveIndexLocation | undefined;
+    const config = text(JSON.stringify({ labels: Array.from({ length: 40 }, (_, i) => `label-${i % 5}`) }));
+    const bytes = await collect(createArchive({ files: [{ path: "config.json", body: config }] }, { onIndex: (found) => (location = found) }));
+    const index = await readIndex(zlibEngine, rangeReader(bytes), location!, bytes.length, WHAT);
+    expect(index.members).toHaveLength(1);
+    expect(index.members[0].usize).toBeLessThanOrEqual(SMALL_MEMBER_BYTES);
+    expect(index.members[0].size).toBeLessThan(index.members[0].usize / 4);
+    const entry = index.entries.find((e) => e.path === "config.json")!;
+    expect(sha256(await collect(await readEntry(zlibEngine, rangeReader(bytes), index, entry, WHAT)))).toBe(sha256(config));
+  });
+
   test("cuts members at file boundaries: a small file after a large one gets a small member", async () => {
     const built = await build();
     const index = await indexOf(built);
