@@ -179,6 +179,28 @@ describe("nodeFetch answers as Node's fetch does, on the same server", () => {
     expect(sized).toMatchObject({ length: payload.length, sha256, chunked: false, contentLength: String(payload.length) });
   });
 
+  it("a long stream body waits for the socket to drain without piling up listeners", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on("warning", onWarning);
+    try {
+      const chunk = noise(256 * 1024);
+      let sent = 0;
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent++ === 128) return controller.close();
+          controller.enqueue(chunk);
+        },
+      });
+      const answer = await (await nodeFetch(`${base}/echo`, { method: "PUT", body, duplex: "half" } as RequestInit)).json();
+      expect(answer).toMatchObject({ length: 128 * chunk.length, chunked: true });
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.map((w) => w.name)).not.toContain("MaxListenersExceededWarning");
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
   it("a Request as input: its method, headers and body", async () => {
     const answer = await (await nodeFetch(new Request(`${base}/echo`, { method: "POST", body: "from a Request", headers: { authorization: "a" } }))).json();
     expect(answer).toMatchObject({ method: "POST", length: 14, authorization: "a" });
