@@ -6,8 +6,9 @@
  *     same part size (8 MiB) and concurrency (4); MB/s and peak RSS, each case in
  *     its own child process so RSS is its own; median of BENCH_RUNS (default 3);
  *     RSS is shown after the upload and at the end (upload + download), next to the
- *     floor: a process that loads the client and sends one tiny put and get; and
- *     modelstore again with `downloadConcurrency` = concurrency (ranged GETs);
+ *     floor: a process that loads the client and sends one tiny put and get;
+ *     modelstore again with `fetch: nodeFetch` (node:http, from modelstore-js/fs),
+ *     and with `downloadConcurrency` = concurrency (ranged GETs);
  *   - minified + gzipped size of each client bundled by esbuild.
  * Run: node bench/s3.mjs  (starts and stops Swift via test/support/swift.sh;
  * BENCH_SERVER=rgw: Ceph RGW via test/support/ceph.sh instead, a C++ server that

@@ -7,7 +7,8 @@
  * on S3 (a local OpenStack Swift). The model: BENCH_MIB (default 1024) MiB of
  * float32 weights between `aa-config.json` (sorts first) and `zz-config.json`
  * (sorts last). For each: requests to the backend, bytes read from it, time
- * (median of BENCH_RUNS, default 101 (sub-millisecond times on the file system need that many for a steady median), after BENCH_WARMUP unmeasured runs, default 30;
+ * (median of BENCH_RUNS, default 101: sub-millisecond times on the file system need that many
+ * for a steady median; after BENCH_WARMUP unmeasured runs, default 30;
  * scans: BENCH_SCAN_RUNS, default 3, after the counted run), and plain ranged GETs of the same bytes
  * the index path reads, as the floor, timed in alternation with it run by run. Nothing is cached between runs: every
  * run uses a fresh ModelStore. Then whole downloads: the sequential scan (one core inflating), one
