@@ -8,6 +8,9 @@ import type { GetOptions, ObjectInfo } from "./backend.ts";
 import { InvalidArgumentError } from "../util/errors.ts";
 import { xmlElements, xmlText, xmlTexts } from "../util/xml.ts";
 
+/** Statuses whose answers carry no body: a `Response` cannot be built with one for them. */
+export const NULL_BODY_STATUSES: readonly number[] = [101, 103, 204, 205, 304];
+
 /** An HTTP `Range` header value for `length` bytes from `offset`, or to the end. @see https://www.rfc-editor.org/rfc/rfc9110#name-byte-ranges */
 export function rangeHeader(offset: number, length?: number): string {
   return `bytes=${offset}-${length === undefined ? "" : offset + length - 1}`;

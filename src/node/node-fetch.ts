@@ -17,11 +17,12 @@
  */
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { createBrotliDecompress, createGunzip, createInflate } from "node:zlib";
+import { NULL_BODY_STATUSES } from "../backends/http-wire.ts";
 
-/** Statuses whose answers carry no body. */
-const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 /** fetch's own limit. */
 const MAX_REDIRECTS = 20;
@@ -112,34 +113,12 @@ function send(url: URL, method: string, headers: Headers, payload: Payload, sign
     req.once("response", (message) => (settle(), resolve(message)));
     req.once("error", (error) => (settle(), reject(new TypeError("fetch failed", { cause: error }))));
     if (payload.stream) {
-      writeStream(payload.stream, req).then(
-        () => req.end(),
-        (error: unknown) => req.destroy(error instanceof Error ? error : new Error(String(error))),
-      );
+      // Node's pipeline waits for drains and ends the request; a failing body destroys it (its `error` rejects above).
+      pipeline(Readable.fromWeb(payload.stream as NodeReadableStream<Uint8Array>), req).catch(() => undefined);
     } else {
       req.end(payload.bytes);
     }
   });
-}
-
-/** Writes `stream` to `req`, waiting for the socket to drain when its buffer is full. */
-async function writeStream(stream: ReadableStream<Uint8Array>, req: ReturnType<typeof httpRequest>): Promise<void> {
-  const reader = stream.getReader();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      if (req.destroyed) throw new Error("the request ended before its body was sent");
-      if (!req.write(value)) {
-        await new Promise<void>((resolve) => {
-          const done = () => (req.off("drain", done), req.off("close", done), resolve());
-          req.on("drain", done).on("close", done);
-        });
-      }
-    }
-  } finally {
-    reader.releaseLock();
-  }
 }
 
 /** The answer as a `Response`; its body streams from the socket, decoded when it is encoded. */
@@ -158,7 +137,7 @@ function responseOf(message: IncomingMessage, method: string, signal: AbortSigna
     message.destroy();
     throw new TypeError(`fetch failed: the server answered with status ${status}.`);
   }
-  if (method === "HEAD" || NULL_BODY_STATUSES.has(status)) {
+  if (method === "HEAD" || NULL_BODY_STATUSES.includes(status)) {
     message.resume();
     return new Response(null, { status, statusText: message.statusMessage, headers });
   }

@@ -10,6 +10,7 @@
  * @see https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-authenticating-requests.html
  */
 import { AwsV4Signer } from "aws4fetch";
+import { NULL_BODY_STATUSES } from "../http-wire.ts";
 import { AbortedError, InvalidArgumentError } from "../../util/errors.ts";
 import { hasLoneSurrogate } from "../../util/text.ts";
 import { AnswerCheck } from "./s3-answer-check.ts";
@@ -294,8 +295,6 @@ function isRedirect(response: Response): boolean {
   return response.type === "opaqueredirect" || (response.status >= 300 && response.status < 400);
 }
 
-/** Statuses a `Response` cannot be built with a body for. */
-const NULL_BODY_STATUSES = [101, 103, 204, 205, 304];
 
 /** `response` with `release` called once its body has ended, failed or been cancelled (at once when it has none). */
 function releasingBody(response: Response, release: () => void): Response {
