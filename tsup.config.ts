@@ -5,6 +5,8 @@ export default defineConfig({
     index: "src/index.ts",
     fs: "src/fs.ts",
     s3: "src/s3.ts",
+    // What Node resolves for modelstore-js/s3 (package.json's `node` condition); its types are s3.d.ts.
+    "s3-node": "src/s3-node.ts",
     azure: "src/azure.ts",
     r2: "src/r2.ts",
     http: "src/http.ts",

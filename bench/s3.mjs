@@ -1,14 +1,18 @@
 #!/usr/bin/env node
 /**
  * S3 backend benchmark against a local OpenStack Swift (s3api) on 127.0.0.1:
- *   - upload then download of BENCH_MIB (default 256) MiB of incompressible bytes,
- *     modelstore's s3Backend vs @aws-sdk/client-s3 + @aws-sdk/lib-storage Upload,
- *     same part size (8 MiB) and concurrency (4); MB/s and peak RSS, each case in
- *     its own child process so RSS is its own; median of BENCH_RUNS (default 3);
- *     RSS is shown after the upload and at the end (upload + download), next to the
- *     floor: a process that loads the client and sends one tiny put and get;
- *     modelstore again with `fetch: nodeFetch` (node:http, from modelstore-js/fs),
- *     and with `downloadConcurrency` = concurrency (ranged GETs);
+ *   - uploads of BENCH_MIB (default 256) MiB of incompressible bytes, then
+ *     downloads of one such object written once beforehand (so no download pays
+ *     for the server's work after an upload just before it): modelstore's
+ *     s3Backend vs @aws-sdk/client-s3 + @aws-sdk/lib-storage Upload, same part
+ *     size (8 MiB) and concurrency (4); MB/s and peak RSS, each run in its own
+ *     child process so RSS is its own; BENCH_RUNS (default 5) rounds, each
+ *     starting with the next client; medians, and the download ratio round by
+ *     round; beside them the RSS floor: a process that loads the client and
+ *     sends one tiny put and get. modelstore is its S3 entry as Node resolves
+ *     it (nodeFetch, node:http), then again with `fetch: globalThis.fetch` (what
+ *     the plain entry uses) and (downloads) with `downloadConcurrency` =
+ *     concurrency (ranged GETs);
  *   - minified + gzipped size of each client bundled by esbuild.
  * Run: node bench/s3.mjs  (starts and stops Swift via test/support/swift.sh;
  * BENCH_SERVER=rgw: Ceph RGW via test/support/ceph.sh instead, a C++ server that
@@ -26,7 +30,7 @@ import { gzipSync } from "node:zlib";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const MiB = 1024 * 1024;
 const SIZE = Number(process.env.BENCH_MIB ?? 256) * MiB;
-const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const PART = 8 * MiB;
 const CONCURRENCY = 4;
 const SERVER = process.env.BENCH_SERVER === "rgw" ? "rgw" : "swift";
@@ -70,55 +74,62 @@ async function drain(stream) {
   return n;
 }
 
-/** One measurement in this (child) process; prints JSON. */
-async function child(which, endpoint, bucket, bundle) {
-  const key = `bench/${which}-${Date.now()}`;
-  let upload, download, rssUploadMiB;
+/** The client `which` (one of CLIENTS) over `endpoint`: `put(key, stream)`, `get(key)` → async iterable of bytes, `delete(key)`. */
+async function client(which, endpoint, bucket, bundle) {
+  if (which.startsWith("modelstore")) {
+    // modelstore-js/s3 as Node resolves it (src/s3-node.ts: nodeFetch unless told otherwise), bundled
+    // beside the plain entry, which sends with the runtime's fetch as workers, Deno and Bun do.
+    const { s3Backend } = await import(which === "modelstore-fetch" ? bundle : bundle.replace(/s3\.mjs$/, "s3-node.mjs"));
+    const ranged = which === "modelstore-ranged" ? { downloadConcurrency: CONCURRENCY } : {};
+    const b = s3Backend({ bucket, endpoint, credentials: creds, partSize: PART, concurrency: CONCURRENCY, ...ranged });
+    return { put: (key, body) => b.put(key, body), get: (key) => b.get(key), delete: (key) => b.delete(key) };
+  }
+  const { S3Client, GetObjectCommand, DeleteObjectCommand } = await import("@aws-sdk/client-s3");
+  const { Upload } = await import("@aws-sdk/lib-storage");
+  const sdk = new S3Client({
+    endpoint, region: "us-east-1", forcePathStyle: true, credentials: creds,
+    // Swift's s3api predates the SDK's default CRC32 trailers.
+    requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED",
+  });
+  return {
+    put: (key, body) => new Upload({ client: sdk, params: { Bucket: bucket, Key: key, Body: body }, partSize: PART, queueSize: CONCURRENCY }).done(),
+    get: async (key) => (await sdk.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body,
+    delete: (key) => sdk.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })),
+  };
+}
+
+/**
+ * One measurement in this (child) process; prints JSON. `upload`: put SIZE
+ * bytes under a key of its own, then delete it. `download`: get the object
+ * `key` that the parent uploaded once for every client, so no download pays
+ * for the work an upload just before it left the server.
+ */
+async function child(task, which, endpoint, bucket, bundle, key) {
   if (which === "floor") {
-    const { s3Backend } = await import(bundle);
+    const { s3Backend } = await import(bundle.replace(/s3\.mjs$/, "s3-node.mjs"));
     const b = s3Backend({ bucket, endpoint, credentials: creds, partSize: PART, concurrency: CONCURRENCY });
-    await b.put(key, new Uint8Array(1024));
-    await drain(await b.get(key));
-    await b.delete(key);
+    const tiny = `bench/floor-${Date.now()}`;
+    await b.put(tiny, new Uint8Array(1024));
+    await drain(await b.get(tiny));
+    await b.delete(tiny);
     console.log(JSON.stringify({ rssMiB: process.resourceUsage().maxRSS / 1024 }));
     return;
   }
-  if (which.startsWith("modelstore")) {
-    const { s3Backend } = await import(bundle);
-    const ranged = which === "modelstore-ranged" ? { downloadConcurrency: CONCURRENCY } : {};
-    // nodeFetch as users get it from modelstore-js/fs: its own bundle beside the S3 one.
-    const transport = which === "modelstore-node-http" ? { fetch: (await import(bundle.replace(/s3\.mjs$/, "node-fetch.mjs"))).nodeFetch } : {};
-    const b = s3Backend({ bucket, endpoint, credentials: creds, partSize: PART, concurrency: CONCURRENCY, ...ranged, ...transport });
-    let t = performance.now();
-    await b.put(key, noise(SIZE));
-    upload = performance.now() - t;
-    rssUploadMiB = process.resourceUsage().maxRSS / 1024;
-    t = performance.now();
-    const n = await drain(await b.get(key));
-    download = performance.now() - t;
-    if (n !== SIZE) throw new Error(`downloaded ${n} bytes`);
-    await b.delete(key);
-  } else {
-    const { S3Client, GetObjectCommand, DeleteObjectCommand } = await import("@aws-sdk/client-s3");
-    const { Upload } = await import("@aws-sdk/lib-storage");
-    const client = new S3Client({
-      endpoint, region: "us-east-1", forcePathStyle: true, credentials: creds,
-      // Swift's s3api predates the SDK's default CRC32 trailers.
-      requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED",
-    });
-    let t = performance.now();
-    await new Upload({ client, params: { Bucket: bucket, Key: key, Body: noise(SIZE) }, partSize: PART, queueSize: CONCURRENCY }).done();
-    upload = performance.now() - t;
-    rssUploadMiB = process.resourceUsage().maxRSS / 1024;
-    t = performance.now();
-    const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    const n = await drain(res.Body);
-    download = performance.now() - t;
-    if (n !== SIZE) throw new Error(`downloaded ${n} bytes`);
-    await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+  const c = await client(which, endpoint, bucket, bundle);
+  const t = performance.now();
+  if (task === "upload") {
+    const own = `bench/${which}-${Date.now()}`;
+    await c.put(own, noise(SIZE));
+    const ms = performance.now() - t;
+    const rssMiB = process.resourceUsage().maxRSS / 1024;
+    await c.delete(own);
+    console.log(JSON.stringify({ ms, rssMiB }));
+    return;
   }
-  const rssMiB = process.resourceUsage().maxRSS / 1024;
-  console.log(JSON.stringify({ upload, download, rssUploadMiB, rssMiB }));
+  const n = await drain(await c.get(key));
+  const ms = performance.now() - t;
+  if (n !== SIZE) throw new Error(`downloaded ${n} bytes`);
+  console.log(JSON.stringify({ ms, rssMiB: process.resourceUsage().maxRSS / 1024 }));
 }
 
 function freePort() {
@@ -151,9 +162,9 @@ async function main() {
   if (process.argv[2] === "--child") return child(...process.argv.slice(3));
   const work = mkdtempSync(join(tmpdir(), "modelstore-bench-s3-"));
   const bundle = join(work, "s3.mjs");
-  // The S3 entry as users get it: one ESM file, aws4fetch inlined.
+  // The S3 entry as users get it, plain and as Node resolves it: one ESM file each, aws4fetch inlined.
   execFileSync(join(root, "node_modules/.bin/esbuild"), [join(root, "src/s3.ts"), "--bundle", "--format=esm", "--platform=neutral", `--outfile=${bundle}`, "--log-level=error"]);
-  execFileSync(join(root, "node_modules/.bin/esbuild"), [join(root, "src/node/node-fetch.ts"), "--bundle", "--format=esm", "--platform=node", `--outfile=${join(work, "node-fetch.mjs")}`, "--log-level=error"]);
+  execFileSync(join(root, "node_modules/.bin/esbuild"), [join(root, "src/s3-node.ts"), "--bundle", "--format=esm", "--platform=node", `--outfile=${join(work, "s3-node.mjs")}`, "--log-level=error"]);
 
   const sizes = {
     "modelstore/s3 (neutral)": bundleSize(`export { s3Backend, s3BackendFromEnv } from "./src/s3.ts";`, "neutral", join(work, "a.js")),
@@ -183,31 +194,56 @@ async function main() {
       if (i > 40) throw new Error(`create bucket: ${r.status}`);
       await new Promise((res) => setTimeout(res, 250));
     }
-    const results = { modelstore: [], "modelstore-node-http": [], "modelstore-ranged": [], "aws-sdk": [], floor: [] };
-    for (let run = 0; run < RUNS; run++) {
-      for (const which of Object.keys(results)) {
-        const { stdout } = await promisify(execFile)(process.execPath, [fileURLToPath(import.meta.url), "--child", which, endpoint, bucket, bundle], { maxBuffer: 1 << 20 });
-        results[which].push(JSON.parse(stdout.trim().split("\n").at(-1)));
-      }
+    const run = async (task, which, key = "") => {
+      const { stdout } = await promisify(execFile)(process.execPath, [fileURLToPath(import.meta.url), "--child", task, which, endpoint, bucket, bundle, key], { maxBuffer: 1 << 20 });
+      return JSON.parse(stdout.trim().split("\n").at(-1));
+    };
+    // Each round starts with the next client, so none is always first or always after the same one.
+    const rotated = (list, round) => list.map((_, i) => list[(i + round) % list.length]);
+    const uploaders = ["modelstore", "modelstore-fetch", "aws-sdk"];
+    const downloaders = ["modelstore", "modelstore-fetch", "modelstore-ranged", "aws-sdk"];
+    const up = Object.fromEntries(uploaders.map((w) => [w, []]));
+    const down = Object.fromEntries(downloaders.map((w) => [w, []]));
+    const floor = [];
+    for (let round = 0; round < RUNS; round++) {
+      for (const which of rotated(uploaders, round)) up[which].push(await run("upload", which));
+      floor.push(await run("upload", "floor"));
     }
+    // One object for every download, written once and left to settle.
+    const shared = `bench/shared-${Date.now()}`;
+    const { s3Backend } = await import(bundle.replace(/s3\.mjs$/, "s3-node.mjs"));
+    const seeder = s3Backend({ bucket, endpoint, credentials: creds, partSize: PART, concurrency: CONCURRENCY });
+    await seeder.put(shared, noise(SIZE));
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    for (let round = 0; round < RUNS; round++) {
+      for (const which of rotated(downloaders, round)) down[which].push(await run("download", which, shared));
+    }
+    await seeder.delete(shared);
+
     const mbps = (ms) => (SIZE / 1e6 / (ms / 1000)).toFixed(0);
-    console.log(`\n${SIZE / MiB} MiB via ${SERVER === "rgw" ? "local Ceph RGW" : "local Swift s3api"}, part ${PART / MiB} MiB, concurrency ${CONCURRENCY}, median of ${RUNS}:`);
-    const med = (which, field) => median(results[which].map((r) => r[field]));
-    console.log("| client | upload MB/s | download MB/s | peak RSS MiB after upload | peak RSS MiB |\n|---|---|---|---|---|");
-    const labels = { modelstore: "modelstore", "modelstore-node-http": "modelstore, `fetch: nodeFetch` (node:http)", "modelstore-ranged": `modelstore, downloadConcurrency ${CONCURRENCY}`, "aws-sdk": "aws-sdk" };
-    for (const which of ["modelstore", "modelstore-node-http", "modelstore-ranged", "aws-sdk"]) {
-      console.log(`| ${labels[which]} | ${mbps(med(which, "upload"))} | ${mbps(med(which, "download"))} | ${med(which, "rssUploadMiB").toFixed(0)} | ${med(which, "rssMiB").toFixed(0)} |`);
+    const med = (results, which, field) => median(results[which].map((r) => r[field]));
+    console.log(`\n${SIZE / MiB} MiB via ${SERVER === "rgw" ? "local Ceph RGW" : "local Swift s3api"}, part ${PART / MiB} MiB, concurrency ${CONCURRENCY}, median of ${RUNS} rounds (uploads first, then downloads of one object):`);
+    console.log("| client | upload MB/s | download MB/s | upload peak RSS MiB | download peak RSS MiB |\n|---|---|---|---|---|");
+    const labels = { modelstore: "modelstore (on Node: nodeFetch, node:http)", "modelstore-fetch": "modelstore, `fetch: globalThis.fetch` (undici)", "modelstore-ranged": `modelstore, downloadConcurrency ${CONCURRENCY}`, "aws-sdk": "aws-sdk" };
+    for (const which of downloaders) {
+      const upload = up[which] ? [mbps(med(up, which, "ms")), med(up, which, "rssMiB").toFixed(0)] : ["", ""];
+      console.log(`| ${labels[which]} | ${upload[0]} | ${mbps(med(down, which, "ms"))} | ${upload[1]} | ${med(down, which, "rssMiB").toFixed(0)} |`);
     }
-    console.log(`| floor: load modelstore/s3, one 1 KiB put + get | | | | ${med("floor", "rssMiB").toFixed(0)} |`);
+    console.log(`| floor: load modelstore/s3, one 1 KiB put + get | | | | ${median(floor.map((r) => r.rssMiB)).toFixed(0)} |`);
     const limit = (PART * (CONCURRENCY + 1)) / MiB + 60;
     // Time ratios, as the targets are put: below 1.0× means modelstore took less time than the SDK.
-    const timeRatio = (which, field) => (med(which, field) / med("aws-sdk", field)).toFixed(2);
+    const ratio = (results, which) => (med(results, which, "ms") / med(results, "aws-sdk", "ms")).toFixed(2);
+    // The same ratio round by round (each round's runs are neighbours in time): how far the noise reaches.
+    const spread = (which) => {
+      const rs = down[which].map((r, i) => r.ms / down["aws-sdk"][i].ms).sort((x, y) => x - y);
+      return `${rs[0].toFixed(2)}–${rs.at(-1).toFixed(2)}`;
+    };
     console.log(
-      `\nmodelstore's time / the SDK's (medians; target ≤ 1.0×): upload ${timeRatio("modelstore", "upload")}×, ` +
-        `download ${timeRatio("modelstore", "download")}×, ${timeRatio("modelstore-ranged", "download")}× with ranged GETs; ` +
-        `peak RSS ${med("modelstore", "rssMiB").toFixed(0)} MiB (target ≤ ${limit} MiB = part × (concurrency + 1) + 60).\n` +
-        `With fetch: nodeFetch: upload ${timeRatio("modelstore-node-http", "upload")}×, download ${timeRatio("modelstore-node-http", "download")}×, ` +
-        `peak RSS ${med("modelstore-node-http", "rssMiB").toFixed(0)} MiB.`,
+      `\nmodelstore's time / the SDK's (medians; target ≤ 1.0×): upload ${ratio(up, "modelstore")}×, ` +
+        `download ${ratio(down, "modelstore")}× (rounds ${spread("modelstore")}), ${ratio(down, "modelstore-ranged")}× with ranged GETs; ` +
+        `upload peak RSS ${med(up, "modelstore", "rssMiB").toFixed(0)} MiB (target ≤ ${limit} MiB = part × (concurrency + 1) + 60).\n` +
+        `With fetch: globalThis.fetch: upload ${ratio(up, "modelstore-fetch")}×, download ${ratio(down, "modelstore-fetch")}× (rounds ${spread("modelstore-fetch")}), ` +
+        `upload peak RSS ${med(up, "modelstore-fetch", "rssMiB").toFixed(0)} MiB.`,
     );
   } finally {
     execFileSync("bash", [serverScript, "stop", base]);

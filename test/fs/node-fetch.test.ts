@@ -4,6 +4,7 @@
  * transport. Failures (refused connections, bodies cut short, aborts) are
  * made by the server for real.
  */
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -11,6 +12,7 @@ import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { custom, nodeFetch } from "../../src/fs.ts";
 import { s3Backend } from "../../src/s3.ts";
+import * as s3OnNode from "../../src/s3-node.ts";
 import { noise } from "../support/bytes.ts";
 
 const MiB = 1024 * 1024;
@@ -288,5 +290,52 @@ describe("the Node-side factories send S3 requests with nodeFetch", () => {
     seen.length = 0;
     await withFetch.head("some/key").catch(() => undefined);
     expect(seen[0]?.["sec-fetch-mode"]).toBe("cors");
+  });
+});
+
+describe("modelstore-js/s3 as Node resolves it sends with nodeFetch", () => {
+  const credentials = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" };
+  /** The headers of the requests one HEAD through `backend` made. */
+  async function headersOf(backend: { head(key: string): Promise<unknown> }): Promise<IncomingMessage["headers"][]> {
+    seen.length = 0;
+    await backend.head("some/key").catch(() => undefined);
+    expect(seen.length).toBeGreaterThan(0);
+    return [...seen];
+  }
+  const overNodeHttp = (all: IncomingMessage["headers"][]) => all.every((h) => h.authorization?.startsWith("AWS4-HMAC-SHA256") && h["sec-fetch-mode"] === undefined);
+
+  it("every factory of the entry: s3Backend, s3Reader, s3BackendFromEnv, gcsBackend, gcsBackendFromEnv", async () => {
+    const env = { MODEL_STORE_AWS_BUCKET: "models", AWS_ACCESS_KEY_ID: "AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY: "secret", AWS_ENDPOINT_URL: base };
+    const gcsEnv = { MODEL_STORE_GCP_BUCKET: "models", MODEL_STORE_GCP_HMAC_KEY_ID: "GOOG1EXAMPLE", MODEL_STORE_GCP_HMAC_SECRET: "secret" };
+    const backends = {
+      s3Backend: s3OnNode.s3Backend({ bucket: "models", endpoint: base, credentials, retries: 0 }),
+      s3Reader: s3OnNode.s3Reader({ bucket: "models", endpoint: base, credentials, retries: 0 }),
+      s3BackendFromEnv: s3OnNode.s3BackendFromEnv(env, { retries: 0 }),
+      gcsBackend: s3OnNode.gcsBackend({ bucket: "models", endpoint: base, hmacKeyId: "GOOG1EXAMPLE", hmacSecret: "secret", retries: 0 }),
+      gcsBackendFromEnv: s3OnNode.gcsBackendFromEnv(gcsEnv, { endpoint: base, retries: 0 }),
+    };
+    for (const [name, backend] of Object.entries(backends)) {
+      expect({ name, overNodeHttp: overNodeHttp(await headersOf(backend)) }).toEqual({ name, overNodeHttp: true });
+    }
+  });
+
+  it("a fetch given in the options still wins", async () => {
+    const given = s3OnNode.s3Backend({ bucket: "models", endpoint: base, credentials, retries: 0, fetch: globalThis.fetch });
+    expect((await headersOf(given))[0]?.["sec-fetch-mode"]).toBe("cors");
+    const fromEnv = s3OnNode.s3BackendFromEnv({ MODEL_STORE_AWS_BUCKET: "models", AWS_ENDPOINT_URL: base }, { credentials, retries: 0, fetch: globalThis.fetch });
+    expect((await headersOf(fromEnv))[0]?.["sec-fetch-mode"]).toBe("cors");
+  });
+
+  it("package.json: Node gets the Node build, workers, browsers, Deno and Bun the plain one", () => {
+    // Resolved by Node itself from the package's own exports (`npm test` builds dist first).
+    const resolve = (condition?: string) =>
+      execFileSync(process.execPath, [...(condition ? [`--conditions=${condition}`] : []), "--input-type=module", "-e", 'console.log(import.meta.resolve("modelstore-js/s3"))'], {
+        cwd: new URL("../..", import.meta.url),
+        encoding: "utf8",
+      }).trim();
+    expect(resolve()).toMatch(/\/dist\/s3-node\.js$/);
+    for (const condition of ["workerd", "worker", "edge-light", "browser", "deno", "bun"]) {
+      expect({ condition, file: resolve(condition).replace(/^.*\/dist\//, "") }).toEqual({ condition, file: "s3.js" });
+    }
   });
 });
