@@ -72,8 +72,9 @@ describe("npm pack", () => {
   it("ships the built entry points, their type declarations, the CLI, README and LICENSE", () => {
     const expected = ["package/package.json", "package/README.md", "package/LICENSE"];
     for (const subpath of subpaths) {
-      const target = pkg.exports[subpath] as { types: string; import: string; default: string };
-      expected.push(`package/${target.types.slice(2)}`, `package/${target.default.slice(2)}`);
+      // Every condition's file: types, default, and the Node build of modelstore-js/s3.
+      const target = pkg.exports[subpath] as Record<string, string>;
+      for (const file of new Set(Object.values(target))) expected.push(`package/${file.slice(2)}`);
     }
     for (const bin of Object.values(pkg.bin)) expected.push(`package/${bin.replace(/^\.\//, "")}`);
     expect(files).toEqual(expect.arrayContaining(expected));
@@ -108,6 +109,12 @@ describe("the installed tarball", () => {
     expect(result.code).toBe(0);
     const counts = JSON.parse(result.stdout) as number[];
     expect(counts.every((count) => count > 0)).toBe(true);
+  });
+
+  it("resolves modelstore-js/s3 to its Node build on Node (the `node` condition), its plain build under a worker's conditions", () => {
+    writeFileSync(join(app, "resolve.mjs"), `console.log(import.meta.resolve(${JSON.stringify(`${pkg.name}/s3`)}));`);
+    expect(run(process.execPath, ["resolve.mjs"], app).stdout.trim()).toMatch(/\/node_modules\/modelstore-js\/dist\/s3-node\.js$/);
+    expect(run(process.execPath, ["--conditions=workerd", "resolve.mjs"], app).stdout.trim()).toMatch(/\/node_modules\/modelstore-js\/dist\/s3\.js$/);
   });
 
   it.runIf(requiresEsm)("is required from CommonJS, every entry point (Node >= 20.19)", () => {
