@@ -3,7 +3,6 @@
  * the metadata. On any failure or abort the archive is removed again and no
  * model becomes visible (the repository's write is itself all or nothing).
  */
-import { v4 as uuidv4 } from "uuid";
 import { createArchive } from "../archive/create-archive.ts";
 import type { ArchiveIndexLocation } from "../archive/index/archive-index.ts";
 import { detectRuntime } from "../archive/runtime-info.ts";
@@ -33,7 +32,7 @@ export interface UploadContext {
 export async function uploadModel(context: UploadContext, domain: string, options: UploadOptions): Promise<UploadedModel> {
   validateDomain(domain);
   const project = options.project === undefined ? undefined : validateProject(options.project);
-  const modelId = validateModelId(options.modelId ?? uuidv4());
+  const modelId = validateModelId(options.modelId ?? (await newModelId()));
   const { signal } = options;
   if (await context.metadata.getModel(domain, modelId, { signal })) {
     throw new AlreadyExistsError(
@@ -109,4 +108,15 @@ async function removeQuietly(context: UploadContext, keys: string[]): Promise<vo
     // Cleanup runs after the caller's signal may have fired, so it takes none.
     await context.backend.delete(key).catch(() => undefined);
   }
+}
+
+/**
+ * A fresh UUID4. The uuid package is loaded here, on the first upload, not when
+ * the library is imported: as ESM it is some twenty modules, ~20 ms of every
+ * process start on Node, which readers, packers and the CLI's other commands
+ * never need.
+ */
+async function newModelId(): Promise<string> {
+  const { v4 } = await import("uuid");
+  return v4();
 }

