@@ -32,7 +32,7 @@ export interface UploadContext {
 export async function uploadModel(context: UploadContext, domain: string, options: UploadOptions): Promise<UploadedModel> {
   validateDomain(domain);
   const project = options.project === undefined ? undefined : validateProject(options.project);
-  const modelId = validateModelId(options.modelId ?? (await newModelId()));
+  const modelId = validateModelId(options.modelId ?? (await import("./model-id.ts")).newModelId());
   const { signal } = options;
   if (await context.metadata.getModel(domain, modelId, { signal })) {
     throw new AlreadyExistsError(
@@ -108,15 +108,4 @@ async function removeQuietly(context: UploadContext, keys: string[]): Promise<vo
     // Cleanup runs after the caller's signal may have fired, so it takes none.
     await context.backend.delete(key).catch(() => undefined);
   }
-}
-
-/**
- * A fresh UUID4. The uuid package is loaded here, on the first upload, not when
- * the library is imported: as ESM it is some twenty modules, ~20 ms of every
- * process start on Node, which readers, packers and the CLI's other commands
- * never need.
- */
-async function newModelId(): Promise<string> {
-  const { v4 } = await import("uuid");
-  return v4();
 }
