@@ -1,9 +1,9 @@
 /**
  * The `modelstore-js/s3` entry as Node resolves it (the `node` export
  * condition): the same backends, sending with nodeFetch (`node:http`) unless
- * the options name a `fetch`. On Node that downloads with a third less client
- * CPU than the runtime's fetch and uploads in less memory (see the README's
- * S3 benchmark). Workers, browsers, Deno and Bun resolve the plain entry
+ * the options name a `fetch`. On Node that downloads with about half the
+ * client CPU of the runtime's fetch and uploads in less memory (see the
+ * README's S3 benchmark). Workers, browsers, Deno and Bun resolve the plain entry
  * (s3.ts), and a Deno or Bun that takes this one anyway keeps its own fetch.
  */
 import { gcsBackendFromEnv as gcsFromEnv } from "./backends/s3/gcs-env.ts";

@@ -71,7 +71,10 @@ export interface S3BackendOptions {
    * @default "probe"
    */
   conditionalWrites?: "probe" | "native" | "emulate";
-  /** The fetch to send requests with (a test proxy, an instrumented client). @default globalThis.fetch */
+  /**
+   * The fetch to send requests with (a test proxy, an instrumented client).
+   * @default nodeFetch (node:http) where Node resolves modelstore-js/s3 to its Node build, else globalThis.fetch
+   */
   fetch?: typeof fetch;
 }
 
