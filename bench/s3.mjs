@@ -77,7 +77,7 @@ async function drain(stream) {
   return n;
 }
 
-/** The client `which` (one of CLIENTS) over `endpoint`: `put(key, stream)`, `get(key)` → async iterable of bytes, `delete(key)`. */
+/** The client `which` ("modelstore", "modelstore-fetch", "modelstore-ranged" or "aws-sdk") over `endpoint`: `put(key, stream)`, `get(key)` → async iterable of bytes, `delete(key)`. */
 async function client(which, endpoint, bucket, bundle) {
   if (which.startsWith("modelstore")) {
     // modelstore-js/s3 as Node resolves it (src/s3-node.ts: nodeFetch unless told otherwise), bundled
