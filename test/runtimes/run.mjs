@@ -119,9 +119,14 @@ async function startAzurite() {
   const port = await freePort();
   const main = join(REPO, "node_modules/azurite/dist/src/blob/main.js");
   const child = spawn(process.execPath, [main, "--blobHost", "127.0.0.1", "--blobPort", String(port), "--location", base, "--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry"], { stdio: "ignore" });
-  const stop = () => {
-    child.kill();
-    // Azurite may still be writing its last files as it exits: retry while the folder refills (ENOTEMPTY).
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill();
+      // Azurite writes its last files as it exits: removing its folder before then failed with
+      // ENOTEMPTY even with retries, so wait for the exit (at most 10 s).
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
+    }
     rmSync(base, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   };
   const endpoint = `http://127.0.0.1:${port}/devstoreaccount1`;
@@ -133,7 +138,7 @@ async function startAzurite() {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  stop();
+  await stop();
   throw new Error(`Azurite did not start on port ${port}`);
 }
 
@@ -211,7 +216,7 @@ try {
   try {
     s3?.stop();
   } finally {
-    azurite?.stop();
+    await azurite?.stop();
   }
 }
 process.exit(results.every((r) => r.numFailedTests === 0) ? 0 : 1);
