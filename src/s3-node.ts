@@ -20,22 +20,25 @@ export type { EnvVars } from "./backends/s3/s3-env.ts";
 export type { GcsBackendOptions } from "./backends/s3/gcs.ts";
 export { GCS_ENDPOINT, GCS_STORAGE_TYPE } from "./backends/s3/gcs.ts";
 
+/** `options` with nodeFetch as the transport where Node runs them, unless they name a `fetch`. */
+const withNodeFetch = <T extends object>(options: T): T => ({ ...nodeTransport(), ...options });
+
 export function s3Backend(options: S3BackendOptions): S3Backend {
-  return backend({ ...nodeTransport(), ...options });
+  return backend(withNodeFetch(options));
 }
 
 export function s3Reader(options: S3BackendOptions): S3Reader {
-  return reader({ ...nodeTransport(), ...options });
+  return reader(withNodeFetch(options));
 }
 
 export function s3BackendFromEnv(env?: EnvVars, overrides: Partial<S3BackendOptions> = {}): S3Backend {
-  return s3FromEnv(env, { ...nodeTransport(), ...overrides });
+  return s3FromEnv(env, withNodeFetch(overrides));
 }
 
 export function gcsBackend(options: GcsBackendOptions): S3Backend {
-  return gcs({ ...nodeTransport(), ...options });
+  return gcs(withNodeFetch(options));
 }
 
 export function gcsBackendFromEnv(env?: Record<string, string | undefined>, overrides: Partial<GcsBackendOptions> = {}): S3Backend {
-  return gcsFromEnv(env, { ...nodeTransport(), ...overrides });
+  return gcsFromEnv(env, withNodeFetch(overrides));
 }

@@ -11,10 +11,9 @@ import { join, resolve } from "node:path";
 import { InvalidArgumentError } from "../util/errors.ts";
 import { custom, DEFAULT_LOCAL_DIRECTORY, fileSystemBackend, LOCAL_METADATA_FILE, storeFromConfigFile, type MetadataSpec } from "../fs.ts";
 import { DEFAULT_ROOT_PREFIX, type ModelStore } from "../index.ts";
-import { gcsBackendFromEnv, s3BackendFromEnv } from "../s3.ts";
+import { gcsBackendFromEnv, s3BackendFromEnv } from "../s3-node.ts";
 import { azureBackendFromEnv } from "../azure.ts";
 import { httpBackend } from "../http.ts";
-import { nodeTransport } from "../node/node-fetch.ts";
 
 /** Storage names accepted in `MODEL_STORE_STORAGE` / `--storage` (the Python library's names). */
 export const STORAGE_NAMES = ["filesystem", "aws-s3", "azure-container", "google-cloud-storage", "http"] as const;
@@ -89,7 +88,6 @@ export async function storeFromSettings(flags: StoreSettings, givenEnv: Record<s
       // Bucket, region, endpoint and credentials from the AWS and MODEL_STORE_AWS_* variables.
       return custom({
         artifacts: s3BackendFromEnv(env, {
-          ...nodeTransport(),
           ...(flags.bucket !== undefined ? { bucket: flags.bucket } : {}),
           ...(flags.endpoint !== undefined ? { endpoint: flags.endpoint } : {}),
           ...(flags.region !== undefined ? { region: flags.region } : {}),
@@ -109,7 +107,7 @@ export async function storeFromSettings(flags: StoreSettings, givenEnv: Record<s
     case "google-cloud-storage":
       // Bucket and project from MODEL_STORE_GCP_BUCKET / _PROJECT, the HMAC key from MODEL_STORE_GCP_HMAC_*.
       return custom({
-        artifacts: gcsBackendFromEnv(env, nodeTransport()),
+        artifacts: gcsBackendFromEnv(env),
         metadata,
         rootPrefix: rootPrefix ?? (env.MODEL_STORE_GCP_ROOT_PREFIX || undefined) ?? (pythonPrefix && `${pythonPrefix.replace(/\/+$/, "")}/${DEFAULT_ROOT_PREFIX}`),
         env,

@@ -219,8 +219,9 @@ function bodyOf(message: IncomingMessage, signal: AbortSignal | undefined): Read
 const cutShort = () => new TypeError("terminated", { cause: new Error("the connection closed before the body ended") });
 
 /**
- * What the Node-side factories (`custom()`, config files, the CLI) give the S3
- * and GCS backends: nodeFetch on Node itself; nothing on Deno and Bun, which
+ * What the Node build of modelstore-js/s3 (src/s3-node.ts, which `custom()`,
+ * config files and the CLI use too) gives the S3 and GCS backends: nodeFetch
+ * on Node itself; nothing on Deno and Bun, which
  * offer `node:http` too but whose own fetch is native code.
  */
 export function nodeTransport(): { fetch?: typeof fetch } {

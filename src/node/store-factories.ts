@@ -16,7 +16,6 @@ import { ModelStore } from "../store/model-store.ts";
 import { bucketMetadata } from "../metadata/bucket.ts";
 import { currentUser } from "./current-user.ts";
 import { LOCAL_METADATA_FILE, localMetadata } from "./local-metadata.ts";
-import { nodeTransport } from "./node-fetch.ts";
 import { memoryMetadata } from "../metadata/memory.ts";
 import type { MetadataRepository } from "../metadata/repository.ts";
 
@@ -128,9 +127,10 @@ async function artifactsFrom(spec: ArtifactsSpec, env: EnvVars): Promise<Backend
         ...(secretAccessKey ? { AWS_SECRET_ACCESS_KEY: secretAccessKey } : {}),
         ...(sessionToken ? { AWS_SESSION_TOKEN: sessionToken } : {}),
       };
-      // Loaded here, not at the top: local stores need no S3 client in their bundle.
-      const { s3BackendFromEnv } = await import("../backends/s3/s3-env.ts");
-      return s3BackendFromEnv(merged, { ...nodeTransport(), ...overrides });
+      // Loaded here, not at the top: local stores need no S3 client in their bundle. The Node build
+      // of modelstore-js/s3 picks the transport (nodeFetch on Node itself).
+      const { s3BackendFromEnv } = await import("../s3-node.ts");
+      return s3BackendFromEnv(merged, overrides);
     }
     default:
       throw new InvalidArgumentError(`Unknown artifacts ${JSON.stringify(type)}. Use one of: ${ARTIFACT_NAMES.join(", ")}, or pass a Backend.`);

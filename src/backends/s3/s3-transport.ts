@@ -295,7 +295,6 @@ function isRedirect(response: Response): boolean {
   return response.type === "opaqueredirect" || (response.status >= 300 && response.status < 400);
 }
 
-
 /** `response` with `release` called once its body has ended, failed or been cancelled (at once when it has none). */
 function releasingBody(response: Response, release: () => void): Response {
   const source = response.body;
