@@ -12,14 +12,23 @@ import type { ArchiveEntry } from "../archive/types.ts";
 import { fsCall, isErrno, toBackendError } from "../backends/fs/fs-errors.ts";
 import { fileStream } from "../backends/fs/fs-read-stream.ts";
 import { tempName } from "../backends/fs/fs-keys.ts";
-import { writeTempFile } from "../backends/fs/fs-write.ts";
+import { concatBytes } from "../util/bytes.ts";
 import { InvalidArchiveError, NotFoundError, throwIfAborted } from "../util/errors.ts";
+import { folderInTheWay, TEMP_BASE, writeExtractedFile } from "./extract-file.ts";
+import { PendingWrites } from "./pending-writes.ts";
 
 /**
  * Bytes per read of an archive file: about a quarter of one of our gzip
  * members, so a member is gathered from few reads before it is inflated.
  */
 const ARCHIVE_READ_SIZE = 1 << 20;
+/**
+ * Files up to this size are read whole and written while the next entries are
+ * read (see pending-writes.ts); larger ones are streamed to disk in turn.
+ */
+const SMALL_FILE = 1 << 20;
+/** Small files written at once: at most this many small bodies are held. */
+const SMALL_FILES_IN_FLIGHT = 8;
 
 /** Options for {@link extractArchive}. */
 export interface ExtractArchiveOptions {
@@ -82,51 +91,95 @@ async function extractStream(stream: ReadableStream<Uint8Array>, dir: string, op
   const context = (operation: string, key?: string) => ({ operation, key, root: target });
   await fsCall(context("create directory"), () => mkdir(target, { recursive: true }));
   const root = await fsCall(context("resolve"), () => realpath(target));
+  const folders = new Set([root]);
+  const writes = new PendingWrites(SMALL_FILES_IN_FLIGHT);
   const directories: { path: string; mtime: Date }[] = [];
   let files = 0;
   let bytes = 0;
 
-  for await (const entry of readArchive(stream, { signal })) {
-    throwIfAborted(signal);
-    const segments = entrySegments(entry.path);
-    if (options.filter && (entry.type === "directory" || !options.filter(segments.join("/")))) {
-      await entry.skip();
-      continue;
-    }
-    if (segments.length === 0) {
-      await entry.skip(); // "./", the archive's own root folder
-      continue;
-    }
-    await fsCall(context("extract", entry.path), async () => {
-      const parent = await parentDirectory(root, segments, entry.path, true);
-      const path = join(parent, segments[segments.length - 1]);
-      switch (entry.type) {
-        case "directory":
-          await entry.skip();
-          await makeDirectory(path, entry);
-          directories.push({ path, mtime: entry.mtime });
-          return;
-        case "file":
-          bytes += await writeFile(parent, path, entry, signal);
-          files++;
-          return;
-        case "symlink":
-          await entry.skip();
-          await makeSymlink(root, parent, path, segments, entry);
-          return;
-        case "hardlink":
-          await entry.skip();
-          await makeHardLink(root, parent, path, entry);
-          files++;
-          return;
+  try {
+    for await (const entry of readArchive(stream, { signal })) {
+      throwIfAborted(signal);
+      writes.throwIfFailed();
+      const segments = entrySegments(entry.path);
+      if (options.filter && (entry.type === "directory" || !options.filter(segments.join("/")))) {
+        await entry.skip();
+        continue;
       }
-    });
+      if (segments.length === 0) {
+        await entry.skip(); // "./", the archive's own root folder
+        continue;
+      }
+      // Links are checked against what is on disk: every file before them must be there.
+      if (entry.type === "symlink" || entry.type === "hardlink") await writes.drain();
+      else await writes.waitFor(pathsOf(root, segments));
+      await fsCall(context("extract", entry.path), async () => {
+        const parent = await parentDirectory(root, segments, entry.path, true, folders);
+        const path = join(parent, segments[segments.length - 1]);
+        switch (entry.type) {
+          case "directory":
+            await entry.skip();
+            await makeDirectory(path, entry);
+            folders.add(path);
+            directories.push({ path, mtime: entry.mtime });
+            return;
+          case "file":
+            if (entry.size <= SMALL_FILE) {
+              const body = await readBody(entry.body);
+              await writes.add(path, async () => {
+                await fsCall(context("extract", entry.path), () => writeExtractedFile(parent, path, entry, body, signal));
+                bytes += body.byteLength;
+                files++;
+              });
+              return;
+            }
+            await writeExtractedFile(parent, path, entry, entry.body, signal);
+            bytes += entry.size;
+            files++;
+            return;
+          case "symlink":
+            await entry.skip();
+            await makeSymlink(root, parent, path, segments, entry);
+            return;
+          case "hardlink":
+            await entry.skip();
+            await makeHardLink(root, parent, path, entry, folders);
+            files++;
+            return;
+        }
+      });
+    }
+    await writes.drain();
+  } catch (error) {
+    await writes.settle(); // no write outlives the call, nor leaves its temp file behind
+    throw error;
   }
   // Last, and deepest first: creating children changes a folder's mtime.
   for (const { path, mtime } of directories.reverse()) {
     await fsCall(context("set times", path), () => utimes(path, mtime, mtime));
   }
   return { files, bytes };
+}
+
+/**
+ * A small entry's body, whole. Read with a default reader: the tar reader's
+ * bodies are not byte streams, and asking one for a BYOB reader throws an
+ * error whose message alone took ~60 µs to format.
+ */
+async function readBody(body: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  const reader = body.getReader();
+  for (let result = await reader.read(); !result.done; result = await reader.read()) chunks.push(result.value);
+  // One chunk (the usual case) is kept as it is: a view into the inflated member, held only until written.
+  return chunks.length === 1 ? chunks[0] : concatBytes(chunks);
+}
+
+/** The path of an entry and of every folder above it, outermost first. */
+function pathsOf(root: string, segments: string[]): string[] {
+  const paths: string[] = [];
+  let current = root;
+  for (const segment of segments) paths.push((current = join(current, segment)));
+  return paths;
 }
 
 // "c:notes.txt" is a drive path only on Windows; elsewhere it is an ordinary name, as GNU tar reads it.
@@ -147,12 +200,6 @@ function entrySegments(path: string, linkOf?: string): string[] {
   return segments;
 }
 
-/**
- * Temp files are named after this, not after their entry: an entry name of up to
- * 255 bytes (a full path segment) leaves no room for a temp suffix.
- */
-const TEMP_BASE = "extract";
-
 function hostile(path: string, why: string): InvalidArchiveError {
   return new InvalidArchiveError(
     `Refusing to extract ${JSON.stringify(path)}: ${why}, so it could write outside the target directory. The archive is corrupt or hostile; do not use it.`,
@@ -162,11 +209,17 @@ function hostile(path: string, why: string): InvalidArchiveError {
 /**
  * Walks (and with `create`, makes) the folders above an entry, refusing to pass
  * through a symlink or a file, then confirms by realpath that the parent is inside `root`.
+ * `folders` holds the folders already found to be real folders inside `root`: they are
+ * not checked again, since no entry can turn a folder into anything else (files and
+ * links never replace a folder).
  */
-async function parentDirectory(root: string, segments: string[], entryPath: string, create: boolean): Promise<string> {
+async function parentDirectory(root: string, segments: string[], entryPath: string, create: boolean, folders: Set<string>): Promise<string> {
   let current = root;
+  const walked: string[] = [];
   for (const segment of segments.slice(0, -1)) {
     current = join(current, segment);
+    if (folders.has(current)) continue;
+    walked.push(current);
     let stats = await lstatOrNull(current);
     if (!stats && create) {
       await mkdir(current, { mode: 0o755 }).catch((error) => {
@@ -179,7 +232,9 @@ async function parentDirectory(root: string, segments: string[], entryPath: stri
     if (stats.isSymbolicLink()) throw hostile(entryPath, `it would be written through the symlink "${where}"`);
     if (!stats.isDirectory()) throw hostile(entryPath, `"${where}" is a file, not a folder`);
   }
+  if (walked.length === 0) return current;
   if (!isInside(root, await realpath(current))) throw hostile(entryPath, "its folder resolves outside the target directory");
+  for (const folder of walked) folders.add(folder);
   return current;
 }
 
@@ -190,21 +245,6 @@ async function makeDirectory(path: string, entry: ArchiveEntry): Promise<void> {
   if (!stats) await mkdir(path);
   // Owner rwx is kept so the rest of the archive can be written into it.
   await chmod(path, (entry.mode & 0o755) | 0o700);
-}
-
-async function writeFile(parent: string, path: string, entry: ArchiveEntry, signal: AbortSignal | undefined): Promise<number> {
-  await refuseDirectory(path, entry);
-  const { path: temp } = await writeTempFile(parent, TEMP_BASE, entry.body, { signal, key: entry.path });
-  try {
-    await chmod(temp, fileMode(entry.mode));
-    await utimes(temp, entry.mtime, entry.mtime);
-    // rename replaces a symlink of that name instead of writing through it.
-    await rename(temp, path);
-  } catch (error) {
-    await unlink(temp).catch(() => {});
-    throw error;
-  }
-  return entry.size;
 }
 
 async function makeSymlink(root: string, parent: string, path: string, segments: string[], entry: ArchiveEntry): Promise<void> {
@@ -233,10 +273,10 @@ async function makeSymlink(root: string, parent: string, path: string, segments:
   });
 }
 
-async function makeHardLink(root: string, parent: string, path: string, entry: ArchiveEntry): Promise<void> {
+async function makeHardLink(root: string, parent: string, path: string, entry: ArchiveEntry, folders: Set<string>): Promise<void> {
   const sourceSegments = entrySegments(entry.linkTarget ?? "", entry.path);
   if (sourceSegments.length === 0) throw hostile(entry.path, "it is a hard link with no target");
-  const sourceParent = await parentDirectory(root, sourceSegments, entry.path, false);
+  const sourceParent = await parentDirectory(root, sourceSegments, entry.path, false, folders);
   const source = join(sourceParent, sourceSegments[sourceSegments.length - 1]);
   const stats = await lstatOrNull(source);
   if (!stats?.isFile()) {
@@ -253,14 +293,7 @@ async function makeHardLink(root: string, parent: string, path: string, entry: A
 
 /** A file or link may replace a file or link, never a folder (that would need deleting a tree). */
 async function refuseDirectory(path: string, entry: ArchiveEntry): Promise<void> {
-  if ((await lstatOrNull(path))?.isDirectory()) {
-    throw new InvalidArchiveError(`Cannot extract ${JSON.stringify(entry.path)}: a folder of that name already exists in the target. Extract into an empty directory.`);
-  }
-}
-
-/** File permissions without group/other write or set-id bits, and always readable by the owner. */
-function fileMode(mode: number): number {
-  return (mode & 0o755) | 0o400;
+  if ((await lstatOrNull(path))?.isDirectory()) throw folderInTheWay(entry);
 }
 
 function isInside(root: string, path: string): boolean {

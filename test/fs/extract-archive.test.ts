@@ -133,6 +133,40 @@ describe("extractArchive", () => {
     expect(await readFile(join(outside, "victim"), "utf8")).toBe("untouched");
   });
 
+  it("keeps the archive's order while small files are written at once: a later entry of a name wins", async () => {
+    const many = Array.from({ length: 40 }, (_, i) => ({ name: `f-${i}.txt`, body: `file ${i}` }));
+    await extract(rawTar([{ name: "same.txt", body: "first" }, ...many, { name: "same.txt", body: "second" }, { name: "d/same.txt", body: "a" }, { name: "d/same.txt", body: "b" }]));
+    expect(await readFile(join(target, "same.txt"), "utf8")).toBe("second");
+    expect(await readFile(join(target, "d/same.txt"), "utf8")).toBe("b");
+    for (let i = 0; i < 40; i++) expect(await readFile(join(target, `f-${i}.txt`), "utf8")).toBe(`file ${i}`);
+    expect((await tree(target)).filter((name) => name.includes(".extract."))).toEqual([]);
+  });
+
+  it("refuses an entry under a name a small file just before it took, as it does when that file is on disk", async () => {
+    await expectRefused([{ name: "d", body: "a file" }, { name: "d/inner.txt", body: "x" }], 'extract "d/inner.txt"', '"d" is a file, not a folder');
+    expect(await readFile(join(target, "d"), "utf8")).toBe("a file");
+  });
+
+  it("refuses a file whose name a folder in the target has, and leaves no temp file", async () => {
+    await mkdir(join(target, "taken", "below"), { recursive: true });
+    await expectRefused([{ name: "taken", body: "x" }], 'extract "taken"', "a folder of that name already exists");
+    const big = randomBytes(3 << 20); // streamed, not held whole
+    await expectRefused([{ name: "taken", body: big }], 'extract "taken"', "a folder of that name already exists");
+    expect(await tree(target)).toEqual(["taken", "taken/below"]);
+  });
+
+  it("fails on a small file that cannot be written, after finishing the writes before it, leaving no temp file", async () => {
+    const text = (s: string) => new TextEncoder().encode(s);
+    const before = Array.from({ length: 20 }, (_, i) => ({ path: `ok-${i}.txt`, body: text(`file ${i}`) }));
+    const tooLong = { path: "n".repeat(300), body: text("no file system takes a name this long") };
+    const after = Array.from({ length: 20 }, (_, i) => ({ path: `late-${i}.txt`, body: text("x") }));
+    const error = await extractArchive(createArchive({ files: [...before, tooLong, ...after] }), target).catch((e) => e);
+    expect(error).toMatchObject({ code: "BACKEND" });
+    expect(error.message).toContain("ENAMETOOLONG");
+    for (let i = 0; i < 20; i++) expect(await readFile(join(target, `ok-${i}.txt`), "utf8")).toBe(`file ${i}`);
+    expect((await tree(target)).filter((name) => name.includes(".extract.") || name.startsWith("n"))).toEqual([]);
+  });
+
   it("rejects a truncated archive with INVALID_ARCHIVE", async () => {
     const whole = rawTar([{ name: "big.bin", body: randomBytes(5000) }]);
     await expect(extract(whole.subarray(0, 2000))).rejects.toMatchObject({ code: "INVALID_ARCHIVE" });

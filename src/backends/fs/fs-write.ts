@@ -28,6 +28,8 @@ export interface WriteTempOptions {
    * rename before the data: rename does not order them).
    */
   sync?: boolean;
+  /** `dir` is known to exist: the temp file is created without making it first (one call less per file). */
+  folderExists?: boolean;
 }
 
 /** A fully written temp file, and the first folder its write had to create (to make durable after the commit). */
@@ -44,7 +46,7 @@ export interface TempFile {
  */
 export async function writeTempFile(dir: string, base: string, body: Uint8Array | ReadableStream<Uint8Array>, options: WriteTempOptions): Promise<TempFile> {
   throwIfAborted(options.signal);
-  const { path, handle, createdDir } = await createTemp(dir, base);
+  const { path, handle, createdDir } = options.folderExists ? await openTemp(dir, base) : await createTemp(dir, base);
   try {
     try {
       const written = body instanceof Uint8Array ? await writeAll(handle, body) : await pump(handle, body, options.signal);
@@ -66,6 +68,11 @@ export async function writeTempFile(dir: string, base: string, body: Uint8Array 
   }
 }
 
+async function openTemp(dir: string, base: string): Promise<{ path: string; handle: FileHandle; createdDir?: string }> {
+  const path = join(dir, tempName(base));
+  return { path, handle: await open(path, "wx", 0o644) };
+}
+
 async function createTemp(dir: string, base: string): Promise<{ path: string; handle: FileHandle; createdDir?: string }> {
   // A concurrent delete() prunes empty directories, and may remove `dir`
   // between our mkdir and open; a few retries close that window.
@@ -74,9 +81,8 @@ async function createTemp(dir: string, base: string): Promise<{ path: string; ha
     // mkdir resolves the first folder it created: after a retry, the outermost of all attempts.
     const created = await mkdir(dir, { recursive: true });
     if (created !== undefined && (createdDir === undefined || created.length < createdDir.length)) createdDir = created;
-    const path = join(dir, tempName(base));
     try {
-      return { path, handle: await open(path, "wx", 0o644), createdDir };
+      return { ...(await openTemp(dir, base)), createdDir };
     } catch (error) {
       if (!isErrno(error, "ENOENT") || attempt >= 5) throw error;
     }
