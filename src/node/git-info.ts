@@ -4,10 +4,11 @@
  * tree has local changes, the branch; plus the remote's URL with any
  * credentials taken out (an https URL may carry a token).
  */
-import { execFile } from "node:child_process";
 import type { GitInfo } from "../metadata/document.ts";
 
-function git(args: string[], cwd: string): Promise<string | undefined> {
+async function git(args: string[], cwd: string): Promise<string | undefined> {
+  // Loaded when first used: child_process costs ~5 ms of every start of modelstore-js/fs.
+  const { execFile } = await import("node:child_process");
   return new Promise((resolve) => {
     execFile("git", args, { cwd, timeout: 10_000, windowsHide: true }, (error, stdout) => resolve(error ? undefined : stdout.trim()));
   });

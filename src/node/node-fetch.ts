@@ -15,8 +15,7 @@
  * signal's reason, gzip/deflate/br bodies are decoded, and redirects are
  * followed unless `redirect` says `"manual"` or `"error"`.
  */
-import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
-import { request as httpsRequest } from "node:https";
+import type { IncomingMessage, OutgoingHttpHeaders } from "node:http";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
@@ -98,11 +97,26 @@ async function payloadOf(body: BodyInit | null, headers: Headers): Promise<Paylo
   return { bytes };
 }
 
+type RequestFunction = typeof import("node:http").request;
+let requestFunctions: Promise<{ http: RequestFunction; https: RequestFunction }> | undefined;
+
+/**
+ * `node:http` and `node:https`, loaded by the first request: importing https
+ * (TLS, crypto) took ~17 ms of every start of `modelstore-js/fs`, also in
+ * programs that never send one.
+ */
+function loadRequestFunctions(): Promise<{ http: RequestFunction; https: RequestFunction }> {
+  requestFunctions ??= Promise.all([import("node:http"), import("node:https")]).then(([http, https]) => ({ http: http.request, https: https.request }));
+  return requestFunctions;
+}
+
 /** One request on the wire; resolves with the answer's head, its body unread. */
-function send(url: URL, method: string, headers: Headers, payload: Payload, signal: AbortSignal | undefined): Promise<IncomingMessage> {
+async function send(url: URL, method: string, headers: Headers, payload: Payload, signal: AbortSignal | undefined): Promise<IncomingMessage> {
   const outgoing: OutgoingHttpHeaders = {};
   headers.forEach((value, name) => (outgoing[name] = value));
-  const req = (url.protocol === "https:" ? httpsRequest : httpRequest)(url, { method, headers: outgoing });
+  const request = await loadRequestFunctions();
+  signal?.throwIfAborted();
+  const req = (url.protocol === "https:" ? request.https : request.http)(url, { method, headers: outgoing });
   return new Promise<IncomingMessage>((resolve, reject) => {
     const onAbort = () => {
       req.destroy();
