@@ -16,7 +16,6 @@ import { InvalidArchiveError } from "../util/errors.ts";
 // per-call costs on the main thread were most of the time (200 files of
 // 1-20 KiB, 8 at once: 48 ms with callbacks, 77 ms with fs/promises).
 const openFile = promisify(open);
-const writeBytes = promisify(write);
 const setMode = promisify(fchmod);
 const setTimes = promisify(futimes);
 const closeFile = promisify(close);
@@ -25,6 +24,12 @@ const unlinkFile = promisify(unlink);
 const lstatPath = promisify(lstat);
 const setPathMode = promisify(chmod);
 const setPathTimes = promisify(utimes);
+
+/** Writes from `offset` to the end of `body`, resolving the bytes written (which may be fewer). */
+function writeBytes(fd: number, body: Uint8Array, offset: number): Promise<number> {
+  // Not promisify(write): its result's shape (a number, or { bytesWritten, buffer }) differs between runtimes.
+  return new Promise((resolve, reject) => write(fd, body, offset, body.byteLength - offset, null, (error, written) => (error ? reject(error) : resolve(written))));
+}
 
 /**
  * Temp files are named after this, not after their entry: an entry name of up to
@@ -72,7 +77,7 @@ async function writeWhole(parent: string, entry: ArchiveEntry, body: Uint8Array)
   const fd = await openFile(temp, "wx", 0o600);
   try {
     try {
-      for (let offset = 0; offset < body.byteLength; ) offset += (await writeBytes(fd, body, offset, body.byteLength - offset, null)).bytesWritten;
+      for (let offset = 0; offset < body.byteLength; ) offset += await writeBytes(fd, body, offset);
       await setMode(fd, fileMode(entry.mode));
       await setTimes(fd, entry.mtime, entry.mtime);
     } finally {
