@@ -64,7 +64,13 @@ export interface ExtractArchiveResult {
  * link itself, never its target. Modes are kept without group/other write or
  * setuid bits (owner read is always granted); mtimes are restored.
  *
- * On failure, files already written inside `dir` stay; nothing is ever written outside it.
+ * Files up to 1 MiB are written a few at a time while the next entries are read,
+ * in an order that keeps the archive's meaning (a later entry of the same name
+ * still wins); the call returns once every write has finished.
+ *
+ * On failure, files already written inside `dir` stay (small files that follow
+ * the failed entry in the archive may have been written too); no write is left
+ * running, and nothing is ever written outside `dir`.
  */
 export async function extractArchive(
   archive: ReadableStream<Uint8Array> | string,
