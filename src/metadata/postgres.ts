@@ -98,8 +98,10 @@ export function postgresMetadata(options: PostgresMetadataOptions = {}): Metadat
     let row = await taskRow(tx, name, true);
     if (!row) {
       const pid = await projectId(tx, project ?? DEFAULT_PROJECT);
-      // on conflict: a racing transaction created it first; read theirs below.
-      await tx`insert into modelstore_tasks (project_id, name) values (${pid}, ${name}) on conflict (name) do nothing`;
+      // on conflict: a racing transaction created it first; read theirs below. No conflict target:
+      // the racing row collides on (project_id, name) as well as on name, and a target of (name)
+      // alone let that other unique index raise 23505 whenever it was checked first.
+      await tx`insert into modelstore_tasks (project_id, name) values (${pid}, ${name}) on conflict do nothing`;
       row = await taskRow(tx, name, true);
     }
     if (project !== undefined && row!.project !== project) throw taskInOtherProject(name, row!.project as string, project);

@@ -69,6 +69,23 @@ describe("PostgreSQL metadata", () => {
     }
   });
 
+  it("many clients adding the first models of a new task at once all land: none trips over the task the others create", async () => {
+    const db = await createDatabase(server, "race");
+    const repos = Array.from({ length: 8 }, () => postgresMetadata({ url: db.url, max: 1 }));
+    try {
+      await repos[0].ensureTask("warm-up", "payments"); // migrated once, so the rounds race only on the task
+      for (let round = 0; round < 12; round++) {
+        const task = `new-task-${round}`;
+        await Promise.all(repos.map((repo, i) => (i % 2 === 0 ? repo.addModel(fakeModel(task, `m${i}`), { project: "payments" }) : repo.ensureTask(task, "payments"))));
+        expect((await repos[0].listModels(task)).map((m) => m.model.model_id).sort()).toEqual(["m0", "m2", "m4", "m6"]);
+        expect((await repos[0].getTask(task))?.project).toBe("payments");
+      }
+    } finally {
+      await Promise.all(repos.map((repo) => repo.close?.()));
+      await db.drop();
+    }
+  });
+
   it("a transaction that fails leaves nothing: a conflicting add creates neither task nor project", async () => {
     const db = await createDatabase(server, "tx");
     const repo = postgresMetadata({ url: db.url });
