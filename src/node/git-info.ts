@@ -7,7 +7,7 @@
 import type { GitInfo } from "../metadata/document.ts";
 
 async function git(args: string[], cwd: string): Promise<string | undefined> {
-  // Loaded when first used: child_process costs ~5 ms of every start of modelstore-js/fs.
+  // Loaded when first used, not at import: child_process alone takes ~5 ms to load (see node-fetch.ts).
   const { execFile } = await import("node:child_process");
   return new Promise((resolve) => {
     execFile("git", args, { cwd, timeout: 10_000, windowsHide: true }, (error, stdout) => resolve(error ? undefined : stdout.trim()));
