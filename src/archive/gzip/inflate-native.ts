@@ -29,7 +29,7 @@ interface ZlibModule {
     options: { chunkSize: number; maxOutputLength: number; info: true },
     callback: (error: (Error & { code?: string }) | null, result: OneShotResult) => void,
   ): void;
-  gunzipSync(bytes: Uint8Array, options: { maxOutputLength: number; info: true }): OneShotResult;
+  gunzipSync(bytes: Uint8Array, options: { chunkSize: number; maxOutputLength: number; info: true }): OneShotResult;
 }
 
 /**
@@ -44,6 +44,8 @@ const SYNC_OUTPUT = 1 << 20;
  * every time); 256 KiB measured the same as 1 MiB.
  */
 const OUTPUT_CHUNK = 1 << 20;
+/** zlib's smallest `chunkSize`. */
+const MIN_CHUNK = 64;
 
 /** Says that the members inflate to `got` bytes ("more than that" when zlib was stopped) instead of the expected size. */
 export type SizeMismatch = (got: string) => Error;
@@ -91,7 +93,9 @@ export function nativeWholeInflater(output: InflateOutput = "chunks"): WholeInfl
     if (usize <= SYNC_OUTPUT) {
       let result: OneShotResult;
       try {
-        result = zlib.gunzipSync(bytes, { maxOutputLength: Math.max(usize, 1), info: true });
+        // One buffer of the exact size (and a byte of room, as below): zlib's default 16 KiB
+        // pieces were concatenated afterwards, a second copy of the whole output.
+        result = zlib.gunzipSync(bytes, { chunkSize: Math.max(usize + 1, MIN_CHUNK), maxOutputLength: Math.max(usize, 1), info: true });
       } catch (error) {
         throw oneShotError(error as Error, mismatch);
       }
