@@ -207,6 +207,26 @@ describe("extractArchive", () => {
     });
   });
 
+  it("aborted while small files are being written, it waits for them and leaves no temp file", async () => {
+    const many = Array.from({ length: 200 }, (_, i) => ({ name: `f-${i}.txt`, body: `file ${i}`.repeat(50) }));
+    const bytes = rawTar(many);
+    const controller = new AbortController();
+    let sent = 0;
+    const trickle = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (sent >= bytes.length) return c.close();
+        if (sent >= bytes.length / 2) controller.abort();
+        c.enqueue(bytes.subarray(sent, (sent += 4096)));
+      },
+    });
+    await expect(extractArchive(trickle, target, { signal: controller.signal })).rejects.toMatchObject({ code: "ABORTED" });
+    const left = await tree(target);
+    expect(left.length).toBeGreaterThan(0);
+    expect(left.length).toBeLessThan(200);
+    expect(left.filter((name) => name.includes(".extract."))).toEqual([]);
+    for (const name of left) expect(await readFile(join(target, name), "utf8")).toBe(`file ${name.slice(2, -4)}`.repeat(50));
+  });
+
   it("keeps file permissions sane: no group/other write, no set-id bits", async () => {
     await extract(rawTar([{ name: "f", body: "x", mode: 0o4777 }, { name: "ro", body: "x", mode: 0o000 }]));
     expect((await lstat(join(target, "f"))).mode & 0o7777).toBe(0o755);
