@@ -13,8 +13,8 @@ import { writeTempFile } from "../backends/fs/fs-write.ts";
 import { InvalidArchiveError } from "../util/errors.ts";
 
 // Node's callback API, not FileHandle: for hundreds of small files, FileHandle's
-// per-call costs on the main thread were most of the time (200 files of
-// 1-20 KiB, 8 at once: 48 ms with callbacks, 77 ms with fs/promises).
+// per-call costs on the main thread were most of the time (200 files of 10 KB,
+// 8 at once: 47-52 ms with callbacks, 76-78 ms with fs/promises).
 const openFile = promisify(open);
 const setMode = promisify(fchmod);
 const setTimes = promisify(futimes);
