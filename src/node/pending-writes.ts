@@ -57,6 +57,7 @@ export class PendingWrites {
     while (this.byPath.size > 0) await Promise.all(this.byPath.values());
   }
 
+  /** Throws the first failure of any write so far, if one failed. */
   throwIfFailed(): void {
     if (this.failure) throw this.failure.error;
   }
