@@ -4,7 +4,7 @@
  * treated as hostile: absolute paths, `..`, backslashes, links pointing out
  * and writes through links are refused before anything touches the disk.
  */
-import { chmod, link, lstat, mkdir, open, realpath, rename, symlink, unlink, utimes } from "node:fs/promises";
+import { chmod, link, lstat, mkdir, open, realpath, symlink, utimes } from "node:fs/promises";
 import type { Stats } from "node:fs";
 import { dirname, join, resolve, sep } from "node:path";
 import { readArchive } from "../archive/read-archive.ts";
@@ -14,7 +14,7 @@ import { fileStream } from "../backends/fs/fs-read-stream.ts";
 import { tempName } from "../backends/fs/fs-keys.ts";
 import { concatBytes } from "../util/bytes.ts";
 import { InvalidArchiveError, NotFoundError, throwIfAborted } from "../util/errors.ts";
-import { folderInTheWay, TEMP_BASE, writeExtractedFile } from "./extract-file.ts";
+import { renameIntoPlace, TEMP_BASE, writeExtractedFile } from "./extract-file.ts";
 import { PendingWrites } from "./pending-writes.ts";
 
 /**
@@ -270,13 +270,9 @@ async function makeSymlink(root: string, parent: string, path: string, segments:
   if (!isInside(root, await realpathOfExisting(resolve(parent, linkTarget)))) {
     throw hostile(entry.path, `it is a symlink to ${JSON.stringify(linkTarget)}, which resolves outside the target directory`);
   }
-  await refuseDirectory(path, entry);
   const temp = join(parent, tempName(TEMP_BASE));
   await symlink(linkTarget, temp);
-  await rename(temp, path).catch(async (error) => {
-    await unlink(temp).catch(() => {});
-    throw error;
-  });
+  await renameIntoPlace(temp, path, entry);
 }
 
 async function makeHardLink(root: string, parent: string, path: string, entry: ArchiveEntry, folders: Set<string>): Promise<void> {
@@ -288,18 +284,9 @@ async function makeHardLink(root: string, parent: string, path: string, entry: A
   if (!stats?.isFile()) {
     throw hostile(entry.path, `it is a hard link to ${JSON.stringify(entry.linkTarget)}, which is not a file extracted before it`);
   }
-  await refuseDirectory(path, entry);
   const temp = join(parent, tempName(TEMP_BASE));
   await link(source, temp);
-  await rename(temp, path).catch(async (error) => {
-    await unlink(temp).catch(() => {});
-    throw error;
-  });
-}
-
-/** A file or link may replace a file or link, never a folder (that would need deleting a tree). */
-async function refuseDirectory(path: string, entry: ArchiveEntry): Promise<void> {
-  if ((await lstatOrNull(path))?.isDirectory()) throw folderInTheWay(entry);
+  await renameIntoPlace(temp, path, entry);
 }
 
 function isInside(root: string, path: string): boolean {

@@ -1,8 +1,9 @@
 /**
  * Writing one extracted file: into a temp file beside its final path, with
- * its mode and mtime set, then renamed into place. The rename replaces a
- * symlink of that name instead of writing through it, and fails where a
- * folder of that name is in the way, which is then refused.
+ * its mode and mtime set, then renamed into place (links too are made under a
+ * temp name and renamed). The rename replaces a symlink of that name instead
+ * of writing through it, and fails where a folder of that name is in the way,
+ * which is then refused.
  */
 import { chmod, close, fchmod, futimes, lstat, open, rename, unlink, utimes, write } from "node:fs";
 import { join } from "node:path";
@@ -43,7 +44,7 @@ export function fileMode(mode: number): number {
 }
 
 /** The error for a file or link whose name is taken by a folder. */
-export function folderInTheWay(entry: ArchiveEntry): InvalidArchiveError {
+function folderInTheWay(entry: ArchiveEntry): InvalidArchiveError {
   return new InvalidArchiveError(
     `Cannot extract ${JSON.stringify(entry.path)}: a folder of that name already exists in the target. Extract into an empty directory.`,
   );
@@ -61,6 +62,16 @@ export async function writeExtractedFile(
   signal: AbortSignal | undefined,
 ): Promise<void> {
   const temp = body instanceof Uint8Array ? await writeWhole(parent, entry, body) : await writeStreamed(parent, entry, body, signal);
+  await renameIntoPlace(temp, path, entry);
+}
+
+/**
+ * Renames a finished temp file or link to `path`, replacing a file or link of
+ * that name (never writing through a symlink), and removes the temp on failure.
+ * A folder of that name is refused with `folderInTheWay`: a file or link never
+ * replaces a folder (that would need deleting a tree).
+ */
+export async function renameIntoPlace(temp: string, path: string, entry: ArchiveEntry): Promise<void> {
   try {
     await renameFile(temp, path);
   } catch (error) {

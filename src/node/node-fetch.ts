@@ -236,8 +236,8 @@ const cutShort = () => new TypeError("terminated", { cause: new Error("the conne
 /**
  * What the Node build of modelstore-js/s3 (src/s3-node.ts, which `custom()`,
  * config files and the CLI use too) gives the S3 and GCS backends: nodeFetch
- * on Node itself; nothing on Deno and Bun, which
- * offer `node:http` too but whose own fetch is native code.
+ * on Node itself; nothing on Deno and Bun, which offer `node:http` too but
+ * whose own fetch is native code.
  */
 export function nodeTransport(): { fetch?: typeof fetch } {
   const runtime = globalThis as { Deno?: unknown; Bun?: unknown };

@@ -155,6 +155,13 @@ describe("extractArchive", () => {
     expect(await tree(target)).toEqual(["taken", "taken/below"]);
   });
 
+  it("refuses a symlink or hard link whose name a folder in the target has, and leaves no temp link", async () => {
+    await mkdir(join(target, "taken"), { recursive: true });
+    await expectRefused([{ name: "taken", type: "2", linkname: "elsewhere" }], 'extract "taken"', "a folder of that name already exists");
+    await expectRefused([{ name: "f", body: "x" }, { name: "taken", type: "1", linkname: "f" }], 'extract "taken"', "a folder of that name already exists");
+    expect(await tree(target)).toEqual(["f", "taken"]);
+  });
+
   it("fails on a small file that cannot be written, after finishing the writes before it, leaving no temp file", async () => {
     const text = (s: string) => new TextEncoder().encode(s);
     const before = Array.from({ length: 20 }, (_, i) => ({ path: `ok-${i}.txt`, body: text(`file ${i}`) }));
